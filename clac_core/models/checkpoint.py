@@ -1,0 +1,173 @@
+"""Self-describing, pickle-free checkpoints: a directory with ``config.json`` + ``model.safetensors``.
+
+Only what differs from the base text model is stored: the crystal encoder, both
+projection heads and the logit scale always; text backbone weights only for the layers that
+were trained (``top_k``: the top k blocks; ``full``: all of it; ``frozen``/``cached``: none).
+Loading rebuilds the model from the stored config (which loads the base text model by
+name) and then overlays the stored tensors; every key that is *not* stored must belong to
+the untouched base text model, otherwise loading fails loudly.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from clac_core.config import model_config_from_dict, to_dict
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+FORMAT = "clac-checkpoint"
+FORMAT_VERSION = 1
+TEXT_PREFIX = "text.backbone."
+
+
+def _clac_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("clac-explorer")
+    except Exception:  # not installed as a distribution (e.g. running from a checkout)
+        return "unknown"
+
+
+def stored_text_prefixes(model: Any) -> list[str]:
+    """State-dict prefixes of the text backbone that a checkpoint of ``model`` stores.
+
+    ``[]`` for frozen/cached, ``["text.backbone."]`` for full, one prefix per trained block
+    for top_k (e.g. ``"text.backbone.encoder.layer.5."``).
+    """
+    mode = model.cfg.text.train_mode
+    if mode in ("frozen", "cached"):
+        return []
+    if model.text is None:
+        raise ValueError(f"text train_mode={mode!r} needs the text backbone, but the model was built without it")
+    if mode == "full":
+        return [TEXT_PREFIX]
+    from clac_core.models.text import encoder_layers
+
+    layers = encoder_layers(model.text.backbone)
+    layer_path = next(name for name, mod in model.text.backbone.named_modules() if mod is layers)
+    return [f"{TEXT_PREFIX}{layer_path}.{i}." for i in model.text.trainable_layer_indices()]
+
+
+def _is_stored(key: str, text_prefixes: list[str]) -> bool:
+    if not key.startswith(TEXT_PREFIX):
+        return True
+    return any(key.startswith(p) for p in text_prefixes)
+
+
+def save_checkpoint(model: Any, path: str | Path, *, step: int, extra: dict[str, Any] | None = None) -> Path:
+    """Write ``path/config.json`` and ``path/model.safetensors``.
+
+    Args:
+        model: a :class:`~clac_core.models.CLaCModel`.
+        path: output directory (created).
+        step: training step (stored in config.json).
+        extra: JSON-able extras (metrics, training data description, ...).
+
+    Returns:
+        the checkpoint directory.
+    """
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    prefixes = stored_text_prefixes(model)
+    state = {
+        k: v.detach().to("cpu").contiguous().clone()
+        for k, v in model.state_dict().items()
+        if _is_stored(k, prefixes)
+    }
+    from clac_core.models.text import resolve_text_model
+
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "clac_version": _clac_version(),
+        "step": int(step),
+        "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "model_config": to_dict(model.cfg),
+        "text_base": {
+            "name": model.cfg.text.name,
+            "resolved": resolve_text_model(model.cfg.text.name),
+            "train_mode": model.cfg.text.train_mode,
+        },
+        "stored_text_prefixes": prefixes,
+        "stored_groups": sorted({k.split(".")[0] for k in state} | ({"text.backbone"} if prefixes else set())),
+        "num_tensors": len(state),
+        "num_parameters": int(sum(v.numel() for v in state.values())),
+        "extra": extra or {},
+    }
+    tmp = path / (WEIGHTS_NAME + ".tmp")
+    save_file(state, str(tmp), metadata={"format": FORMAT, "step": str(int(step))})
+    tmp.replace(path / WEIGHTS_NAME)
+    (path / CONFIG_NAME).write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
+    return path
+
+
+def read_checkpoint_meta(path: str | Path) -> dict[str, Any]:
+    """The parsed ``config.json`` of a checkpoint directory."""
+    path = Path(path)
+    cfg_file = path / CONFIG_NAME
+    if not cfg_file.is_file() or not (path / WEIGHTS_NAME).is_file():
+        raise FileNotFoundError(f"{path} is not a CLaC checkpoint (needs {CONFIG_NAME} and {WEIGHTS_NAME})")
+    meta = json.loads(cfg_file.read_text(encoding="utf-8"))
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{cfg_file} is not a CLaC checkpoint config (format={meta.get('format')!r})")
+    if int(meta.get("format_version", 0)) > FORMAT_VERSION:
+        raise ValueError(f"{path} has checkpoint format {meta['format_version']}, newer than this code ({FORMAT_VERSION})")
+    return meta
+
+
+def load_checkpoint(
+    path: str | Path, device: str | torch.device = "cpu", *, load_text_backbone: bool = True
+) -> Any:
+    """Rebuild a :class:`~clac_core.models.CLaCModel` from a checkpoint directory (eval mode).
+
+    Never unpickles: reads JSON and safetensors only.
+
+    Args:
+        path: checkpoint directory.
+        device: where to put the model.
+        load_text_backbone: also load the (base) text backbone; ``False`` gives a
+            crystal-only model (stored text backbone layers are then ignored).
+
+    Raises:
+        FileNotFoundError: not a checkpoint directory.
+        ValueError: stored tensors do not fit the model, or a key outside the base text
+            model is missing.
+    """
+    from safetensors.torch import load_file
+
+    from clac_core.models.clip import CLaCModel
+
+    path = Path(path)
+    meta = read_checkpoint_meta(path)
+    cfg = model_config_from_dict(meta["model_config"])
+    model = CLaCModel(cfg, load_text_backbone=load_text_backbone)
+    state = load_file(str(path / WEIGHTS_NAME), device="cpu")
+    prefixes = list(meta.get("stored_text_prefixes", []))
+    if not load_text_backbone:
+        state = {k: v for k, v in state.items() if not k.startswith(TEXT_PREFIX)}
+        prefixes = []
+    expected = model.state_dict()
+    unexpected = sorted(set(state) - set(expected))
+    if unexpected:
+        raise ValueError(f"checkpoint {path} has {len(unexpected)} tensors the model does not know: {unexpected[:5]}")
+    bad_missing = sorted(k for k in set(expected) - set(state) if _is_stored(k, prefixes))
+    if bad_missing:
+        raise ValueError(
+            f"checkpoint {path} lacks {len(bad_missing)} tensors that are not part of the base text model "
+            f"{cfg.text.name!r}: {bad_missing[:5]}"
+        )
+    for k, v in state.items():
+        if tuple(v.shape) != tuple(expected[k].shape):
+            raise ValueError(f"checkpoint {path}: {k} has shape {tuple(v.shape)}, model expects {tuple(expected[k].shape)}")
+    model.load_state_dict(state, strict=False)
+    model.checkpoint_meta = meta
+    return model.to(device).eval()

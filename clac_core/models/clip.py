@@ -1,0 +1,136 @@
+"""The joint CLaC model: crystal encoder + text encoder + projection heads (CLIP-shaped API).
+
+Shape legend: B crystals or texts, H text backbone width, C crystal encoder width,
+D shared embedding width.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from clac_core.config import ModelConfig
+from clac_core.models.crystal import build_crystal_encoder
+
+
+def projection_head(in_dim: int, out_dim: int, hidden: int) -> nn.Module:
+    """Linear (hidden == 0) or Linear-GELU-Linear projection to the shared space."""
+    if hidden <= 0:
+        return nn.Linear(in_dim, out_dim)
+    return nn.Sequential(nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, out_dim))
+
+
+class CLaCModel(nn.Module):
+    """Contrastive Language-Crystal model (Park et al. 2025), open_clip-style API.
+
+    Submodules (their names are the checkpoint key prefixes): ``crystal`` (graph encoder),
+    ``text`` (:class:`~clac_core.models.text.HFTextEncoder`, or ``None`` when built with
+    ``load_text_backbone=False``), ``crystal_proj``, ``text_proj`` and the scalar parameter
+    ``logit_scale`` (log of the softmax temperature's inverse; started at
+    ``cfg.init_logit_scale``, clamped to ``cfg.max_logit_scale`` when used).
+
+    Args:
+        cfg: model configuration.
+        load_text_backbone: load the Hugging Face text backbone now. With ``False`` only
+            the hidden size is read from the model's config (cheap); ``encode_crystal`` and
+            ``encode_text_features`` work, ``encode_text`` needs :meth:`attach_text_backbone`.
+    """
+
+    def __init__(self, cfg: ModelConfig, *, load_text_backbone: bool = True) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.crystal = build_crystal_encoder(cfg.crystal, cfg.graph)
+        self.text: nn.Module | None = None
+        if load_text_backbone:
+            self.attach_text_backbone()
+            text_dim = self.text.hidden_size
+        else:
+            from clac_core.models.text import text_hidden_size
+
+            text_dim = text_hidden_size(cfg.text.name)
+        self.text_hidden_size = int(text_dim)
+        self.crystal_proj = projection_head(cfg.crystal.out_dim, cfg.embed_dim, cfg.proj_hidden)
+        self.text_proj = projection_head(self.text_hidden_size, cfg.embed_dim, cfg.proj_hidden)
+        self.logit_scale = nn.Parameter(torch.tensor(float(cfg.init_logit_scale)))
+
+    # -- text backbone -------------------------------------------------------------------------
+    def attach_text_backbone(self) -> None:
+        """Load the text backbone (no-op if present); moved to this model's device."""
+        if self.text is not None:
+            return
+        from clac_core.models.text import HFTextEncoder
+
+        device = self.logit_scale.device if hasattr(self, "logit_scale") else torch.device("cpu")
+        self.text = HFTextEncoder(self.cfg.text).to(device)
+        self.text.train(self.training)
+
+    def _require_text(self) -> nn.Module:
+        if self.text is None:
+            raise RuntimeError(
+                "this CLaCModel was built without its text backbone; call model.attach_text_backbone() "
+                "or use encode_text_features() with precomputed pooled features"
+            )
+        return self.text
+
+    # -- encoders ---------------------------------------------------------------------------
+    def logit_scale_value(self) -> torch.Tensor:
+        """``exp(clamp(logit_scale, max=cfg.max_logit_scale))``: the multiplier of cosine logits."""
+        return self.logit_scale.clamp(max=self.cfg.max_logit_scale).exp()
+
+    def encode_crystal(self, batch: Any, normalize: bool = True) -> torch.Tensor:
+        """Batch of B crystal graphs (:func:`clac_core.graph.collate`) -> (B, D)."""
+        emb = self.crystal_proj(self.crystal(batch))  # (B, D)
+        return F.normalize(emb, dim=-1) if normalize else emb
+
+    def text_features(self, texts_or_tokens: Sequence[str] | dict[str, torch.Tensor]) -> torch.Tensor:
+        """Pooled backbone features (B, H) of a list of texts or a tokenizer output dict."""
+        text = self._require_text()
+        tokens = text.tokenize(texts_or_tokens) if not isinstance(texts_or_tokens, dict) else texts_or_tokens
+        return text(tokens)
+
+    def encode_text(
+        self, texts_or_tokens: Sequence[str] | dict[str, torch.Tensor], normalize: bool = True
+    ) -> torch.Tensor:
+        """List of B texts or tokenizer output (B, L) -> (B, D)."""
+        return self.encode_text_features(self.text_features(texts_or_tokens), normalize=normalize)
+
+    def encode_text_features(self, features: torch.Tensor, normalize: bool = True) -> torch.Tensor:
+        """Cached pooled backbone features (B, H) -> (B, D)."""
+        emb = self.text_proj(features.to(self.logit_scale.dtype))  # (B, D)
+        return F.normalize(emb, dim=-1) if normalize else emb
+
+    def forward(
+        self, batch: Any, text_inputs: Sequence[str] | dict[str, torch.Tensor] | torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """Embed a batch of crystals and their texts.
+
+        Args:
+            batch: B crystal graphs.
+            text_inputs: list of B texts, a tokenizer dict, or a (B, H) tensor of cached
+                pooled text features.
+
+        Returns:
+            {"crystal_emb": (B, D), "text_emb": (B, D) (both L2-normalized),
+            "logit_scale": scalar, already exponentiated and clamped (pass to ClacLoss)}.
+        """
+        crystal_emb = self.encode_crystal(batch)
+        if isinstance(text_inputs, torch.Tensor):
+            text_emb = self.encode_text_features(text_inputs)
+        else:
+            text_emb = self.encode_text(text_inputs)
+        return {"crystal_emb": crystal_emb, "text_emb": text_emb, "logit_scale": self.logit_scale_value()}
+
+    # -- checkpoints -------------------------------------------------------------------------
+    @classmethod
+    def from_checkpoint(
+        cls, path: str | Path, device: str | torch.device = "cpu", *, load_text_backbone: bool = True
+    ) -> CLaCModel:
+        """Load a checkpoint directory written by :func:`clac_core.models.save_checkpoint`."""
+        from clac_core.models.checkpoint import load_checkpoint
+
+        return load_checkpoint(path, device=device, load_text_backbone=load_text_backbone)
