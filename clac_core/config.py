@@ -99,6 +99,11 @@ class TrainConfig:
     max_pairs: int = 0  # 0 = all; >0 subsamples the training pairs (tiny runs)
     max_eval: int = 2000  # validation pool size for per-epoch retrieval metrics
     log_every: int = 20  # steps
+    sampling: Literal["crystals", "pairs"] = "crystals"  # per epoch: each crystal once (one text) or each pair once
+    save_every_steps: int = 0  # also checkpoint OUT/last/ every N optimizer steps (0 = only per epoch)
+    text_cache_batch: int = 64  # texts per backbone forward when building the cached text features
+    eval_batch_size: int = 512  # crystals/texts per forward in per-epoch validation
+    deterministic: bool = True  # torch.use_deterministic_algorithms(warn_only) for reproducible CPU runs
 
 
 @dataclass
