@@ -1,0 +1,669 @@
+"""Searchable embedding index of a crystal corpus, for the app and ``clac index build``.
+
+An index directory holds (no pickle anywhere)::
+
+    manifest.json               checkpoint id/hash, corpus sources, counts, created, version
+    embeddings.npy              (N, D) float16 crystal embeddings, L2-normalized
+    metadata.parquet            one row per crystal (see ``METADATA_COLUMNS`` + property columns)
+    descriptions.parquet        description bank: text, view, crystal_id (deduplicated texts)
+    description_embeddings.npy  (M, D) float16 text embeddings, L2-normalized
+    umap_<key>.npz              optional cached 2D coordinates (see clac_core.inference)
+
+In memory embeddings are float32. Search is one matrix product followed by hard filters
+(elements, crystal system, band gap, number of sites, source) and a top-k selection.
+Shape legend: N crystals, M descriptions, D embedding dims, B queries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    from pymatgen.core import Structure
+
+    from clac_core.corpus.record import CrystalRecord
+
+INDEX_VERSION = 1
+CRYSTAL_SYSTEMS: tuple[str, ...] = (
+    "cubic",
+    "hexagonal",
+    "trigonal",
+    "tetragonal",
+    "orthorhombic",
+    "monoclinic",
+    "triclinic",
+)
+METADATA_COLUMNS: tuple[str, ...] = (
+    "crystal_id",
+    "formula",
+    "source",
+    "hypothetical",
+    "spacegroup_symbol",
+    "spacegroup_number",
+    "crystal_system",
+    "nsites",
+    "elements",  # space-separated element symbols, sorted, e.g. "O Sr Ti"
+    "lattice",  # 9 floats, row-major Å
+    "frac_coords",  # 3N floats
+    "atomic_numbers",  # N ints
+)
+ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+class CorpusIndexError(RuntimeError):
+    """Raised for a missing/corrupt index directory or an invalid search request."""
+
+
+@dataclass
+class SearchFilters:
+    """Hard filters applied before ranking. Empty/None fields do not filter.
+
+    Attributes:
+        must_contain: element symbols that every hit must contain.
+        must_not_contain: element symbols no hit may contain.
+        crystal_systems: allowed crystal systems (lower case, see ``CRYSTAL_SYSTEMS``).
+        band_gap: (min, max) in eV; rows with unknown band gap are dropped when set.
+        nsites: (min, max) number of sites in the cell, inclusive.
+        sources: allowed ``source`` values.
+        include_hypothetical: keep generated (decorated) crystals.
+    """
+
+    must_contain: Sequence[str] = ()
+    must_not_contain: Sequence[str] = ()
+    crystal_systems: Sequence[str] = ()
+    band_gap: tuple[float | None, float | None] = (None, None)
+    nsites: tuple[int | None, int | None] = (None, None)
+    sources: Sequence[str] = ()
+    include_hypothetical: bool = True
+
+    def is_empty(self) -> bool:
+        return self == SearchFilters()
+
+
+@dataclass
+class CorpusIndex:
+    """Crystal embeddings + metadata + a description bank.
+
+    Attributes:
+        embeddings: (N, D) float32, L2-normalized crystal embeddings.
+        metadata: N rows, columns ``METADATA_COLUMNS`` plus one float column per known property.
+        desc_embeddings: (M, D) float32, L2-normalized description embeddings.
+        descriptions: M rows with ``text``, ``view``, ``crystal_id``.
+        manifest: provenance (checkpoint hash, sources, counts, created, version).
+    """
+
+    embeddings: np.ndarray
+    metadata: pd.DataFrame
+    desc_embeddings: np.ndarray
+    descriptions: pd.DataFrame
+    manifest: dict[str, Any] = field(default_factory=dict)
+    _element_mask: np.ndarray | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.embeddings = _normalize(np.asarray(self.embeddings, dtype=np.float32))
+        self.desc_embeddings = _normalize(np.asarray(self.desc_embeddings, dtype=np.float32))
+        if len(self.metadata) != len(self.embeddings):
+            raise CorpusIndexError(
+                f"index metadata has {len(self.metadata)} rows but embeddings {len(self.embeddings)}"
+            )
+        if len(self.descriptions) != len(self.desc_embeddings):
+            raise CorpusIndexError(
+                f"description bank has {len(self.descriptions)} texts but "
+                f"{len(self.desc_embeddings)} embeddings"
+            )
+
+    # ------------------------------------------------------------------ basics
+    def __len__(self) -> int:
+        return len(self.metadata)
+
+    @property
+    def dim(self) -> int:
+        return int(self.embeddings.shape[1])
+
+    @property
+    def corpus_hash(self) -> str:
+        """Short hash of the crystal ids and the embedding bytes (keys caches such as UMAP)."""
+        h = hashlib.sha256()
+        h.update("\n".join(self.metadata["crystal_id"].astype(str)).encode())
+        h.update(self.embeddings.astype(np.float16).tobytes())
+        h.update(str(len(self.descriptions)).encode())
+        return h.hexdigest()[:16]
+
+    def element_mask(self) -> np.ndarray:
+        """(N, 119) bool: element presence per crystal by atomic number (built once)."""
+        if self._element_mask is None:
+            mask = np.zeros((len(self), 119), dtype=bool)
+            for i, zs in enumerate(self.metadata["atomic_numbers"]):
+                mask[i, np.asarray(zs, dtype=np.int64)] = True
+            self._element_mask = mask
+        return self._element_mask
+
+    # ------------------------------------------------------------------ search
+    def filter_mask(self, filters: SearchFilters | None) -> np.ndarray:
+        """(N,) bool rows passing ``filters``."""
+        from pymatgen.core.periodic_table import Element
+
+        n = len(self)
+        keep = np.ones(n, dtype=bool)
+        if filters is None:
+            return keep
+        md = self.metadata
+
+        def _z(symbol: str) -> int:
+            try:
+                return Element(symbol.strip().capitalize()).Z
+            except ValueError as exc:
+                raise CorpusIndexError(f"unknown element symbol {symbol!r}") from exc
+
+        if filters.must_contain or filters.must_not_contain:
+            em = self.element_mask()
+            for s in filters.must_contain:
+                keep &= em[:, _z(s)]
+            for s in filters.must_not_contain:
+                keep &= ~em[:, _z(s)]
+        if filters.crystal_systems:
+            allowed = {s.lower() for s in filters.crystal_systems}
+            keep &= md["crystal_system"].astype(str).str.lower().isin(allowed).to_numpy()
+        lo, hi = filters.band_gap
+        if lo is not None or hi is not None:
+            if "band_gap" not in md.columns:
+                keep &= False
+            else:
+                bg = md["band_gap"].to_numpy(dtype=float)
+                ok = ~np.isnan(bg)
+                if lo is not None:
+                    ok &= bg >= lo
+                if hi is not None:
+                    ok &= bg <= hi
+                keep &= ok
+        lo, hi = filters.nsites
+        ns = md["nsites"].to_numpy()
+        if lo is not None:
+            keep &= ns >= lo
+        if hi is not None:
+            keep &= ns <= hi
+        if filters.sources:
+            keep &= md["source"].isin(list(filters.sources)).to_numpy()
+        if not filters.include_hypothetical:
+            keep &= ~md["hypothetical"].to_numpy(dtype=bool)
+        return keep
+
+    def search(
+        self, query_emb: np.ndarray, k: int = 20, filters: SearchFilters | None = None
+    ) -> pd.DataFrame:
+        """Rank crystals by cosine similarity to one query embedding.
+
+        Args:
+            query_emb: (D,) or (1, D) query embedding (normalized here).
+            k: number of hits.
+            filters: hard filters applied before ranking.
+
+        Returns:
+            DataFrame of at most k rows sorted by ``similarity`` (descending) with ``rank``,
+            ``similarity``, ``row`` (position in the index) and the metadata columns.
+        """
+        q = _normalize(np.asarray(query_emb, dtype=np.float32).reshape(1, -1))[0]  # (D,)
+        if q.shape[0] != self.dim:
+            raise CorpusIndexError(f"query has {q.shape[0]} dims, index has {self.dim}")
+        scores = self.embeddings @ q  # (N,)
+        mask = self.filter_mask(filters)
+        rows = np.flatnonzero(mask)
+        return self._top_rows(rows, scores[rows], k)
+
+    def _top_rows(self, rows: np.ndarray, scores: np.ndarray, k: int) -> pd.DataFrame:
+        k = min(int(k), len(rows))
+        if k <= 0:
+            out = self.metadata.iloc[:0].copy()
+            out.insert(0, "similarity", np.zeros(0, dtype=np.float32))
+            out.insert(0, "rank", np.zeros(0, dtype=np.int64))
+            out.insert(2, "row", np.zeros(0, dtype=np.int64))
+            return out
+        part = np.argpartition(-scores, k - 1)[:k] if k < len(rows) else np.arange(len(rows))
+        order = part[np.argsort(-scores[part], kind="stable")]
+        sel = rows[order]
+        out = self.metadata.iloc[sel].reset_index(drop=True).copy()
+        out.insert(0, "similarity", scores[order].astype(np.float32))
+        out.insert(0, "rank", np.arange(1, len(sel) + 1))
+        out.insert(2, "row", sel)
+        return out
+
+    def nearest_descriptions(self, query_emb: np.ndarray, k: int = 5) -> pd.DataFrame:
+        """Top-k texts of the description bank for one (D,) embedding: text, view, similarity."""
+        import pandas as pd
+
+        q = _normalize(np.asarray(query_emb, dtype=np.float32).reshape(1, -1))[0]
+        if len(self.descriptions) == 0:
+            return pd.DataFrame(columns=["rank", "similarity", "text", "view", "crystal_id"])
+        scores = self.desc_embeddings @ q  # (M,)
+        k = min(k, len(scores))
+        part = np.argpartition(-scores, k - 1)[:k]
+        order = part[np.argsort(-scores[part], kind="stable")]
+        out = self.descriptions.iloc[order].reset_index(drop=True).copy()
+        out.insert(0, "similarity", scores[order].astype(np.float32))
+        out.insert(0, "rank", np.arange(1, k + 1))
+        return out
+
+    def structure(self, row: int) -> Structure:
+        """Exact pymatgen Structure of index row ``row`` (from the stored arrays)."""
+        from clac_core.corpus.record import structure_from_arrays
+
+        r = self.metadata.iloc[int(row)]
+        return structure_from_arrays(r["lattice"], r["frac_coords"], r["atomic_numbers"])
+
+    def property_columns(self) -> list[str]:
+        from clac_core.properties import QUANTITIES
+
+        return [c for c in self.metadata.columns if c in QUANTITIES]
+
+    # ------------------------------------------------------------------ disk
+    def save(self, out_dir: str | Path) -> Path:
+        """Write the index to ``out_dir`` (created). Returns the directory."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        np.save(out / "embeddings.npy", self.embeddings.astype(np.float16), allow_pickle=False)
+        np.save(
+            out / "description_embeddings.npy", self.desc_embeddings.astype(np.float16), allow_pickle=False
+        )
+        self.metadata.to_parquet(out / "metadata.parquet", index=False)
+        self.descriptions.to_parquet(out / "descriptions.parquet", index=False)
+        manifest = dict(self.manifest)
+        manifest.setdefault("version", INDEX_VERSION)
+        manifest["counts"] = {
+            "crystals": len(self),
+            "descriptions": len(self.descriptions),
+            "by_source": {str(k): int(v) for k, v in self.metadata["source"].value_counts().items()},
+        }
+        manifest["dim"] = self.dim
+        manifest["corpus_hash"] = self.corpus_hash
+        self.manifest = manifest
+        (out / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        return out
+
+    @classmethod
+    def load(cls, index_dir: str | Path) -> CorpusIndex:
+        """Read an index written by :meth:`save`."""
+        import pandas as pd
+
+        d = Path(index_dir)
+        needed = ["manifest.json", "embeddings.npy", "metadata.parquet"]
+        missing = [n for n in needed if not (d / n).exists()]
+        if missing:
+            raise CorpusIndexError(f"{d} is not a CLaC index (missing {', '.join(missing)})")
+        manifest = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
+        emb = np.load(d / "embeddings.npy", allow_pickle=False)
+        meta = pd.read_parquet(d / "metadata.parquet")
+        if (d / "descriptions.parquet").exists():
+            desc = pd.read_parquet(d / "descriptions.parquet")
+            demb = np.load(d / "description_embeddings.npy", allow_pickle=False)
+        else:
+            desc = pd.DataFrame({"text": [], "view": [], "crystal_id": []})
+            demb = np.zeros((0, emb.shape[1]), dtype=np.float32)
+        return cls(embeddings=emb, metadata=meta, desc_embeddings=demb, descriptions=desc, manifest=manifest)
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _normalize(x: np.ndarray) -> np.ndarray:
+    """Row-wise L2 normalization of a (B, D) array (zero rows stay zero)."""
+    if x.ndim != 2 or x.shape[0] == 0:
+        return x.astype(np.float32, copy=False)
+    n = np.linalg.norm(x, axis=1, keepdims=True)
+    return (x / np.maximum(n, 1e-12)).astype(np.float32, copy=False)
+
+
+def checkpoint_hash(path: str | Path) -> str:
+    """Short sha256 over a checkpoint file or every file in a checkpoint directory."""
+    p = Path(path)
+    h = hashlib.sha256()
+    files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
+    if not files:
+        raise CorpusIndexError(f"checkpoint {p} has no files")
+    for f in files:
+        h.update(f.name.encode())
+        with open(f, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def symmetry_info(structure: Structure, symprec: float = 0.1) -> dict[str, Any]:
+    """Space group symbol/number and crystal system of a structure (spglib via pymatgen)."""
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    try:
+        sga = SpacegroupAnalyzer(structure, symprec=symprec)
+        return {
+            "spacegroup_symbol": sga.get_space_group_symbol(),
+            "spacegroup_number": int(sga.get_space_group_number()),
+            "crystal_system": sga.get_crystal_system(),
+        }
+    except Exception:  # spglib fails on some distorted cells: report P1/triclinic honestly
+        return {"spacegroup_symbol": "P1", "spacegroup_number": 1, "crystal_system": "triclinic"}
+
+
+def metadata_row(record: CrystalRecord) -> dict[str, Any]:
+    """One metadata row (``METADATA_COLUMNS`` + properties) for a record."""
+    from clac_core.corpus.record import structure_to_arrays
+
+    s = record.structure
+    row: dict[str, Any] = {
+        "crystal_id": record.id,
+        "formula": record.formula,
+        "source": record.source,
+        "hypothetical": bool(record.hypothetical),
+        **symmetry_info(s),
+        "nsites": len(s),
+        "elements": " ".join(sorted({el.symbol for el in s.composition.elements})),
+        **structure_to_arrays(s),
+    }
+    for k, v in record.properties.items():
+        row[k] = float(v)
+    return row
+
+
+def _model_graph_config(model: Any) -> Any:
+    for name in ("cfg", "config"):
+        cfg = getattr(model, name, None)
+        if cfg is not None and hasattr(cfg, "graph"):
+            return cfg.graph
+    from clac_core.config import GraphConfig
+
+    return GraphConfig()
+
+
+def encode_structures(
+    model: Any,
+    structures: Sequence[Structure],
+    *,
+    batch_size: int = 64,
+    progress: ProgressFn | None = None,
+    desc: str = "crystals",
+) -> np.ndarray:
+    """Embed structures with a CLaC model.
+
+    Returns:
+        (B, D) float32, L2-normalized.
+    """
+    import torch
+    from torch_geometric.data import Batch
+    from tqdm.auto import tqdm
+
+    from clac_core.graph import structure_to_graph
+
+    gcfg = _model_graph_config(model)
+    out: list[np.ndarray] = []
+    n = len(structures)
+    model.eval()
+    with torch.no_grad(), tqdm(total=n, desc=f"embed {desc}", disable=n < 256, leave=False) as bar:
+        for i in range(0, n, batch_size):
+            chunk = structures[i : i + batch_size]
+            batch = Batch.from_data_list([structure_to_graph(s, gcfg) for s in chunk])
+            emb = model.encode_crystal(batch, normalize=True)  # (b, D)
+            out.append(emb.detach().float().cpu().numpy())
+            bar.update(len(chunk))
+            if progress:
+                progress(desc, min(i + batch_size, n), n)
+    if not out:
+        return np.zeros((0, 0), dtype=np.float32)
+    return _normalize(np.concatenate(out))
+
+
+def encode_texts(
+    model: Any,
+    texts: Sequence[str],
+    *,
+    batch_size: int = 128,
+    progress: ProgressFn | None = None,
+    desc: str = "descriptions",
+) -> np.ndarray:
+    """Embed texts with a CLaC model. Returns (B, D) float32, L2-normalized."""
+    import torch
+    from tqdm.auto import tqdm
+
+    out: list[np.ndarray] = []
+    n = len(texts)
+    model.eval()
+    with torch.no_grad(), tqdm(total=n, desc=f"embed {desc}", disable=n < 256, leave=False) as bar:
+        for i in range(0, n, batch_size):
+            chunk = list(texts[i : i + batch_size])
+            emb = model.encode_text(chunk, normalize=True)  # (b, D)
+            out.append(emb.detach().float().cpu().numpy())
+            bar.update(len(chunk))
+            if progress:
+                progress(desc, min(i + batch_size, n), n)
+    if not out:
+        return np.zeros((0, 0), dtype=np.float32)
+    return _normalize(np.concatenate(out))
+
+
+def _descriptions_for(records: Sequence[CrystalRecord], seed: int) -> list[tuple[str, str, str]]:
+    """(text, view, crystal_id) for each generated description of each record."""
+    describe = describe_fn()
+    out = []
+    for i, rec in enumerate(records):
+        try:
+            descs = describe(rec, seed=seed + i)
+        except Exception:  # a crystal whose facts cannot be computed contributes no text
+            continue
+        out.extend((d.text, d.view, rec.id) for d in descs)
+    return out
+
+
+def describe_fn() -> Callable[..., list[Any]]:
+    """``clac_core.text.describe`` (the function, even while the package only exposes the module)."""
+    import importlib
+
+    fn = getattr(importlib.import_module("clac_core.text"), "describe", None)
+    if fn is None or not callable(fn):
+        fn = importlib.import_module("clac_core.text.describe").describe
+    return fn
+
+
+def _dedupe_cap(items: Iterable[tuple[str, str, str]], cap: int, seed: int) -> list[tuple[str, str, str]]:
+    seen: dict[str, tuple[str, str, str]] = {}
+    for t in items:
+        key = " ".join(t[0].split())
+        if key and key not in seen:
+            seen[key] = t
+    vals = list(seen.values())
+    if cap and len(vals) > cap:
+        rng = np.random.default_rng(seed)
+        keep = np.sort(rng.choice(len(vals), size=cap, replace=False))
+        vals = [vals[i] for i in keep]
+    return vals
+
+
+def records_from_data_dir(data_dir: str | Path) -> tuple[list[CrystalRecord], list[tuple[str, str, str]]]:
+    """Records and (text, view, crystal_id) pairs from a ``clac data build`` directory."""
+    import pandas as pd
+
+    from clac_core.corpus.record import CrystalRecord, structure_from_arrays
+
+    d = Path(data_dir)
+    if not (d / "crystals.parquet").exists():
+        raise CorpusIndexError(f"{d} has no crystals.parquet (expected a `clac data build` directory)")
+    df = pd.read_parquet(d / "crystals.parquet")
+    records = []
+    for r in df.itertuples(index=False):
+        props = json.loads(r.properties) if isinstance(getattr(r, "properties", None), str) else {}
+        labels = json.loads(r.labels) if isinstance(getattr(r, "labels", None), str) else {}
+        records.append(
+            CrystalRecord(
+                id=str(r.crystal_id),
+                structure=structure_from_arrays(r.lattice, r.frac_coords, r.atomic_numbers),
+                source=str(r.source),
+                properties={k: float(v) for k, v in props.items() if v is not None and v == v},
+                labels=labels,
+                hypothetical=bool(r.hypothetical),
+            )
+        )
+    texts: list[tuple[str, str, str]] = []
+    if (d / "pairs.parquet").exists():
+        pairs = pd.read_parquet(d / "pairs.parquet", columns=["crystal_id", "text", "view"])
+        texts = list(zip(pairs["text"], pairs["view"], pairs["crystal_id"].astype(str), strict=True))
+    return records, texts
+
+
+def build(
+    model: Any,
+    records: Sequence[CrystalRecord],
+    *,
+    checkpoint: str | Path | None = None,
+    sources: Sequence[str] = (),
+    texts: Sequence[tuple[str, str, str]] | None = None,
+    max_descriptions: int = 5000,
+    seed: int = 0,
+    progress: ProgressFn | None = None,
+) -> CorpusIndex:
+    """Embed a corpus into an index.
+
+    Args:
+        model: a loaded ``CLaCModel``.
+        records: crystals to index.
+        checkpoint: checkpoint path, hashed into the manifest.
+        sources: source specs recorded in the manifest.
+        texts: (text, view, crystal_id) description candidates; None = generate with
+            ``clac_core.text.describe``.
+        max_descriptions: cap on the deduplicated description bank (0 = no cap).
+        seed: seed for description generation and subsampling.
+        progress: callback (stage, done, total) for UIs.
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    if not records:
+        raise CorpusIndexError("no crystals to index")
+    rows = []
+    for i, rec in enumerate(tqdm(records, desc="metadata", disable=len(records) < 256, leave=False)):
+        rows.append(metadata_row(rec))
+        if progress and (i % 50 == 0 or i == len(records) - 1):
+            progress("metadata", i + 1, len(records))
+    meta = pd.DataFrame(rows)
+    for col in METADATA_COLUMNS:
+        if col not in meta.columns:
+            raise CorpusIndexError(f"metadata column {col} missing")
+    emb = encode_structures(model, [r.structure for r in records], progress=progress)
+    if texts is None:
+        if progress:
+            progress("descriptions", 0, 1)
+        texts = _descriptions_for(records, seed)
+    bank = _dedupe_cap(texts, max_descriptions, seed)
+    desc = pd.DataFrame(bank, columns=["text", "view", "crystal_id"])
+    demb = (
+        encode_texts(model, list(desc["text"]), progress=progress)
+        if len(desc)
+        else np.zeros((0, emb.shape[1]), dtype=np.float32)
+    )
+    manifest = {
+        "version": INDEX_VERSION,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "checkpoint": str(checkpoint) if checkpoint else None,
+        "checkpoint_hash": checkpoint_hash(checkpoint) if checkpoint else None,
+        "sources": list(sources),
+        "max_descriptions": max_descriptions,
+        "seed": seed,
+    }
+    return CorpusIndex(embeddings=emb, metadata=meta, desc_embeddings=demb, descriptions=desc, manifest=manifest)
+
+
+def records_from_specs(specs: Sequence[str]) -> list[CrystalRecord]:
+    """All records of the given source specs (see clac_core.corpus.sources.records_from_spec)."""
+    from clac_core.corpus.sources import records_from_spec
+
+    out: list[CrystalRecord] = []
+    for spec in specs:
+        out.extend(records_from_spec(spec))
+    return out
+
+
+def build_from_args(
+    *,
+    checkpoint: str | Path,
+    data: str | Path | None = None,
+    sources: Sequence[str] = (),
+    max_descriptions: int = 5000,
+    seed: int = 0,
+    progress: ProgressFn | None = None,
+) -> CorpusIndex:
+    """Load a checkpoint and build an index from a data dir or source specs."""
+    from clac_core.models import CLaCModel
+
+    model = CLaCModel.from_checkpoint(checkpoint)
+    if data is not None:
+        records, texts = records_from_data_dir(data)
+        srcs: list[str] = [f"data:{data}"]
+    else:
+        if not sources:
+            raise CorpusIndexError("give --data DIR or at least one --source SPEC")
+        records, texts, srcs = records_from_specs(sources), None, list(sources)
+    return build(
+        model,
+        records,
+        checkpoint=checkpoint,
+        sources=srcs,
+        texts=texts,
+        max_descriptions=max_descriptions,
+        seed=seed,
+        progress=progress,
+    )
+
+
+# ---------------------------------------------------------------------- CLI
+
+
+def configure_parser(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="index_command", required=True)
+    b = sub.add_parser("build", help="embed a corpus with a checkpoint into an index directory")
+    b.add_argument("--checkpoint", required=True, help="checkpoint directory or file")
+    g = b.add_mutually_exclusive_group(required=True)
+    g.add_argument("--data", help="a `clac data build` output directory")
+    g.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        help="source spec: prototypes | decorated | csv:PATH | cifs:PATH (repeatable)",
+    )
+    b.add_argument("--out", required=True, help="output index directory")
+    b.add_argument("--max-descriptions", type=int, default=5000, help="cap on the description bank")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--umap", action="store_true", help="also precompute the 2D map (slow first fit)")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.index_command != "build":  # pragma: no cover - argparse enforces
+        return 2
+    t0 = time.perf_counter()
+    idx = build_from_args(
+        checkpoint=args.checkpoint,
+        data=args.data,
+        sources=args.source,
+        max_descriptions=args.max_descriptions,
+        seed=args.seed,
+    )
+    out = idx.save(args.out)
+    if args.umap:
+        from clac_core.inference import compute_umap
+
+        compute_umap(idx, out)
+    print(
+        json.dumps(
+            {
+                "out": str(out),
+                "crystals": len(idx),
+                "descriptions": len(idx.descriptions),
+                "seconds": round(time.perf_counter() - t0, 1),
+            }
+        )
+    )
+    return 0

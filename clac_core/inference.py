@@ -1,0 +1,474 @@
+"""The one API the app uses: load a CLaC model + corpus index, embed, search, describe, label.
+
+Pages call :class:`Explorer` and render; nothing here imports streamlit. Heavy imports (torch,
+transformers, umap) happen inside functions.
+
+Default locations: ``assets/model`` (checkpoint) and ``assets/index`` (corpus index), overridden
+by the ``CLAC_CHECKPOINT`` / ``CLAC_INDEX`` environment variables. Indexes built in the app are
+saved under ``CLAC_USER_INDEXES`` (default ``~/.cache/clac_explorer/indexes``).
+Shape legend: N crystals, M descriptions, D embedding dims, B queries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from clac_core.index import (
+    CRYSTAL_SYSTEMS,
+    CorpusIndex,
+    ProgressFn,
+    SearchFilters,
+    checkpoint_hash,
+    symmetry_info,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    from pymatgen.core import Structure
+
+REPO = Path(__file__).resolve().parents[1]
+ASSETS = REPO / "assets"
+
+
+def default_checkpoint() -> Path:
+    return Path(os.environ.get("CLAC_CHECKPOINT", ASSETS / "model"))
+
+
+def default_index() -> Path:
+    return Path(os.environ.get("CLAC_INDEX", ASSETS / "index"))
+
+
+def user_index_root() -> Path:
+    return Path(os.environ.get("CLAC_USER_INDEXES", Path.home() / ".cache" / "clac_explorer" / "indexes"))
+
+
+def is_index_dir(path: Path) -> bool:
+    return (path / "manifest.json").is_file() and (path / "embeddings.npy").is_file()
+
+
+def list_indexes() -> dict[str, Path]:
+    """Label -> directory for every index under assets/, the default, and the user folder."""
+    found: dict[str, Path] = {}
+    default = default_index()
+    if is_index_dir(default):
+        found[f"default ({default.name})"] = default
+    for root, tag in ((ASSETS, "assets"), (user_index_root(), "user")):
+        if not root.is_dir():
+            continue
+        for d in sorted(p for p in root.iterdir() if p.is_dir()):
+            if is_index_dir(d) and d.resolve() != default.resolve():
+                found[f"{tag}: {d.name}"] = d
+    return found
+
+
+# ---------------------------------------------------------------------- zero-shot prompts
+
+
+@dataclass(frozen=True)
+class ZeroShotTask:
+    """A zero-shot classification task: class -> prompt templates (averaged embeddings)."""
+
+    name: str
+    prompts: dict[str, tuple[str, ...]]
+
+
+ZERO_SHOT_TASKS: tuple[ZeroShotTask, ...] = (
+    ZeroShotTask(
+        "crystal system",
+        {
+            s: (
+                f"a {s} crystal",
+                f"a crystal structure in the {s} crystal system",
+                f"this material crystallizes in the {s} system",
+            )
+            for s in CRYSTAL_SYSTEMS
+        },
+    ),
+    ZeroShotTask(
+        "metal / insulator",
+        {
+            "metal": ("a metal", "a metallic crystal with no band gap", "a metallic conductor"),
+            "insulator": (
+                "an insulator with a wide band gap",
+                "a semiconductor with a band gap",
+                "an insulating crystal",
+            ),
+        },
+    ),
+)
+
+
+@dataclass
+class UploadResult:
+    """Outcome of reading one uploaded file.
+
+    Attributes:
+        filename: the name as uploaded (not escaped; escape before HTML).
+        structures: parsed structures (empty on error).
+        error: clear error message, or None.
+    """
+
+    filename: str
+    structures: list[Structure] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and bool(self.structures)
+
+
+def reader_limits() -> dict[str, int]:
+    """The structure reader's size limits (sites per structure, bytes per file)."""
+    try:
+        from clac_core import io as cio
+
+        return {
+            "max_sites": int(getattr(cio, "DEFAULT_MAX_SITES", 500)),
+            "max_bytes": int(getattr(cio, "DEFAULT_MAX_BYTES", 5_000_000)),
+        }
+    except ImportError:
+        return {"max_sites": 500, "max_bytes": 5_000_000}
+
+
+def read_upload(data: bytes, filename: str) -> UploadResult:
+    """Parse an uploaded CIF/POSCAR/extxyz; every failure becomes ``UploadResult.error``."""
+    try:
+        from clac_core.io import StructureReadError, read_structures
+    except ImportError as exc:  # pragma: no cover - io lands with the project
+        return UploadResult(filename, error=f"structure reader unavailable: {exc}")
+    try:
+        structures = read_structures(data, filename=filename)
+    except StructureReadError as exc:
+        return UploadResult(filename, error=str(exc))
+    except Exception as exc:  # a parser bug must not take the page down
+        return UploadResult(filename, error=f"could not read {filename}: {type(exc).__name__}: {exc}")
+    if not structures:
+        return UploadResult(filename, error=f"{filename}: no structure found in the file")
+    return UploadResult(filename, structures=list(structures))
+
+
+# ---------------------------------------------------------------------- 2D map
+
+
+def _umap_key(index: CorpusIndex) -> str:
+    ck = str(index.manifest.get("checkpoint_hash") or "")
+    return hashlib.sha256(f"{ck}:{index.corpus_hash}".encode()).hexdigest()[:16]
+
+
+def umap_cache_path(index: CorpusIndex, index_dir: str | Path) -> Path:
+    return Path(index_dir) / f"umap_{_umap_key(index)}.npz"
+
+
+def compute_umap(
+    index: CorpusIndex, index_dir: str | Path, *, seed: int = 0, n_neighbors: int = 15
+) -> Path:
+    """Fit UMAP on crystal + description embeddings and cache the 2D coordinates.
+
+    Costs ~25 s of numba compilation in a fresh process: run at index build, never on page load.
+
+    Returns:
+        path of the ``.npz`` with ``crystal_xy`` (N, 2) and ``desc_xy`` (M, 2).
+    """
+    import umap
+
+    x = np.concatenate([index.embeddings, index.desc_embeddings])  # (N+M, D)
+    nn = max(2, min(n_neighbors, len(x) - 1))
+    reducer = umap.UMAP(n_neighbors=nn, metric="cosine", random_state=seed, n_components=2, init="random")
+    xy = reducer.fit_transform(x).astype(np.float32)
+    path = umap_cache_path(index, index_dir)
+    np.savez(path, crystal_xy=xy[: len(index)], desc_xy=xy[len(index) :], method=np.array("umap"))
+    return path
+
+
+def _pca_xy(x: np.ndarray) -> np.ndarray:
+    """(B, D) -> (B, 2) by PCA (SVD); the fallback map when UMAP was not precomputed."""
+    if len(x) < 2:
+        return np.zeros((len(x), 2), dtype=np.float32)
+    c = x - x.mean(0, keepdims=True)
+    _, _, vt = np.linalg.svd(c, full_matrices=False)
+    return (c @ vt[:2].T).astype(np.float32)
+
+
+# ---------------------------------------------------------------------- the explorer
+
+
+class Explorer:
+    """A loaded CLaC model with a corpus index (the app's only entry point)."""
+
+    def __init__(self, model: Any, index: CorpusIndex, *, checkpoint: Path, index_dir: Path) -> None:
+        self.model = model
+        self.index = index
+        self.checkpoint = Path(checkpoint)
+        self.index_dir = Path(index_dir)
+        self._prompt_cache: dict[str, tuple[list[str], np.ndarray]] = {}
+        self._map: dict[str, Any] | None = None
+        self.checkpoint_hash = checkpoint_hash(self.checkpoint)
+        ih = index.manifest.get("checkpoint_hash")
+        self.index_matches_model = ih is None or ih == self.checkpoint_hash
+
+    @classmethod
+    def load(cls, checkpoint_dir: str | Path | None = None, index_dir: str | Path | None = None) -> Explorer:
+        """Load the model (CPU) and the index; defaults as in :func:`default_checkpoint`."""
+        from clac_core.models import CLaCModel
+
+        ck = Path(checkpoint_dir) if checkpoint_dir else default_checkpoint()
+        ix = Path(index_dir) if index_dir else default_index()
+        if not ck.exists():
+            raise FileNotFoundError(
+                f"checkpoint {ck} not found; run `python scripts/make_assets.py --random-init --out assets/` "
+                "or set CLAC_CHECKPOINT"
+            )
+        model = CLaCModel.from_checkpoint(ck)
+        model.eval()
+        return cls(model, CorpusIndex.load(ix), checkpoint=ck, index_dir=ix)
+
+    def with_index(self, index_dir: str | Path) -> Explorer:
+        """Same model, another corpus index."""
+        return Explorer(self.model, CorpusIndex.load(index_dir), checkpoint=self.checkpoint, index_dir=Path(index_dir))
+
+    # ------------------------------------------------------------------ embedding
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """(B, D) float32 normalized text embeddings."""
+        from clac_core.index import encode_texts
+
+        return encode_texts(self.model, list(texts))
+
+    def embed_structures(self, structures: Sequence[Structure]) -> np.ndarray:
+        """(B, D) float32 normalized crystal embeddings."""
+        from clac_core.index import encode_structures
+
+        return encode_structures(self.model, list(structures))
+
+    # ------------------------------------------------------------------ search
+    def search_text(self, query: str, k: int = 20, filters: SearchFilters | None = None) -> pd.DataFrame:
+        """Crystals ranked by similarity to a free-text query, after hard filters."""
+        query = (query or "").strip()
+        if not query:
+            raise ValueError("empty query")
+        q = self.embed_texts([query])[0]  # (D,)
+        return self.index.search(q, k, filters)
+
+    def nearest_crystals(
+        self, structure: Structure, k: int = 10, filters: SearchFilters | None = None
+    ) -> pd.DataFrame:
+        return self.index.search(self.embed_structures([structure])[0], k, filters)
+
+    def nearest_descriptions(self, structure: Structure, k: int = 5) -> pd.DataFrame:
+        return self.index.nearest_descriptions(self.embed_structures([structure])[0], k)
+
+    # ------------------------------------------------------------------ zero-shot
+    def _logit_scale(self) -> float:
+        """exp(logit_scale), clamped as in training (1/0.07 when the model has none)."""
+        fn = getattr(self.model, "logit_scale_value", None)
+        if callable(fn):
+            return float(fn().detach().item())
+        return 1 / 0.07
+
+    def _task_embeddings(self, task: ZeroShotTask) -> tuple[list[str], np.ndarray]:
+        if task.name not in self._prompt_cache:
+            classes = list(task.prompts)
+            texts = [p for c in classes for p in task.prompts[c]]
+            emb = self.embed_texts(texts)  # (sum prompts, D)
+            out, i = [], 0
+            for c in classes:
+                n = len(task.prompts[c])
+                m = emb[i : i + n].mean(0)
+                out.append(m / max(np.linalg.norm(m), 1e-12))
+                i += n
+            self._prompt_cache[task.name] = (classes, np.stack(out))  # (C, D)
+        return self._prompt_cache[task.name]
+
+    def zero_shot(self, structure: Structure) -> dict[str, pd.DataFrame]:
+        """Prompt-based labels: task name -> DataFrame(label, score) sorted, scores sum to 1."""
+        import pandas as pd
+
+        x = self.embed_structures([structure])[0]  # (D,)
+        scale = self._logit_scale()
+        out = {}
+        for task in ZERO_SHOT_TASKS:
+            classes, emb = self._task_embeddings(task)
+            logits = scale * (emb @ x)  # (C,)
+            p = np.exp(logits - logits.max())
+            p /= p.sum()
+            out[task.name] = (
+                pd.DataFrame({"label": classes, "score": p.astype(float)})
+                .sort_values("score", ascending=False)
+                .reset_index(drop=True)
+            )
+        return out
+
+    # ------------------------------------------------------------------ describe
+    def describe(self, structure: Structure, seed: int = 0) -> list[Any]:
+        """Generated descriptions (clac_core.text ``Description(view, text)``) of a structure."""
+        from clac_core.corpus.record import CrystalRecord
+        from clac_core.index import describe_fn
+
+        rec = CrystalRecord(id="upload", structure=structure, source="upload")
+        return list(describe_fn()(rec, seed=seed))
+
+    @staticmethod
+    def symmetry(structure: Structure) -> dict[str, Any]:
+        return symmetry_info(structure)
+
+    # ------------------------------------------------------------------ 2D map
+    def _load_map(self) -> dict[str, Any]:
+        if self._map is None:
+            path = umap_cache_path(self.index, self.index_dir)
+            if path.exists():
+                with np.load(path, allow_pickle=False) as z:
+                    self._map = {"crystal_xy": z["crystal_xy"], "desc_xy": z["desc_xy"], "method": "UMAP"}
+            else:
+                xy = _pca_xy(np.concatenate([self.index.embeddings, self.index.desc_embeddings]))
+                n = len(self.index)
+                self._map = {
+                    "crystal_xy": xy[:n],
+                    "desc_xy": xy[n:],
+                    "method": "PCA (no precomputed UMAP for this index)",
+                }
+        return self._map
+
+    def umap_coords(self) -> pd.DataFrame:
+        """2D map of the corpus: one row per crystal and per description.
+
+        Columns: x, y, modality ("crystal"/"text"), label (formula or text), crystal_system,
+        source, row (index row for crystals, description row for texts), plus property columns.
+        The map is read from the cache written at index build; without one, a PCA map is used
+        (never a UMAP fit on page load).
+        """
+        import pandas as pd
+
+        m = self._load_map()
+        md = self.index.metadata
+        cr = pd.DataFrame(
+            {
+                "x": m["crystal_xy"][:, 0],
+                "y": m["crystal_xy"][:, 1],
+                "modality": "crystal",
+                "label": md["formula"].to_numpy(),
+                "crystal_system": md["crystal_system"].to_numpy(),
+                "source": md["source"].to_numpy(),
+                "row": np.arange(len(md)),
+            }
+        )
+        for c in self.index.property_columns():
+            cr[c] = md[c].to_numpy()
+        d = self.index.descriptions
+        tx = pd.DataFrame(
+            {
+                "x": m["desc_xy"][:, 0],
+                "y": m["desc_xy"][:, 1],
+                "modality": "text",
+                "label": d["text"].to_numpy() if len(d) else [],
+                "crystal_system": "text",
+                "source": d["view"].to_numpy() if len(d) else [],
+                "row": np.arange(len(d)),
+            }
+        )
+        return pd.concat([cr, tx], ignore_index=True)
+
+    @property
+    def map_method(self) -> str:
+        return str(self._load_map()["method"])
+
+    def project(self, emb: np.ndarray, k: int = 10) -> np.ndarray:
+        """Place new (B, D) embeddings on the map: similarity-weighted mean of the k nearest
+        corpus points' coordinates (UMAP models are not saved without pickle).
+
+        Returns:
+            (B, 2) float32.
+        """
+        m = self._load_map()
+        ref = np.concatenate([self.index.embeddings, self.index.desc_embeddings])  # (N+M, D)
+        xy = np.concatenate([m["crystal_xy"], m["desc_xy"]])  # (N+M, 2)
+        emb = np.atleast_2d(np.asarray(emb, dtype=np.float32))
+        sims = emb @ ref.T  # (B, N+M)
+        k = min(k, ref.shape[0])
+        idx = np.argpartition(-sims, k - 1, axis=1)[:, :k]  # (B, k)
+        s = np.take_along_axis(sims, idx, 1)
+        w = np.exp(20.0 * (s - s.max(1, keepdims=True)))
+        w /= w.sum(1, keepdims=True)
+        return np.einsum("bk,bkc->bc", w, xy[idx]).astype(np.float32)
+
+    # ------------------------------------------------------------------ info
+    def model_info(self) -> dict[str, Any]:
+        """What is loaded: checkpoint meta (extra: training data, metrics, untrained flag),
+        index manifest, and the model card / eval results files when they exist."""
+        info: dict[str, Any] = {
+            "checkpoint": str(self.checkpoint),
+            "checkpoint_hash": self.checkpoint_hash,
+            "index_dir": str(self.index_dir),
+            "index": self.index.manifest,
+            "index_matches_model": self.index_matches_model,
+            "crystals": len(self.index),
+            "descriptions": len(self.index.descriptions),
+            "by_source": self.index.metadata["source"].value_counts().to_dict(),
+            "embed_dim": self.index.dim,
+        }
+        extra = checkpoint_extra(self.checkpoint, self.model)
+        info["extra"] = extra
+        info["untrained"] = bool(extra.get("untrained", False))
+        card = ASSETS / "MODEL_CARD.md"
+        info["model_card"] = card.read_text(encoding="utf-8") if card.is_file() else None
+        res = ASSETS / "eval" / "results.json"
+        try:
+            info["eval_results"] = json.loads(res.read_text(encoding="utf-8")) if res.is_file() else None
+        except json.JSONDecodeError:
+            info["eval_results"] = None
+        return info
+
+
+def checkpoint_extra(checkpoint: Path, model: Any = None) -> dict[str, Any]:
+    """The ``extra`` dict saved with a checkpoint (training data, metrics, untrained flag)."""
+    for attr in ("extra", "checkpoint_extra"):
+        val = getattr(model, attr, None)
+        if isinstance(val, dict):
+            return val
+    ck = Path(checkpoint)
+    files = sorted(ck.glob("*.json")) if ck.is_dir() else [ck.with_suffix(".json")]
+    for f in files:
+        if not f.is_file():
+            continue
+        try:
+            data = json.loads(f.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            continue
+        if isinstance(data, dict) and isinstance(data.get("extra"), dict):
+            return data["extra"]
+    return {}
+
+
+def build_user_index(
+    explorer: Explorer,
+    *,
+    name: str,
+    spec: str,
+    max_descriptions: int = 2000,
+    progress: ProgressFn | None = None,
+) -> Path:
+    """Build an index of ``spec`` ("csv:PATH" | "cifs:PATH") with the loaded model, saved under
+    :func:`user_index_root` / name. Returns the index directory."""
+    import re
+
+    from clac_core.index import build, records_from_specs
+
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "index"
+    records = records_from_specs([spec])
+    if not records:
+        raise ValueError(f"no crystals found in {spec}")
+    idx = build(
+        explorer.model,
+        records,
+        checkpoint=explorer.checkpoint,
+        sources=[spec],
+        max_descriptions=max_descriptions,
+        progress=progress,
+    )
+    return idx.save(user_index_root() / safe)

@@ -1,0 +1,78 @@
+"""Home: what is loaded (checkpoint, training data, metrics, corpus), and a page guide."""
+
+from __future__ import annotations
+
+import html
+
+import pandas as pd
+import streamlit as st
+
+from pages._shared import get_explorer
+
+st.title("CLaC Explorer")
+st.markdown(
+    "Crystal structures and English text in **one embedding space** "
+    "(Contrastive Language–Crystals, Park et al. 2025): a crystal graph encoder (CGCNN) and a "
+    "BERT-type text encoder trained CLIP-style on synthesized crystal–text pairs."
+)
+ex = get_explorer()
+info = ex.model_info()
+extra = info["extra"]
+if info["untrained"]:
+    st.error(
+        "**UNTRAINED model.** The loaded checkpoint has random weights (a placeholder for the "
+        "app's plumbing). Rankings, labels and the map carry no meaning until a trained model is installed.",
+        icon="⚠️",
+    )
+
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Corpus crystals", f"{info['crystals']:,}")
+c2.metric("Description bank", f"{info['descriptions']:,}")
+c3.metric("Embedding dims", info["embed_dim"])
+c4.metric("Checkpoint", info["checkpoint_hash"])
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Model")
+    rows = {"checkpoint": info["checkpoint"], "hash": info["checkpoint_hash"]}
+    for k, v in extra.items():
+        if not isinstance(v, dict | list):
+            rows[k] = v
+    st.dataframe(pd.DataFrame({"field": list(rows), "value": [str(v) for v in rows.values()]}), hide_index=True)
+    for k, v in extra.items():
+        if isinstance(v, dict | list):
+            with st.expander(f"{k}"):
+                st.json(v)
+with right:
+    st.subheader("Corpus index")
+    by = pd.DataFrame({"source": list(info["by_source"]), "crystals": list(info["by_source"].values())})
+    st.dataframe(by, hide_index=True)
+    man = info["index"]
+    st.caption(
+        f"Index `{html.escape(info['index_dir'])}` · built {html.escape(str(man.get('created', '?')))} · "
+        f"sources: {html.escape(', '.join(map(str, man.get('sources', []))))}"
+    )
+
+st.subheader("Evaluation")
+if info["eval_results"] is not None:
+    st.json(info["eval_results"], expanded=False)
+else:
+    st.caption("No evaluation results shipped (assets/eval/results.json not present).")
+if info["model_card"]:
+    with st.expander("Model card", expanded=False):
+        st.markdown(info["model_card"])
+
+st.subheader("Pages")
+st.markdown(
+    """
+- **Search by text** – type what you want (*"a cubic oxide perovskite with a band gap"*), filter by
+  elements, crystal system, band gap, size and source; pick a row to see it in 3D; download CSV.
+- **Upload crystals** – drop CIF / POSCAR / extxyz files: nearest descriptions, nearest corpus
+  crystals, zero-shot labels and a generated description for each.
+- **3D viewer** – any corpus or uploaded crystal: unit cell, supercells, styles, lattice and sites, CIF.
+- **Embedding map** – 2D map of crystals and texts; project your query or crystal into it.
+- **Corpus indexes** – index your own CSV or CIF folder with the loaded model.
+"""
+)
+st.caption("Source: Park et al. 2025, *Contrastive Learning of English Language and Crystal Graphs for "
+           "Multimodal Representation of Materials Knowledge*. Docs: `docs/ARCHITECTURE.md`.")

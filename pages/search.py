@@ -1,0 +1,57 @@
+"""Search by text: free-text query -> ranked crystals, with hard filters and a 3D view."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pages._shared import display_table, filters_ui, get_explorer, show_structure
+
+EXAMPLES = [
+    "a cubic perovskite oxide",
+    "a layered transition metal dichalcogenide",
+    "a wide band gap insulator containing fluorine",
+    "a metallic intermetallic compound with hexagonal symmetry",
+    "rock salt structure",
+]
+
+st.title("Search by text")
+ex = get_explorer()
+if "search_query" not in st.session_state:
+    st.session_state["search_query"] = EXAMPLES[0]
+
+st.caption("Examples:")
+cols = st.columns(len(EXAMPLES))
+for i, (c, q) in enumerate(zip(cols, EXAMPLES, strict=True)):
+    if c.button(q, key=f"search_example_{i}", width="stretch"):
+        st.session_state["search_query"] = q
+query = st.text_input("Describe the crystal you are looking for", key="search_query")
+k = st.slider("Results", 5, 200, 25, key="search_k")
+with st.expander("Filters", expanded=True):
+    filters = filters_ui(ex, "search")
+
+try:
+    hits = ex.search_text(query, k, filters)
+except ValueError as exc:
+    st.warning(str(exc))
+    st.stop()
+
+if hits.empty:
+    st.info("No crystal passes these filters.")
+    st.stop()
+table = display_table(ex, hits)
+st.caption(f"{len(hits)} results · cosine similarity between the query and each crystal embedding")
+event = st.dataframe(
+    table, hide_index=True, on_select="rerun", selection_mode="single-row", key="search_table", width="stretch"
+)
+st.download_button(
+    "Download CSV", table.to_csv(index=False).encode(), file_name="clac_search.csv", mime="text/csv",
+    key="search_csv",
+)
+sel = event.selection.rows if event is not None and hasattr(event, "selection") else []
+row = int(hits.iloc[sel[0]]["row"]) if sel else int(hits.iloc[0]["row"])
+r = ex.index.metadata.iloc[row]
+st.subheader(f"{r['formula']} · {r['spacegroup_symbol']} · {r['crystal_system']}")
+st.caption("Select a row in the table to view another crystal.")
+structure = ex.index.structure(row)
+st.session_state["viewer_structure"] = (f"{r['formula']} ({r['crystal_id']})", structure)
+show_structure(structure, key="search_view", title=f"{r['formula']} ({r['crystal_id']})")
