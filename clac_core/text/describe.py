@@ -1,0 +1,418 @@
+"""Synthetic descriptions of a crystal record, one text per view.
+
+Views (one :class:`Description` each):
+
+- ``composition``: formula, element families, oxidation states (when guessed), space group,
+  crystal system, lattice parameters.
+- ``structure``: coordination numbers and polyhedra, bond lengths, dimensionality, density,
+  atoms per cell, prototype/mineral names from the record's labels.
+- ``properties``: only when the record has known properties (or is hypothetical): each
+  value in words and in numbers with units from :data:`clac_core.properties.QUANTITIES`.
+- ``caption``: a short search-box style phrase, never the formula.
+- ``robocrys`` (opt-in): robocrystallographer's full description (slow, ~2 s).
+
+Texts never state a fact that is not known: no gap wording without a band gap, no
+oxidation states unless guessed, no mineral or prototype name unless labelled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from clac_core.text import templates as T
+from clac_core.text.facts import CrystalFacts, analyze
+from clac_core.text.templates import Picker
+
+if TYPE_CHECKING:
+    from clac_core.corpus.record import CrystalRecord
+
+VIEWS = ("composition", "structure", "properties", "caption", "robocrys")
+
+
+@dataclass(frozen=True)
+class Description:
+    """One synthetic text about a crystal.
+
+    Attributes:
+        view: which aspect the text covers (see module docstring).
+        text: the text.
+    """
+
+    view: str
+    text: str
+
+
+# --------------------------------------------------------------------------------------
+# composition
+
+
+def composition_text(f: CrystalFacts, p: Picker) -> str:
+    F = f.formula
+    fam = T.families_phrase(f, p)
+    sg = T.spacegroup_phrase(f, p)
+    sysw = f.crystal_system
+    lat = T.lattice_phrase(f, p)
+    ox = T.oxidation_phrase(f)
+    cls = f.anion_class
+    cls_w = {"element": "elemental solid", "compound": "compound"}.get(cls, cls)
+    elems = T.join_words(f.elements)
+    ox_s = (
+        p.choice(
+            "ox",
+            [
+                f" Likely oxidation states are {ox}.",
+                f" The ions are probably {ox}.",
+                f" Formal charges: {ox}.",
+                f" Charge balance suggests {ox}.",
+            ],
+        )
+        if ox
+        else ""
+    )
+    frames = [
+        lambda: f"{F} is {T.with_article(cls_w)} made of {fam}.{ox_s} It crystallizes in the {sysw} {sg} with {lat}.",
+        lambda: f"{F} crystallizes in the {sysw} {sg}. It contains {fam}.{ox_s} Lattice parameters: {lat}.",
+        lambda: f"The {sysw} {cls_w} {F}, in {sg}, has lattice parameters {lat}.{ox_s} Its elements: {fam}.",
+        lambda: f"Composition {F}: {fam}. Symmetry: {sysw}, {sg}; {lat}.{ox_s}",
+        lambda: f"{F}, {T.with_article(sysw)} {cls_w} in {sg}, with {lat}.{ox_s} It combines {fam}.",
+        lambda: f"A {sysw} crystal of {F} ({elems}) with {sg} and conventional cell {lat}.{ox_s}",
+        lambda: f"{F} is {T.with_article(sysw)} {cls_w}.{ox_s} Space group: {f.spacegroup_symbol}, number {f.spacegroup_number}. Cell: {lat}.",
+        lambda: f"Chemistry: {fam}, formula {F}.{ox_s} Structure: {sysw}, {sg}, {lat}.",
+        lambda: f"This {cls_w} has the formula {F} and {sysw} symmetry ({sg}).{ox_s} The lattice has {lat}.",
+        lambda: f"{sg[:1].upper() + sg[1:]} hosts {F}, {T.with_article(sysw)} {cls_w} of {fam}, with {lat}.{ox_s}",
+        lambda: f"{F} ({cls_w}) adopts {sg} in the {sysw} system.{ox_s} Conventional lattice: {lat}. Constituents: {fam}.",
+        lambda: f"Crystal with composition {F} built from {fam}; {sysw}, {sg}, {lat}.{ox_s}",
+    ]
+    return frames[p.index("frame", len(frames))]().strip()
+
+
+# --------------------------------------------------------------------------------------
+# structure
+
+
+def structure_text(f: CrystalFacts, p: Picker) -> str:
+    F = p.choice("formula_ref", [f.formula, f"composition {f.formula}", f.formula, f"the {f.formula} crystal"])
+    local = T.local_sentences(f, p)
+    local_s = (T.join_words(local, p.choice("localconj", ["and", "while"])) + ".") if local else ""
+    local_s = local_s[:1].upper() + local_s[1:]
+    bonds = T.bond_sentence(f, p) or ""
+    dim = ""
+    if f.dimensionality is not None:
+        dim = f"{F[:1].upper() + F[1:]} " + p.choice("dim", T.DIM_PHRASES[f.dimensionality]) + "."
+    dens = p.choice(
+        "dens",
+        [
+            f"Its density is {f.density:.2f} g/cm³",
+            f"Density: {f.density:.2f} g/cm³",
+            f"It has a density of {f.density:.2f} g/cm³",
+        ],
+    )
+    cell = p.choice(
+        "cell",
+        [
+            f"with {f.nsites} atoms in the cell",
+            f"and the cell holds {f.nsites} atoms",
+            f"({f.nsites} atoms per cell)",
+        ],
+    )
+    dens_s = f"{dens} {cell}."
+    label = T.label_sentence(f, p) or ""
+    head = p.choice(
+        "head",
+        [
+            f"Local structure of {f.formula}:",
+            f"In {f.formula},",
+            f"{f.formula} structure.",
+            f"Coordination in {f.formula}:",
+            f"Atomic environments of {f.formula}:",
+        ],
+    )
+    if head.endswith(","):
+        body = local_s
+        head_local = f"{head} {body}" if body else f"{f.formula} has no bonded neighbours within range."
+    else:
+        head_local = f"{head} {local_s}".strip()
+    parts_orders = [
+        [head_local, bonds, dim, dens_s, label],
+        [head_local, dim, bonds, label, dens_s],
+        [dim, head_local, bonds, dens_s, label],
+        [label, head_local, dim, bonds, dens_s],
+        [head_local, label, dens_s, dim, bonds],
+        [dens_s, head_local, bonds, dim, label],
+        [head_local, bonds, label, dens_s, dim],
+        [dim, label, head_local, dens_s, bonds],
+        [head_local, dens_s, bonds, label, dim],
+        [label, dim, head_local, bonds, dens_s],
+        [bonds, head_local, dim, label, dens_s],
+    ]
+    order = parts_orders[p.index("order", len(parts_orders))]
+    text = " ".join(x for x in order if x)
+    if f.formula not in text:  # every non-caption view names the crystal
+        text = f"{f.formula}: {text}"
+    return text
+
+
+# --------------------------------------------------------------------------------------
+# properties
+
+
+def _gap_words(gap: float) -> str:
+    if gap == 0:
+        return "metallic (no band gap)"
+    if gap < 1.0:
+        return "a narrow-gap semiconductor"
+    if gap < 3.0:
+        return "a semiconductor"
+    if gap < 4.0:
+        return "a wide-gap semiconductor"
+    return "a wide-gap insulator"
+
+
+def _fmt_q(name: str, value: float) -> str:
+    from clac_core.properties import QUANTITIES
+
+    q = QUANTITIES[name]
+    unit = f" {q.unit}" if q.unit else ""
+    return f"{value:.{q.decimals}f}{unit}"
+
+
+def property_sentences(props: dict[str, float], p: Picker) -> list[str]:
+    """One phrase per known property, values in words and numbers."""
+    out: list[str] = []
+    if "band_gap" in props:
+        g = props["band_gap"]
+        if g == 0:
+            out.append(
+                p.choice(
+                    "gap",
+                    [
+                        "metallic (no band gap)",
+                        "a metal with a band gap of 0.00 eV",
+                        "metallic, with no band gap",
+                        "a metallic conductor (zero band gap)",
+                    ],
+                )
+            )
+        else:
+            w = _gap_words(g)
+            out.append(
+                p.choice(
+                    "gap",
+                    [
+                        f"{w} with a band gap of {_fmt_q('band_gap', g)}",
+                        f"{w} (band gap {_fmt_q('band_gap', g)})",
+                        f"{w}; its band gap is {_fmt_q('band_gap', g)}",
+                    ],
+                )
+            )
+    for key, label in (("direct_gap", "direct"), ("indirect_gap", "indirect")):
+        if key in props:
+            g = props[key]
+            if g == 0:
+                out.append(p.choice(key, [f"no {label} gap ({_fmt_q(key, g)})", f"a {label} band gap of {_fmt_q(key, g)} (metallic)"]))
+            else:
+                out.append(p.choice(key, [f"a {label} band gap of {_fmt_q(key, g)}", f"{label} gap {_fmt_q(key, g)}"]))
+    if "formation_energy_per_atom" in props:
+        e = props["formation_energy_per_atom"]
+        v = _fmt_q("formation_energy_per_atom", e)
+        if e < -1.5:
+            w = p.choice("efw", ["thermodynamically stable-looking with a strongly negative formation energy of", "strongly bound, with a formation energy of"])
+        elif e < 0:
+            w = p.choice("efw", ["moderately stable-looking, with a negative formation energy of", "favourably formed from the elements, with a formation energy of"])
+        else:
+            w = p.choice("efw", ["unstable with respect to the elements, with a positive formation energy of", "energetically unfavourable, with a formation energy of"])
+        out.append(f"{w} {v}")
+    if "heat_of_formation" in props:
+        out.append(p.choice("hof", [f"a heat of formation of {_fmt_q('heat_of_formation', props['heat_of_formation'])}", f"heat of formation {_fmt_q('heat_of_formation', props['heat_of_formation'])}"]))
+    if "energy_per_atom" in props:
+        out.append(p.choice("epa", [f"a DFT energy of {_fmt_q('energy_per_atom', props['energy_per_atom'])}", f"total energy {_fmt_q('energy_per_atom', props['energy_per_atom'])}"]))
+    if "total_magnetization" in props:
+        m = props["total_magnetization"]
+        v = _fmt_q("total_magnetization", m)
+        if abs(m) < 0.05:
+            out.append(p.choice("mag", [f"non-magnetic (total magnetization {v})", f"without a net magnetic moment ({v})", "non-magnetic"]))
+        else:
+            out.append(p.choice("mag", [f"magnetic, with a total magnetization of {v}", f"magnetic ({v})", f"spin-polarized with a net moment of {v}"]))
+    if "efermi" in props:
+        out.append(p.choice("ef", [f"a Fermi energy of {_fmt_q('efermi', props['efermi'])}", f"its Fermi level at {_fmt_q('efermi', props['efermi'])}"]))
+    if "bulk_modulus" in props:
+        k = props["bulk_modulus"]
+        w = "stiff" if k >= 150 else ("soft" if k < 50 else "moderately stiff")
+        out.append(p.choice("K", [f"{w}, with a bulk modulus of {_fmt_q('bulk_modulus', k)}", f"{w} (bulk modulus {_fmt_q('bulk_modulus', k)})"]))
+    if "shear_modulus" in props:
+        out.append(p.choice("G", [f"a shear modulus of {_fmt_q('shear_modulus', props['shear_modulus'])}", f"shear modulus {_fmt_q('shear_modulus', props['shear_modulus'])}"]))
+    if "poisson_ratio" in props:
+        out.append(f"a Poisson's ratio of {_fmt_q('poisson_ratio', props['poisson_ratio'])}")
+    if "density" in props:
+        out.append(f"a reported density of {_fmt_q('density', props['density'])}")
+    return out
+
+
+def _parent_name(record: CrystalRecord) -> str | None:
+    for d, k in ((record.provenance, "parent"), (record.provenance, "prototype"), (record.labels, "prototype")):
+        v = d.get(k)
+        if v:
+            return str(v)
+    return None
+
+
+def properties_text(record: CrystalRecord, f: CrystalFacts, p: Picker) -> str | None:
+    props = {k: float(v) for k, v in record.properties.items() if v == v}
+    phrases = property_sentences(props, p)
+    hypo = ""
+    if record.hypothetical:
+        parent = _parent_name(record)
+        hypo = p.choice(
+            "hypo",
+            [
+                "It is hypothetical" + (f", decorated from the {parent} prototype." if parent else ", generated by decoration and never computed."),
+                "This is a hypothetical crystal" + (f" decorated from the {parent} prototype." if parent else " made by element substitution."),
+            ],
+        )
+    if not phrases and not hypo:
+        return None
+    if not phrases:
+        return f"{f.formula}: {hypo}"
+    phrases = p.shuffled("porder", phrases)
+    body = T.join_words(phrases)
+    F = p.choice("formula_ref", [f.formula, f"Composition {f.formula}", f"The compound {f.formula}", f"Crystalline {f.formula}"])
+    frames = [
+        lambda: f"{F} is {body}.",
+        lambda: f"Properties of {f.formula}: {body}.",
+        lambda: f"Computed (DFT) properties of {f.formula}: it is {body}.",
+        lambda: f"{F} — {body}.",
+        lambda: f"According to DFT, {f.formula} is {body}.",
+        lambda: f"Electronic and energetic character of {f.formula}: {body}.",
+        lambda: f"{F} is computed to be {body}.",
+        lambda: f"DFT data for {f.formula}: {body}.",
+        lambda: f"What is known about {f.formula}: {body}.",
+        lambda: f"{F} shows the following: {body}.",
+        lambda: f"Calculated properties — {f.formula}: {body}.",
+    ]
+    text = frames[p.index("frame", len(frames))]()
+    return f"{text} {hypo}".strip()
+
+
+# --------------------------------------------------------------------------------------
+# caption
+
+
+def _prototype_word(f: CrystalFacts, record: CrystalRecord) -> str | None:
+    name = f.labels.get("prototype") or f.labels.get("mineral")
+    if not name and record.source == "perov_5":  # the Perov-5 set contains only ABX3 perovskites
+        name = "perovskite"
+    return name.lower() if name else None
+
+
+def caption_text(record: CrystalRecord, f: CrystalFacts, p: Picker) -> str:
+    cls = {"element": "elemental solid", "compound": "compound"}.get(f.anion_class, f.anion_class)
+    if f.anion_class == "element":
+        cls = p.choice("elem", [f"elemental {T.element_name(f.elements[0])}", f"{T.element_name(f.elements[0])} allotrope"])
+    sysw = f.crystal_system
+    proto = _prototype_word(f, record)
+    dimw = {0: "molecular", 1: "chain", 2: "layered", 3: None}.get(f.dimensionality) if f.dimensionality is not None else None
+    poly = None
+    cation_sites = [s for s in f.sites if s.element not in f.anions and s.polyhedron and s.polyhedron != "single-bonded"]
+    if cation_sites and f.anions:
+        poly = cation_sites[-1].polyhedron
+    gap = record.properties.get("band_gap")
+    if gap is None and "indirect_gap" in record.properties:
+        gap = record.properties["indirect_gap"]
+    gapw = None
+    if gap is not None:
+        gapw = {
+            True: p.choice("capgap0", ["metal", "metallic"]),
+        }.get(gap == 0) or (
+            "narrow-gap semiconductor" if gap < 1 else "semiconductor" if gap < 3 else "wide-gap semiconductor" if gap < 4 else "insulator"
+        )
+    mag = record.properties.get("total_magnetization")
+    magw = ("magnetic" if abs(mag) >= 0.05 else "non-magnetic") if mag is not None else None
+    fams = sorted({f.families[e] for e in f.elements if e not in f.anions})
+    famw = p.choice("capfam", fams) if fams and f.anions else None
+
+    noun = f"{proto} {cls}" if proto and proto not in cls else cls
+    cands = [
+        f"{sysw} {noun}",
+        f"{dimw} {cls}" if dimw else f"{sysw} {cls}",
+        f"{poly} {cls}" if poly else f"{sysw} {cls} crystal",
+        f"{famw} {cls}" if famw else f"{cls} with {sysw} symmetry",
+        f"{cls} in space group {f.spacegroup_symbol}",
+    ]
+    if gapw:
+        g = gapw if gapw in {"metal", "metallic"} else gapw
+        cands += [
+            f"{noun} {g}" if g not in {"metallic"} else f"metallic {noun}",
+            f"{sysw} {cls} {g}" if g != "metallic" else f"metallic {sysw} {cls}",
+            f"{dimw or sysw} {cls} with a small band gap" if gap and 0 < gap < 1.5 else f"{noun} ({g})",
+        ]
+    if magw:
+        cands.append(f"{magw} {noun}")
+    if proto:
+        cands += [f"{proto}-type {cls}", f"{sysw} {proto}"]
+    if poly:
+        cands.append(f"{cls} with {poly} coordination")
+    if f.oxidation_states is None and not f.anions:
+        cands.append(f"{sysw} {cls} compound" if cls == "intermetallic" else f"{sysw} {cls}")
+    text = p.choice("caption", cands)
+    text = " ".join(text.split())
+    if proto and p.coin("protofirst") and proto not in text:
+        text = f"{proto} {text}"
+    return text
+
+
+# --------------------------------------------------------------------------------------
+# robocrys
+
+
+def robocrys_text(structure) -> str:
+    """Full robocrystallographer description (slow: seconds per structure)."""
+    try:
+        from robocrys import StructureCondenser, StructureDescriber
+    except ImportError as e:  # pragma: no cover - robocrys is in requirements.txt
+        raise RuntimeError("robocrys=True needs the robocrys package (pip install robocrys)") from e
+    condensed = StructureCondenser().condense_structure(structure)
+    return StructureDescriber().describe(condensed)
+
+
+# --------------------------------------------------------------------------------------
+# entry point
+
+
+def describe(
+    record: CrystalRecord,
+    *,
+    seed: int = 0,
+    robocrys: bool = False,
+    facts: CrystalFacts | None = None,
+) -> list[Description]:
+    """Synthetic descriptions of a crystal, one per view.
+
+    Args:
+        record: the crystal and what is known about it.
+        seed: phrasing seed; phrasing is a pure function of (seed, record.id, view).
+        robocrys: also add a "robocrys" view (slow, seconds per crystal).
+        facts: precomputed :func:`analyze` output for ``record.structure`` (saves time).
+
+    Returns:
+        Descriptions in view order: composition, structure, [properties], caption, [robocrys].
+    """
+    if facts is None:
+        facts = analyze(record.structure, labels=record.labels)
+    elif record.labels and not facts.labels:
+        facts.labels = dict(record.labels)
+
+    def picker(view: str) -> Picker:
+        return Picker(seed, f"{record.id}|{view}")
+
+    out = [
+        Description("composition", composition_text(facts, picker("composition"))),
+        Description("structure", structure_text(facts, picker("structure"))),
+    ]
+    props = properties_text(record, facts, picker("properties"))
+    if props:
+        out.append(Description("properties", props))
+    out.append(Description("caption", caption_text(record, facts, picker("caption"))))
+    if robocrys:
+        out.append(Description("robocrys", robocrys_text(record.structure)))
+    return out
