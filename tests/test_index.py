@@ -1,0 +1,137 @@
+"""CorpusIndex: build from a tiny in-code corpus, save/load round trip, search and filters, CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+TINY_MODEL = {
+    "crystal": {"hidden_dim": 32, "num_layers": 2, "out_dim": 64},
+    "embed_dim": 64,
+    "proj_hidden": 0,
+}
+
+
+def tiny_records() -> list:
+    """A dozen real crystals built in code (with band gaps for some)."""
+    from pymatgen.core import Lattice, Structure
+
+    from clac_core.corpus.record import CrystalRecord
+
+    def sg(name: str, a: float, species: list[str], coords: list[list[float]], c: float | None = None,
+           hexagonal: bool = False) -> Structure:
+        lat = Lattice.hexagonal(a, c) if hexagonal else (Lattice.tetragonal(a, c) if c else Lattice.cubic(a))
+        return Structure.from_spacegroup(name, lat, species, coords)
+
+    items = [
+        ("NaCl", sg("Fm-3m", 5.64, ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]), {"band_gap": 5.0}, "mp_test"),
+        ("MgO", sg("Fm-3m", 4.21, ["Mg", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]]), {"band_gap": 4.5}, "mp_test"),
+        ("CsCl", sg("Pm-3m", 4.12, ["Cs", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]), {"band_gap": 5.2}, "mp_test"),
+        ("Si", sg("Fd-3m", 5.43, ["Si"], [[0, 0, 0]]), {"band_gap": 0.6}, "mp_test"),
+        ("Cu", sg("Fm-3m", 3.61, ["Cu"], [[0, 0, 0]]), {"band_gap": 0.0}, "mp_test"),
+        ("Fe", sg("Im-3m", 2.87, ["Fe"], [[0, 0, 0]]), {"band_gap": 0.0}, "mp_test"),
+        ("SrTiO3", sg("Pm-3m", 3.905, ["Sr", "Ti", "O"], [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0]]),
+         {"band_gap": 1.8}, "proto_test"),
+        ("TiO2", sg("P4_2/mnm", 4.59, ["Ti", "O"], [[0, 0, 0], [0.305, 0.305, 0]], c=2.96), {}, "proto_test"),
+        ("ZnO", sg("P6_3mc", 3.25, ["Zn", "O"], [[1 / 3, 2 / 3, 0], [1 / 3, 2 / 3, 0.382]], c=5.21, hexagonal=True),
+         {"band_gap": 0.7}, "proto_test"),
+        ("Mg", sg("P6_3/mmc", 3.21, ["Mg"], [[1 / 3, 2 / 3, 0.25]], c=5.21, hexagonal=True), {}, "proto_test"),
+        ("KF", sg("Fm-3m", 5.35, ["K", "F"], [[0, 0, 0], [0.5, 0.5, 0.5]]), {}, "proto_test"),
+        ("PbTe", sg("Fm-3m", 6.46, ["Pb", "Te"], [[0, 0, 0], [0.5, 0.5, 0.5]]), {"band_gap": 0.3}, "mp_test"),
+    ]
+    return [
+        CrystalRecord(id=f"t:{name}", structure=s, source=src, properties=props, hypothetical=(src == "proto_test"))
+        for name, s, props, src in items
+    ]
+
+
+def build_tiny_assets(out: Path) -> tuple[Path, Path]:
+    """A random-init tiny checkpoint and its index of ``tiny_records()`` (with UMAP skipped)."""
+    import torch
+
+    from clac_core.config import model_config_from_dict
+    from clac_core.index import build
+    from clac_core.models import CLaCModel, save_checkpoint
+
+    torch.manual_seed(0)
+    ck = out / "model"
+    save_checkpoint(CLaCModel(model_config_from_dict(TINY_MODEL)), ck, step=0, extra={"untrained": True})
+    model = CLaCModel.from_checkpoint(ck)
+    idx = build(model, tiny_records(), checkpoint=ck, sources=["tiny"], max_descriptions=40)
+    ix = idx.save(out / "index")
+    return ck, ix
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tiny_index")
+    ck, ix = build_tiny_assets(out)
+    return ck, ix
+
+
+def test_round_trip_and_float16_on_disk(tiny):
+    from clac_core.index import CorpusIndex
+
+    _, ix = tiny
+    idx = CorpusIndex.load(ix)
+    assert np.load(ix / "embeddings.npy").dtype == np.float16
+    assert idx.embeddings.dtype == np.float32
+    assert len(idx) == 12
+    np.testing.assert_allclose(np.linalg.norm(idx.embeddings, axis=1), 1.0, atol=1e-3)
+    man = json.loads((ix / "manifest.json").read_text())
+    assert man["counts"]["crystals"] == 12 and man["checkpoint_hash"]
+    assert 0 < len(idx.descriptions) <= 40
+    assert idx.descriptions["text"].is_unique
+    # exact reconstruction of the structure from the stored arrays
+    rec = tiny_records()[6]
+    s = idx.structure(6)
+    assert s.composition.reduced_formula == "SrTiO3"
+    np.testing.assert_allclose(s.lattice.matrix, rec.structure.lattice.matrix)
+    row = idx.metadata.iloc[6]
+    assert row["crystal_system"] == "cubic" and row["spacegroup_number"] == 221
+
+
+def test_search_ranks_by_similarity_and_query_crystal_first(tiny):
+    from clac_core.index import CorpusIndex
+
+    idx = CorpusIndex.load(tiny[1])
+    hits = idx.search(idx.embeddings[3], k=5)
+    assert hits.iloc[0]["row"] == 3 and hits.iloc[0]["similarity"] == pytest.approx(1.0, abs=1e-3)
+    assert list(hits["similarity"]) == sorted(hits["similarity"], reverse=True)
+    assert list(hits["rank"]) == [1, 2, 3, 4, 5]
+
+
+def test_filters(tiny):
+    from clac_core.index import CorpusIndex, CorpusIndexError, SearchFilters
+
+    idx = CorpusIndex.load(tiny[1])
+    q = idx.embeddings[0]
+    hits = idx.search(q, 50, SearchFilters(must_contain=["O"]))
+    assert set(hits["formula"]) == {"MgO", "SrTiO3", "TiO2", "ZnO"}
+    hits = idx.search(q, 50, SearchFilters(must_contain=["o"], must_not_contain=["Ti"]))
+    assert set(hits["formula"]) == {"MgO", "ZnO"}
+    hits = idx.search(q, 50, SearchFilters(crystal_systems=["hexagonal"]))
+    assert set(hits["formula"]) == {"ZnO", "Mg"}
+    hits = idx.search(q, 50, SearchFilters(band_gap=(1.0, None)))
+    assert set(hits["formula"]) == {"NaCl", "MgO", "CsCl", "SrTiO3"}
+    hits = idx.search(q, 50, SearchFilters(nsites=(None, 2)))  # conventional cells
+    assert set(hits["formula"]) == {"CsCl", "Fe", "Mg"}
+    hits = idx.search(q, 50, SearchFilters(nsites=(5, 6)))
+    assert set(hits["formula"]) == {"SrTiO3", "TiO2"}
+    hits = idx.search(q, 50, SearchFilters(sources=["proto_test"], include_hypothetical=False))
+    assert hits.empty
+    assert len(idx.search(q, 50, SearchFilters(include_hypothetical=False))) == 7
+    with pytest.raises(CorpusIndexError, match="unknown element"):
+        idx.search(q, 5, SearchFilters(must_contain=["Xx"]))
+    with pytest.raises(CorpusIndexError, match="dims"):
+        idx.search(np.ones(3), 5)
+
+
+def test_load_rejects_non_index(tmp_path):
+    from clac_core.index import CorpusIndex, CorpusIndexError
+
+    with pytest.raises(CorpusIndexError, match="not a CLaC index"):
+        CorpusIndex.load(tmp_path)
