@@ -1,0 +1,29 @@
+"""Sources of crystals (prototypes, decorated prototypes, CSV tables, CIF folders) and the
+``clac data build`` command that turns them into crystal-text pair datasets.
+
+Names are imported lazily so that ``clac --help`` does not pay for pymatgen.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_EXPORTS = {
+    "CrystalRecord": "clac_core.corpus.record",
+    "iter_prototypes": "clac_core.corpus.prototypes",
+    "iter_decorated": "clac_core.corpus.decorated",
+    "iter_csv": "clac_core.corpus.tables",
+    "iter_cif_folder": "clac_core.corpus.cif_folder",
+    "records_from_spec": "clac_core.corpus.sources",
+    "assign_splits": "clac_core.corpus.splits",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'clac_core.corpus' has no attribute {name!r}")

@@ -1,0 +1,66 @@
+"""Turn a source spec string into records: the ``--source`` argument of ``clac data build``.
+
+Specs: ``prototypes`` (AFLOW + robocrys minerals), ``decorated`` (hypothetical
+substitutions, ``n_decorated`` of them), ``csv:PATH`` (a community CSV table or a folder such
+as ``mp_37k/``), ``cifs:PATH`` (a folder of structure files; ``cifs:PATH@props.csv`` adds a
+properties table keyed by file name).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from clac_core.corpus.record import CrystalRecord
+
+SPEC_HELP = "prototypes | decorated | csv:PATH (file or folder) | cifs:FOLDER[@properties.csv]"
+
+
+def spec_name(spec: str) -> str:
+    """Short name of a spec for logs and manifests ("prototypes", "csv:perov_5")."""
+    kind, _, rest = spec.partition(":")
+    if not rest:
+        return kind
+    from clac_core.corpus.tables import default_source_name
+
+    return f"{kind}:{default_source_name(rest.split('@')[0])}"
+
+
+def records_from_spec(
+    spec: str, *, seed: int = 0, n_decorated: int = 20000, limit: int | None = None
+) -> Iterator[CrystalRecord]:
+    """Records for one source spec (see module docstring).
+
+    Args:
+        spec: the spec string.
+        seed: seed for generated sources (decorated).
+        n_decorated: number of decorated crystals.
+        limit: at most this many records from this source (None: all).
+
+    Raises:
+        ValueError: unknown spec kind.
+    """
+    import itertools
+
+    kind, _, arg = spec.partition(":")
+    if kind == "prototypes" and not arg:
+        from clac_core.corpus.prototypes import iter_prototypes
+
+        it: Iterator[CrystalRecord] = iter_prototypes()
+    elif kind == "decorated" and not arg:
+        from clac_core.corpus.decorated import iter_decorated
+
+        n = n_decorated if limit is None else min(n_decorated, limit)
+        it = iter_decorated(n, seed)
+    elif kind == "csv" and arg:
+        from clac_core.corpus.tables import iter_csv
+
+        it = iter_csv(Path(arg), limit=limit)
+    elif kind == "cifs" and arg:
+        from clac_core.corpus.cif_folder import iter_cif_folder
+
+        folder, _, props = arg.partition("@")
+        it = iter_cif_folder(Path(folder), props or None)
+    else:
+        raise ValueError(f"unknown source spec {spec!r}; expected {SPEC_HELP}")
+    return itertools.islice(it, limit) if limit is not None else it
