@@ -233,7 +233,7 @@ def property_sentences(props: dict[str, float], p: Picker) -> list[str]:
         if abs(m) < 0.05:
             out.append(p.choice("mag", [f"non-magnetic (total magnetization {v})", f"without a net magnetic moment ({v})", "non-magnetic"]))
         else:
-            out.append(p.choice("mag", [f"magnetic, with a total magnetization of {v}", f"magnetic ({v})", f"spin-polarized with a net moment of {v}"]))
+            out.append(p.choice("mag", [f"magnetic, with a total magnetization of {v}", f"magnetic ({v})", f"magnetic and spin-polarized, with a net moment of {v}"]))
     if "efermi" in props:
         out.append(p.choice("ef", [f"a Fermi energy of {_fmt_q('efermi', props['efermi'])}", f"its Fermi level at {_fmt_q('efermi', props['efermi'])}"]))
     if "bulk_modulus" in props:
@@ -306,57 +306,67 @@ def _prototype_word(f: CrystalFacts, record: CrystalRecord) -> str | None:
 
 
 def caption_text(record: CrystalRecord, f: CrystalFacts, p: Picker) -> str:
+    """A short search-box phrase: a few qualifiers + a noun (+ a gap tail), never the formula."""
     cls = {"element": "elemental solid", "compound": "compound"}.get(f.anion_class, f.anion_class)
     if f.anion_class == "element":
         cls = p.choice("elem", [f"elemental {T.element_name(f.elements[0])}", f"{T.element_name(f.elements[0])} allotrope"])
-    sysw = f.crystal_system
     proto = _prototype_word(f, record)
-    dimw = {0: "molecular", 1: "chain", 2: "layered", 3: None}.get(f.dimensionality) if f.dimensionality is not None else None
-    poly = None
-    cation_sites = [s for s in f.sites if s.element not in f.anions and s.polyhedron and s.polyhedron != "single-bonded"]
-    if cation_sites and f.anions:
-        poly = cation_sites[-1].polyhedron
-    gap = record.properties.get("band_gap")
-    if gap is None and "indirect_gap" in record.properties:
-        gap = record.properties["indirect_gap"]
-    gapw = None
-    if gap is not None:
-        gapw = {
-            True: p.choice("capgap0", ["metal", "metallic"]),
-        }.get(gap == 0) or (
-            "narrow-gap semiconductor" if gap < 1 else "semiconductor" if gap < 3 else "wide-gap semiconductor" if gap < 4 else "insulator"
-        )
-    mag = record.properties.get("total_magnetization")
-    magw = ("magnetic" if abs(mag) >= 0.05 else "non-magnetic") if mag is not None else None
-    fams = sorted({f.families[e] for e in f.elements if e not in f.anions})
-    famw = p.choice("capfam", fams) if fams and f.anions else None
-
     noun = f"{proto} {cls}" if proto and proto not in cls else cls
-    cands = [
-        f"{sysw} {noun}",
-        f"{dimw} {cls}" if dimw else f"{sysw} {cls}",
-        f"{poly} {cls}" if poly else f"{sysw} {cls} crystal",
-        f"{famw} {cls}" if famw else f"{cls} with {sysw} symmetry",
-        f"{cls} in space group {f.spacegroup_symbol}",
+    if proto and p.coin("prototype_noun"):
+        noun = p.choice("protonoun", [f"{proto}-type {cls}", f"{proto} structure {cls}", f"{proto}"])
+
+    # qualifiers, each a known fact
+    quals: list[str] = [f.crystal_system]
+    if f.dimensionality in (0, 1, 2):
+        quals.append({0: "molecular", 1: "chain-like", 2: "layered"}[f.dimensionality])
+    cation_polys = [s.polyhedron for s in f.sites if f.anions and s.element not in f.anions and s.polyhedron]
+    cation_polys = [x for x in cation_polys if x != "single-bonded"]
+    if cation_polys:
+        quals.append(p.choice("poly", cation_polys))
+    if len(f.elements) == 2 and f.anions and f.anion_class not in {"element"}:
+        cat = [e for e in f.elements if e not in f.anions]
+        if cat:
+            quals.append(T.element_name(cat[0]))
+    fams = sorted({f.families[e] for e in f.elements if e not in f.anions})
+    if f.anions and fams:
+        quals.append(p.choice("capfam", fams))
+    mag = record.properties.get("total_magnetization")
+    if mag is not None:
+        quals.append("magnetic" if abs(mag) >= 0.05 else "non-magnetic")
+    if record.hypothetical:
+        quals.append("hypothetical")
+
+    gap = record.properties.get("band_gap", record.properties.get("indirect_gap"))
+    tails: list[str] = []
+    if gap is not None:
+        if gap == 0:
+            quals.append("metallic")
+            tails.append(p.choice("metal_tail", ["metal", "with no band gap", "conductor"]))
+        elif gap < 1.5:
+            tails.append(p.choice("gap_tail", ["with a small band gap", "semiconductor", "narrow-gap semiconductor"]))
+        elif gap < 3.0:
+            tails.append(p.choice("gap_tail", ["semiconductor", "with a moderate band gap"]))
+        else:
+            tails.append(p.choice("gap_tail", ["with a wide band gap", "wide-gap insulator", "insulator"]))
+
+    q = p.shuffled("quals", quals)
+    tail = tails[0] if tails else ""
+    frames = [
+        lambda: f"{q[0]} {noun}",
+        lambda: f"{q[0]} {noun} {tail}",
+        lambda: f"{' '.join(q[:2])} {noun}",
+        lambda: f"{q[-1]} {noun} {tail}",
+        lambda: f"{noun} {tail}" if tail else f"{q[-1]} {noun}",
+        lambda: f"{noun} with {f.crystal_system} symmetry",
+        lambda: f"{noun} in space group {f.spacegroup_symbol}",
+        lambda: f"{q[0]} {noun}, {f.spacegroup_symbol}",
+        lambda: f"{' '.join(q[:2])} {noun} {tail}",
+        lambda: f"{q[-1]} {f.crystal_system} {noun}" if q[-1] != f.crystal_system else f"{f.crystal_system} {noun} crystal",
+        lambda: f"{noun} ({q[0]})",
     ]
-    if gapw:
-        g = gapw if gapw in {"metal", "metallic"} else gapw
-        cands += [
-            f"{noun} {g}" if g not in {"metallic"} else f"metallic {noun}",
-            f"{sysw} {cls} {g}" if g != "metallic" else f"metallic {sysw} {cls}",
-            f"{dimw or sysw} {cls} with a small band gap" if gap and 0 < gap < 1.5 else f"{noun} ({g})",
-        ]
-    if magw:
-        cands.append(f"{magw} {noun}")
-    if proto:
-        cands += [f"{proto}-type {cls}", f"{sysw} {proto}"]
-    if poly:
-        cands.append(f"{cls} with {poly} coordination")
-    if f.oxidation_states is None and not f.anions:
-        cands.append(f"{sysw} {cls} compound" if cls == "intermetallic" else f"{sysw} {cls}")
-    text = p.choice("caption", cands)
-    text = " ".join(text.split())
-    if proto and p.coin("protofirst") and proto not in text:
+    text = frames[p.index("frame", len(frames))]()
+    text = " ".join(text.replace(" ,", ",").split())
+    if proto and proto not in text:  # a labelled prototype always shows in the caption
         text = f"{proto} {text}"
     return text
 

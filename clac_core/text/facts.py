@@ -475,7 +475,7 @@ def analyze(
     ds = _symmetry_dataset(structure, symprec)
     if ds is not None:
         sg_symbol, sg_number = str(ds.international), int(ds.number)
-        equivalent = np.asarray(ds.equivalent_atoms, dtype=int)
+        equivalent = np.asarray(ds.crystallographic_orbits, dtype=int)  # equivalent_atoms misses supercell translations
     else:
         sg_symbol, sg_number = "P1", 1
         equivalent = np.arange(len(structure))
