@@ -177,75 +177,67 @@ def _fmt_q(name: str, value: float) -> str:
     return f"{value:.{q.decimals}f}{unit}"
 
 
-def property_sentences(props: dict[str, float], p: Picker) -> list[str]:
-    """One phrase per known property, values in words and numbers."""
-    out: list[str] = []
+def property_sentences(props: dict[str, float], p: Picker) -> list[tuple[str, str]]:
+    """Phrases for the known properties, values in words and numbers.
+
+    Returns:
+        (kind, phrase) pairs; kind "is" for predicates ("metallic (no band gap)",
+        "non-magnetic"), "has" for noun phrases ("a Fermi energy of 4.34 eV").
+    """
+    out: list[tuple[str, str]] = []
     if "band_gap" in props:
         g = props["band_gap"]
         if g == 0:
-            out.append(
-                p.choice(
-                    "gap",
-                    [
-                        "metallic (no band gap)",
-                        "a metal with a band gap of 0.00 eV",
-                        "metallic, with no band gap",
-                        "a metallic conductor (zero band gap)",
-                    ],
-                )
-            )
+            out.append(("is", p.choice("gap", ["metallic (no band gap)", "a metal (band gap 0.00 eV)", "metallic, with no band gap", "a metallic conductor (zero band gap)"])))
         else:
-            w = _gap_words(g)
-            out.append(
-                p.choice(
-                    "gap",
-                    [
-                        f"{w} with a band gap of {_fmt_q('band_gap', g)}",
-                        f"{w} (band gap {_fmt_q('band_gap', g)})",
-                        f"{w}; its band gap is {_fmt_q('band_gap', g)}",
-                    ],
-                )
-            )
+            w, v = _gap_words(g), _fmt_q("band_gap", g)
+            out.append(("is", p.choice("gap", [f"{w} with a band gap of {v}", f"{w} (band gap {v})", f"{w} whose band gap is {v}"])))
     for key, label in (("direct_gap", "direct"), ("indirect_gap", "indirect")):
         if key in props:
-            g = props[key]
+            g, v = props[key], _fmt_q(key, props[key])
             if g == 0:
-                out.append(p.choice(key, [f"no {label} gap ({_fmt_q(key, g)})", f"a {label} band gap of {_fmt_q(key, g)} (metallic)"]))
+                out.append(("has", p.choice(key, [f"no {label} gap ({v})", f"a zero {label} band gap ({v})"])))
             else:
-                out.append(p.choice(key, [f"a {label} band gap of {_fmt_q(key, g)}", f"{label} gap {_fmt_q(key, g)}"]))
+                out.append(("has", p.choice(key, [f"{T.with_article(label)} band gap of {v}", f"{T.with_article(label)} gap of {v}"])))
     if "formation_energy_per_atom" in props:
         e = props["formation_energy_per_atom"]
         v = _fmt_q("formation_energy_per_atom", e)
         if e < -1.5:
-            w = p.choice("efw", ["thermodynamically stable-looking with a strongly negative formation energy of", "strongly bound, with a formation energy of"])
+            w = p.choice("efw", ["thermodynamically stable-looking", "strongly bound"])
+            h = p.choice("efh", [f"a strongly negative formation energy of {v}", f"a formation energy of {v}"])
         elif e < 0:
-            w = p.choice("efw", ["moderately stable-looking, with a negative formation energy of", "favourably formed from the elements, with a formation energy of"])
+            w = p.choice("efw", ["moderately stable-looking", "favourably formed from the elements"])
+            h = p.choice("efh", [f"a negative formation energy of {v}", f"a formation energy of {v}"])
         else:
-            w = p.choice("efw", ["unstable with respect to the elements, with a positive formation energy of", "energetically unfavourable, with a formation energy of"])
-        out.append(f"{w} {v}")
+            w = p.choice("efw", ["unstable with respect to the elements", "energetically unfavourable"])
+            h = p.choice("efh", [f"a positive formation energy of {v}", f"a formation energy of {v}"])
+        out += [("is", w), ("has", h)]
     if "heat_of_formation" in props:
-        out.append(p.choice("hof", [f"a heat of formation of {_fmt_q('heat_of_formation', props['heat_of_formation'])}", f"heat of formation {_fmt_q('heat_of_formation', props['heat_of_formation'])}"]))
+        v = _fmt_q("heat_of_formation", props["heat_of_formation"])
+        out.append(("has", p.choice("hof", [f"a heat of formation of {v}", f"a computed heat of formation of {v}"])))
     if "energy_per_atom" in props:
-        out.append(p.choice("epa", [f"a DFT energy of {_fmt_q('energy_per_atom', props['energy_per_atom'])}", f"total energy {_fmt_q('energy_per_atom', props['energy_per_atom'])}"]))
+        v = _fmt_q("energy_per_atom", props["energy_per_atom"])
+        out.append(("has", p.choice("epa", [f"a DFT energy of {v}", f"a total energy of {v}"])))
     if "total_magnetization" in props:
         m = props["total_magnetization"]
         v = _fmt_q("total_magnetization", m)
         if abs(m) < 0.05:
-            out.append(p.choice("mag", [f"non-magnetic (total magnetization {v})", f"without a net magnetic moment ({v})", "non-magnetic"]))
+            out.append(("is", p.choice("mag", [f"non-magnetic (total magnetization {v})", f"non-magnetic, without a net moment ({v})", "non-magnetic"])))
         else:
-            out.append(p.choice("mag", [f"magnetic, with a total magnetization of {v}", f"magnetic ({v})", f"magnetic and spin-polarized, with a net moment of {v}"]))
+            out.append(("is", p.choice("mag", [f"magnetic, with a total magnetization of {v}", f"magnetic ({v})", f"magnetic and spin-polarized with a net moment of {v}"])))
     if "efermi" in props:
-        out.append(p.choice("ef", [f"a Fermi energy of {_fmt_q('efermi', props['efermi'])}", f"its Fermi level at {_fmt_q('efermi', props['efermi'])}"]))
+        v = _fmt_q("efermi", props["efermi"])
+        out.append(("has", p.choice("ef", [f"a Fermi energy of {v}", f"its Fermi level at {v}"])))
     if "bulk_modulus" in props:
         k = props["bulk_modulus"]
         w = "stiff" if k >= 150 else ("soft" if k < 50 else "moderately stiff")
-        out.append(p.choice("K", [f"{w}, with a bulk modulus of {_fmt_q('bulk_modulus', k)}", f"{w} (bulk modulus {_fmt_q('bulk_modulus', k)})"]))
+        out += [("is", w), ("has", f"a bulk modulus of {_fmt_q('bulk_modulus', k)}")]
     if "shear_modulus" in props:
-        out.append(p.choice("G", [f"a shear modulus of {_fmt_q('shear_modulus', props['shear_modulus'])}", f"shear modulus {_fmt_q('shear_modulus', props['shear_modulus'])}"]))
+        out.append(("has", p.choice("G", [f"a shear modulus of {_fmt_q('shear_modulus', props['shear_modulus'])}", f"shear modulus {_fmt_q('shear_modulus', props['shear_modulus'])}"])))
     if "poisson_ratio" in props:
-        out.append(f"a Poisson's ratio of {_fmt_q('poisson_ratio', props['poisson_ratio'])}")
+        out.append(("has", f"a Poisson's ratio of {_fmt_q('poisson_ratio', props['poisson_ratio'])}"))
     if "density" in props:
-        out.append(f"a reported density of {_fmt_q('density', props['density'])}")
+        out.append(("has", f"a reported density of {_fmt_q('density', props['density'])}"))
     return out
 
 
@@ -274,21 +266,28 @@ def properties_text(record: CrystalRecord, f: CrystalFacts, p: Picker) -> str | 
         return None
     if not phrases:
         return f"{f.formula}: {hypo}"
-    phrases = p.shuffled("porder", phrases)
-    body = T.join_words(phrases)
+    is_p = p.shuffled("is_order", [x for k, x in phrases if k == "is"])
+    has_p = p.shuffled("has_order", [x for k, x in phrases if k == "has"])
+    listing = T.join_words(p.shuffled("porder", [x for _, x in phrases]))
+    if is_p:
+        body = "is " + T.join_words(is_p)
+        if has_p:
+            body += p.choice("hasjoin", [", with ", "; it has ", " and has "]) + T.join_words(has_p)
+    else:
+        body = "has " + T.join_words(has_p)
     F = p.choice("formula_ref", [f.formula, f"Composition {f.formula}", f"The compound {f.formula}", f"Crystalline {f.formula}"])
     frames = [
-        lambda: f"{F} is {body}.",
-        lambda: f"Properties of {f.formula}: {body}.",
-        lambda: f"Computed (DFT) properties of {f.formula}: it is {body}.",
-        lambda: f"{F} — {body}.",
-        lambda: f"According to DFT, {f.formula} is {body}.",
-        lambda: f"Electronic and energetic character of {f.formula}: {body}.",
-        lambda: f"{F} is computed to be {body}.",
-        lambda: f"DFT data for {f.formula}: {body}.",
-        lambda: f"What is known about {f.formula}: {body}.",
-        lambda: f"{F} shows the following: {body}.",
-        lambda: f"Calculated properties — {f.formula}: {body}.",
+        lambda: f"{F} {body}.",
+        lambda: f"Properties of {f.formula}: {listing}.",
+        lambda: f"Computed (DFT) properties of {f.formula}: {listing}.",
+        lambda: f"{F} — {listing}.",
+        lambda: f"According to DFT, {f.formula} {body}.",
+        lambda: f"Electronic and energetic character of {f.formula}: {listing}.",
+        lambda: f"In DFT calculations {f.formula} {body}.",
+        lambda: f"DFT data for {f.formula}: {listing}.",
+        lambda: f"What is known about {f.formula}: it {body}.",
+        lambda: f"{F} {body}, according to the computed data.",
+        lambda: f"Calculated properties — {f.formula}: {listing}.",
     ]
     text = frames[p.index("frame", len(frames))]()
     return f"{text} {hypo}".strip()
@@ -327,7 +326,7 @@ def caption_text(record: CrystalRecord, f: CrystalFacts, p: Picker) -> str:
         cat = [e for e in f.elements if e not in f.anions]
         if cat:
             quals.append(T.element_name(cat[0]))
-    fams = sorted({f.families[e] for e in f.elements if e not in f.anions})
+    fams = sorted({f.families[e] for e in f.elements if e not in f.anions} - {"nonmetal"})
     if f.anions and fams:
         quals.append(p.choice("capfam", fams))
     mag = record.properties.get("total_magnetization")

@@ -490,6 +490,7 @@ def analyze(
     images = np.rint(images).astype(int)
     keep = dist > 1e-6
     ci, cj, images, dist = ci[keep], cj[keep], images[keep], dist[keep]
+    anions = _refine_anions(anions, elements, species, ci, cj, dist)
     if anions:
         is_anion = np.array([s in anions for s in species])
         allowed = is_anion[ci] != is_anion[cj]
@@ -570,6 +571,37 @@ def analyze(
     )
 
 
+def _refine_anions(
+    anions: list[str], elements: list[str], species: list[str], ci: np.ndarray, cj: np.ndarray, dist: np.ndarray
+) -> list[str]:
+    """Add second anions such as As in an oxyarsenide (LaFeAsO-type), but not oxoanion centres.
+
+    A nonmetal more electronegative than every metal present is an anion unless it is
+    covalently bonded to the main anion (S in a sulfate, P in a phosphate, H in a hydroxide):
+    bonded means closer than 1.25 x the sum of atomic radii.
+    """
+    if not anions:
+        return anions
+    from pymatgen.core import Element
+
+    metals = [e for e in elements if _is_metal(e)]
+    if not metals:
+        return anions
+    xmax_metal = max(_electronegativity(e) for e in metals)
+    main = anions[0]
+    sp = np.array(species)
+    out = list(anions)
+    for e in elements:
+        if e in out or e not in ANION_NAMES or _is_metal(e) or _electronegativity(e) <= xmax_metal:
+            continue
+        m = (sp[ci] == e) & (sp[cj] == main)
+        dmin = float(dist[m].min()) if m.any() else np.inf
+        r = (Element(e).atomic_radius or 1.0) + (Element(main).atomic_radius or 1.0)
+        if dmin > 1.25 * r:
+            out.append(e)
+    return out
+
+
 def _anion_class(elements: list[str], anions: list[str], sites: list[SiteEnvironment]) -> str:
     if len(elements) == 1:
         return "element"
@@ -581,5 +613,12 @@ def _anion_class(elements: list[str], anions: list[str], sites: list[SiteEnviron
             key = (s.element, s.cn)
             if key in _OXOANIONS and set(s.neighbors) == {"O"}:
                 return _OXOANIONS[key]
-    names = [ANION_NAMES[a] for a in anions]
-    return " ".join(names)
+    if len(anions) == 1:
+        return ANION_NAMES[anions[0]]
+    if len(anions) == 2:
+        if "O" in anions:  # oxyfluoride, oxynitride, oxysulfide, oxyarsenide ...
+            other = anions[1] if anions[0] == "O" else anions[0]
+            return "oxy" + ANION_NAMES[other]
+        return f"{ANION_NAMES[anions[0]]} {ANION_NAMES[anions[1]]}"
+    return "mixed-anion compound"
+

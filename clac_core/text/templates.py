@@ -163,7 +163,7 @@ def site_phrase(site, p: Picker, slot: str) -> str:
         return p.choice(
             slot,
             [
-                f"{site.element} has {site.cn} neighbours ({nb})",
+                f"{site.element} has {site.cn} {'neighbour' if site.cn == 1 else 'neighbours'} ({nb})",
                 f"{site.element} is {site.cn}-coordinate, bonded to {nb}",
                 f"{site.element} sits in a {site.cn}-fold environment of {nb}",
             ],
@@ -174,7 +174,7 @@ def site_phrase(site, p: Picker, slot: str) -> str:
             f"{site.element} sits in {with_article(poly)} site with coordination number {site.cn} ({nb})",
             f"{site.element} is {site.cn}-coordinated by {nb} in {with_article(poly)} geometry",
             f"{site.element} occupies {with_article(poly)} site bonded to {nb}",
-            f"{site.element} has {with_article(poly)} environment: {site.cn} neighbours ({nb})",
+            f"{site.element} has {with_article(poly)} environment: {site.cn} {'neighbour' if site.cn == 1 else 'neighbours'} ({nb})",
         ],
     )
 
