@@ -1,0 +1,209 @@
+"""Training loop: end to end through the CLI, metrics, checkpoints, resume, DDP, reproducibility.
+
+The data dir is written here in the exact ``clac data build`` layout (docs/ARCHITECTURE.md)
+from small cubic crystals built in code (rocksalt, CsCl, zincblende, fluorite, perovskite,
+bcc/fcc metals) with simple composition / prototype / symmetry texts, so these tests do not
+depend on the corpus builder.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from clac_core.corpus.record import structure_to_arrays
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = REPO / "configs" / "tiny.yaml"
+
+CATIONS = ["Li", "Na", "K", "Rb", "Cs", "Mg", "Ca", "Sr", "Ba", "Zn", "Cd", "Ag", "Cu", "Ni", "Co", "Fe", "Mn", "Pb"]
+ANIONS = ["F", "Cl", "Br", "I", "O", "S", "Se", "Te", "N", "P"]
+METALS = ["Al", "Cu", "Ag", "Au", "Ni", "Pd", "Pt", "Fe", "Cr", "Mo", "W", "V", "Nb", "Ta", "Li", "Na", "K"]
+B_SITES = ["Ti", "Zr", "Sn", "Hf", "Nb", "Ta", "Mn", "Fe"]
+A_SITES = ["Ca", "Sr", "Ba", "Pb", "K", "Na", "La"]
+
+
+def _name(el: str) -> str:
+    from pymatgen.core import Element
+
+    return Element(el).long_name.lower()
+
+
+def _crystals() -> list[tuple[object, str, str, int, str]]:
+    """(Structure, prototype name, space group symbol, number, crystal id) of every fixture crystal."""
+    from pymatgen.core import Element, Lattice, Structure
+
+    def radius(el: str) -> float:
+        return float(Element(el).atomic_radius or 1.5)
+
+    out = []
+    for c in CATIONS:
+        for a in ANIONS:
+            d = radius(c) + radius(a)
+            out.append((Structure(Lattice.cubic(2 * d), [c] * 4 + [a] * 4,
+                                  [[0, 0, 0], [0, .5, .5], [.5, 0, .5], [.5, .5, 0],
+                                   [.5, .5, .5], [.5, 0, 0], [0, .5, 0], [0, 0, .5]]), "rocksalt", "Fm-3m", 225, f"rs:{c}{a}"))
+            if (CATIONS.index(c) + ANIONS.index(a)) % 2 == 0:
+                out.append((Structure(Lattice.cubic(2 * d / 3**0.5), [c, a], [[0, 0, 0], [.5, .5, .5]]),
+                            "cesium chloride", "Pm-3m", 221, f"cscl:{c}{a}"))
+            else:
+                out.append((Structure(Lattice.cubic(4 * d / 3**0.5), [c] * 4 + [a] * 4,
+                                      [[0, 0, 0], [0, .5, .5], [.5, 0, .5], [.5, .5, 0],
+                                       [.25, .25, .25], [.25, .75, .75], [.75, .25, .75], [.75, .75, .25]]),
+                            "zincblende", "F-43m", 216, f"zb:{c}{a}"))
+    for m in METALS:
+        r = radius(m)
+        out.append((Structure(Lattice.cubic(4 * r / 3**0.5), [m, m], [[0, 0, 0], [.5, .5, .5]]), "bcc", "Im-3m", 229, f"bcc:{m}"))
+        out.append((Structure(Lattice.cubic(2 * 2**0.5 * r), [m] * 4, [[0, 0, 0], [0, .5, .5], [.5, 0, .5], [.5, .5, 0]]),
+                    "fcc", "Fm-3m", 225, f"fcc:{m}"))
+    for a_el in A_SITES:
+        for b in B_SITES:
+            d = radius(b) + radius("O")
+            out.append((Structure(Lattice.cubic(2 * d), [a_el, b, "O", "O", "O"],
+                                  [[0, 0, 0], [.5, .5, .5], [.5, .5, 0], [.5, 0, .5], [0, .5, .5]]),
+                        "perovskite", "Pm-3m", 221, f"pv:{a_el}{b}"))
+    return out
+
+
+def write_fixture_data_dir(out: Path, seed: int = 0) -> Path:
+    """Write crystals.parquet / pairs.parquet / manifest.json in the contract's layout."""
+    import pandas as pd
+
+    out.mkdir(parents=True, exist_ok=True)
+    crystal_rows, pair_rows = [], []
+    for s, proto, sg, sgn, cid in _crystals():
+        formula = s.composition.reduced_formula
+        h = int(hashlib.sha1(formula.encode()).hexdigest(), 16) % 10  # grouped split by formula
+        split = "val" if h < 2 else ("test" if h == 2 else "train")
+        arrays = structure_to_arrays(s)
+        elements = sorted({el.symbol for el in s.composition}, key=lambda e: s.composition.get_atomic_fraction(e))
+        names = " and ".join(_name(e) for e in elements)
+        cif = f"data_{cid}"
+        crystal_rows.append(
+            dict(crystal_id=cid, formula=formula, source="fixture", split=split, hypothetical=False, parent=None,
+                 spacegroup_symbol=sg, spacegroup_number=sgn, crystal_system="cubic", nsites=len(s), cif=cif,
+                 properties="{}", labels=json.dumps({"prototype": proto}), **arrays)
+        )
+        texts = {
+            "composition": f"{formula}, a compound of {names}.",
+            "prototype": f"{formula} in the {proto} structure type.",
+            "symmetry": f"A cubic {proto} crystal with space group {sg} made of {names}.",
+            "caption": f"{formula} ({proto}, {sg}).",
+        }
+        for view, text in texts.items():
+            pair_rows.append(dict(crystal_id=cid, text=text, view=view, split=split, formula=formula,
+                                  source="fixture", cif=cif))
+    crystals = pd.DataFrame(crystal_rows)
+    pairs = pd.DataFrame(pair_rows)
+    crystals.to_parquet(out / "crystals.parquet", index=False)
+    pairs.to_parquet(out / "pairs.parquet", index=False)
+    (out / "manifest.json").write_text(json.dumps({"sources": ["fixture"], "seed": seed,
+                                                   "counts": crystals["split"].value_counts().to_dict()}))
+    return out
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_fixture_data_dir(tmp_path_factory.mktemp("train_data") / "data")
+
+
+def _metrics(out: Path) -> list[dict[str, str]]:
+    with open(out / "metrics.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+# ----------------------------------------------------------------------------------------
+# fast unit tests
+# ----------------------------------------------------------------------------------------
+def test_sampler_crystals_mode_visits_each_crystal_once_and_is_seeded() -> None:
+    from clac_core.data import EpochSampler
+
+    ci = np.array([0, 0, 0, 1, 2, 2, 3, 3, 3, 3])
+    s = EpochSampler(ci, "crystals", seed=3)
+    e0, e0b, e1 = s.epoch_order(0), s.epoch_order(0), s.epoch_order(1)
+    assert sorted(ci[e0].tolist()) == [0, 1, 2, 3]
+    assert np.array_equal(e0, e0b)
+    draws = {tuple(s.epoch_order(e)) for e in range(20)}
+    assert len(draws) > 5  # different texts / orders across epochs
+    # pairs mode: every pair once
+    p = EpochSampler(ci, "pairs", seed=3)
+    assert sorted(p.epoch_order(0).tolist()) == list(range(ci.size))
+
+
+def test_sampler_ddp_shards_cover_the_epoch_with_equal_lengths() -> None:
+    from clac_core.data import EpochSampler
+
+    ci = np.arange(11)
+    shards = [EpochSampler(ci, "pairs", seed=0, rank=r, world_size=2).shard(4) for r in range(2)]
+    assert len(shards[0]) == len(shards[1]) == 6
+    assert set(np.concatenate(shards).tolist()) == set(range(11))
+    full = EpochSampler(ci, "pairs", seed=0)
+    batches = list(full.batches(0, 4))
+    assert [b.size for b in batches] == [4, 4, 3]
+    assert np.array_equal(list(full.batches(0, 4, start=1))[0], batches[1])
+
+
+def test_retrieval_metrics_perfect_and_reversed() -> None:
+    import torch
+
+    from clac_core.train import retrieval_metrics
+
+    e = torch.nn.functional.normalize(torch.randn(20, 8), dim=-1)
+    m = retrieval_metrics(e, e)
+    assert m["t2c_r1"] == 1.0 and m["c2t_mrr"] == 1.0
+    shuffled = retrieval_metrics(e, e[torch.roll(torch.arange(20), 1)])
+    assert shuffled["t2c_r1"] < 0.5
+
+
+def test_lr_schedule_warmup_then_cosine() -> None:
+    from clac_core.train import lr_factor
+
+    assert lr_factor(0, 10, 100) == pytest.approx(0.1)
+    assert lr_factor(9, 10, 100) == pytest.approx(1.0)
+    assert lr_factor(10, 10, 100) == pytest.approx(1.0)
+    assert lr_factor(55, 10, 100) == pytest.approx(0.5)
+    assert lr_factor(100, 10, 100) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_data_dir_graph_and_text_caches(data_dir: Path) -> None:
+    from clac_core.config import GraphConfig, TextEncoderConfig
+    from clac_core.data import load_data_dir, load_graph_cache, text_feature_cache, text_cache_dir
+
+    data = load_data_dir(data_dir)
+    assert len(data.pairs) == 4 * len(data.crystals)
+    graphs = load_graph_cache(data, GraphConfig(), num_workers=1, progress=False)
+    assert len(graphs) == len(data.crystals)
+    assert list(data_dir.joinpath("cache").glob("graphs-*.npz"))
+    g = graphs[0]
+    assert g.num_nodes == len(data.crystals["atomic_numbers"][0])
+
+    calls: list[int] = []
+
+    def fake_embed(texts: list[str]) -> np.ndarray:  # deterministic stand-in: length features
+        calls.append(len(texts))
+        return np.array([[len(t), t.count("a")] for t in texts], dtype=np.float32)
+
+    cfg = TextEncoderConfig(name="fake-model", max_length=16)
+    texts = ["abc", "a", "abc", "xyz", "banana"]
+    f = text_feature_cache(data_dir, texts, cfg, embed=fake_embed, chunk_size=2, progress=False)
+    assert f.shape == (5, 2) and f[0, 0] == 3 and f[4, 1] == 3
+    assert sum(calls) == 4  # unique texts only, in chunks of 2
+    assert np.array_equal(f[0], f[2])
+    # resumable: a killed build keeps finished chunks; only new texts are embedded later
+    chunks = sorted(text_cache_dir(data_dir, cfg).glob("chunk-*.npy"))
+    assert len(chunks) == 2
+    chunks[-1].unlink()  # simulate an interrupted last chunk
+    calls.clear()
+    f2 = text_feature_cache(data_dir, texts + ["new text"], cfg, embed=fake_embed, chunk_size=2, progress=False)
+    assert sum(calls) == 2 + 1  # the lost chunk's two texts + the new one
+    assert np.array_equal(f2[:5], f)
