@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from clac_core.corpus.record import CrystalRecord
+if TYPE_CHECKING:  # pymatgen is heavy; `clac --help` imports this module
+    from clac_core.corpus.record import CrystalRecord
 
 SPEC_HELP = "prototypes | decorated | csv:PATH (file or folder) | cifs:FOLDER[@properties.csv]"
 
