@@ -13,4 +13,12 @@ from __future__ import annotations
 from clac_core.text.describe import VIEWS, Description, describe
 from clac_core.text.facts import CrystalFacts, SiteEnvironment, analyze, crystal_system_of
 
-__all__ = ["VIEWS", "CrystalFacts", "Description", "SiteEnvironment", "analyze", "crystal_system_of", "describe"]
+__all__ = [
+    "VIEWS",
+    "CrystalFacts",
+    "Description",
+    "SiteEnvironment",
+    "analyze",
+    "crystal_system_of",
+    "describe",
+]

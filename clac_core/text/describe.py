@@ -71,17 +71,25 @@ def composition_text(f: CrystalFacts, p: Picker) -> str:
         else ""
     )
     frames = [
-        lambda: f"{F} is {T.with_article(cls_w)} made of {fam}.{ox_s} It crystallizes in the {sysw} {sg} with {lat}.",
+        lambda: (
+            f"{F} is {T.with_article(cls_w)} made of {fam}.{ox_s} It crystallizes in the {sysw} {sg} with {lat}."
+        ),
         lambda: f"{F} crystallizes in the {sysw} {sg}. It contains {fam}.{ox_s} Lattice parameters: {lat}.",
         lambda: f"The {sysw} {cls_w} {F}, in {sg}, has lattice parameters {lat}.{ox_s} Its elements: {fam}.",
         lambda: f"Composition {F}: {fam}. Symmetry: {sysw}, {sg}; {lat}.{ox_s}",
         lambda: f"{F}, {T.with_article(sysw)} {cls_w} in {sg}, with {lat}.{ox_s} It combines {fam}.",
         lambda: f"A {sysw} crystal of {F} ({elems}) with {sg} and conventional cell {lat}.{ox_s}",
-        lambda: f"{F} is {T.with_article(sysw)} {cls_w}.{ox_s} Space group: {f.spacegroup_symbol}, number {f.spacegroup_number}. Cell: {lat}.",
+        lambda: (
+            f"{F} is {T.with_article(sysw)} {cls_w}.{ox_s} Space group: {f.spacegroup_symbol}, number {f.spacegroup_number}. Cell: {lat}."
+        ),
         lambda: f"Chemistry: {fam}, formula {F}.{ox_s} Structure: {sysw}, {sg}, {lat}.",
         lambda: f"This {cls_w} has the formula {F} and {sysw} symmetry ({sg}).{ox_s} The lattice has {lat}.",
-        lambda: f"{sg[:1].upper() + sg[1:]} hosts {F}, {T.with_article(sysw)} {cls_w} of {fam}, with {lat}.{ox_s}",
-        lambda: f"{F} ({cls_w}) adopts {sg} in the {sysw} system.{ox_s} Conventional lattice: {lat}. Constituents: {fam}.",
+        lambda: (
+            f"{sg[:1].upper() + sg[1:]} hosts {F}, {T.with_article(sysw)} {cls_w} of {fam}, with {lat}.{ox_s}"
+        ),
+        lambda: (
+            f"{F} ({cls_w}) adopts {sg} in the {sysw} system.{ox_s} Conventional lattice: {lat}. Constituents: {fam}."
+        ),
         lambda: f"Crystal with composition {F} built from {fam}; {sysw}, {sg}, {lat}.{ox_s}",
     ]
     return frames[p.index("frame", len(frames))]().strip()
@@ -92,7 +100,9 @@ def composition_text(f: CrystalFacts, p: Picker) -> str:
 
 
 def structure_text(f: CrystalFacts, p: Picker) -> str:
-    F = p.choice("formula_ref", [f.formula, f"composition {f.formula}", f.formula, f"the {f.formula} crystal"])
+    F = p.choice(
+        "formula_ref", [f.formula, f"composition {f.formula}", f.formula, f"the {f.formula} crystal"]
+    )
     local = T.local_sentences(f, p)
     local_s = (T.join_words(local, p.choice("localconj", ["and", "while"])) + ".") if local else ""
     local_s = local_s[:1].upper() + local_s[1:]
@@ -188,23 +198,59 @@ def property_sentences(props: dict[str, float], p: Picker) -> list[tuple[str, st
     if "band_gap" in props:
         g = props["band_gap"]
         if g == 0:
-            out.append(("is", p.choice("gap", ["metallic (no band gap)", "a metal (band gap 0.00 eV)", "metallic, with no band gap", "a metallic conductor (zero band gap)"])))
+            out.append(
+                (
+                    "is",
+                    p.choice(
+                        "gap",
+                        [
+                            "metallic (no band gap)",
+                            "a metal (band gap 0.00 eV)",
+                            "metallic, with no band gap",
+                            "a metallic conductor (zero band gap)",
+                        ],
+                    ),
+                )
+            )
         else:
             w, v = _gap_words(g), _fmt_q("band_gap", g)
-            out.append(("is", p.choice("gap", [f"{w} with a band gap of {v}", f"{w} (band gap {v})", f"{w} whose band gap is {v}"])))
+            out.append(
+                (
+                    "is",
+                    p.choice(
+                        "gap",
+                        [f"{w} with a band gap of {v}", f"{w} (band gap {v})", f"{w} whose band gap is {v}"],
+                    ),
+                )
+            )
     for key, label in (("direct_gap", "direct"), ("indirect_gap", "indirect")):
         if key in props:
             g, v = props[key], _fmt_q(key, props[key])
             if g == 0:
-                out.append(("has", p.choice(key, [f"no {label} gap ({v})", f"a zero {label} band gap ({v})"])))
+                out.append(
+                    ("has", p.choice(key, [f"no {label} gap ({v})", f"a zero {label} band gap ({v})"]))
+                )
             else:
-                out.append(("has", p.choice(key, [f"{T.with_article(label)} band gap of {v}", f"{T.with_article(label)} gap of {v}"])))
+                out.append(
+                    (
+                        "has",
+                        p.choice(
+                            key,
+                            [
+                                f"{T.with_article(label)} band gap of {v}",
+                                f"{T.with_article(label)} gap of {v}",
+                            ],
+                        ),
+                    )
+                )
     if "formation_energy_per_atom" in props:
         e = props["formation_energy_per_atom"]
         v = _fmt_q("formation_energy_per_atom", e)
         if e < -1.5:
             w = p.choice("efw", ["thermodynamically stable-looking", "strongly bound"])
-            h = p.choice("efh", [f"a strongly negative formation energy of {v}", f"a formation energy of {v}"])
+            h = p.choice(
+                "efh", [f"a strongly negative formation energy of {v}", f"a formation energy of {v}"]
+            )
         elif e < 0:
             w = p.choice("efw", ["moderately stable-looking", "favourably formed from the elements"])
             h = p.choice("efh", [f"a negative formation energy of {v}", f"a formation energy of {v}"])
@@ -214,7 +260,9 @@ def property_sentences(props: dict[str, float], p: Picker) -> list[tuple[str, st
         out += [("is", w), ("has", h)]
     if "heat_of_formation" in props:
         v = _fmt_q("heat_of_formation", props["heat_of_formation"])
-        out.append(("has", p.choice("hof", [f"a heat of formation of {v}", f"a computed heat of formation of {v}"])))
+        out.append(
+            ("has", p.choice("hof", [f"a heat of formation of {v}", f"a computed heat of formation of {v}"]))
+        )
     if "energy_per_atom" in props:
         v = _fmt_q("energy_per_atom", props["energy_per_atom"])
         out.append(("has", p.choice("epa", [f"a DFT energy of {v}", f"a total energy of {v}"])))
@@ -222,9 +270,33 @@ def property_sentences(props: dict[str, float], p: Picker) -> list[tuple[str, st
         m = props["total_magnetization"]
         v = _fmt_q("total_magnetization", m)
         if abs(m) < 0.05:
-            out.append(("is", p.choice("mag", [f"non-magnetic (total magnetization {v})", f"non-magnetic, without a net moment ({v})", "non-magnetic"])))
+            out.append(
+                (
+                    "is",
+                    p.choice(
+                        "mag",
+                        [
+                            f"non-magnetic (total magnetization {v})",
+                            f"non-magnetic, without a net moment ({v})",
+                            "non-magnetic",
+                        ],
+                    ),
+                )
+            )
         else:
-            out.append(("is", p.choice("mag", [f"magnetic, with a total magnetization of {v}", f"magnetic ({v})", f"magnetic and spin-polarized with a net moment of {v}"])))
+            out.append(
+                (
+                    "is",
+                    p.choice(
+                        "mag",
+                        [
+                            f"magnetic, with a total magnetization of {v}",
+                            f"magnetic ({v})",
+                            f"magnetic and spin-polarized with a net moment of {v}",
+                        ],
+                    ),
+                )
+            )
     if "efermi" in props:
         v = _fmt_q("efermi", props["efermi"])
         out.append(("has", p.choice("ef", [f"a Fermi energy of {v}", f"its Fermi level at {v}"])))
@@ -233,7 +305,18 @@ def property_sentences(props: dict[str, float], p: Picker) -> list[tuple[str, st
         w = "stiff" if k >= 150 else ("soft" if k < 50 else "moderately stiff")
         out += [("is", w), ("has", f"a bulk modulus of {_fmt_q('bulk_modulus', k)}")]
     if "shear_modulus" in props:
-        out.append(("has", p.choice("G", [f"a shear modulus of {_fmt_q('shear_modulus', props['shear_modulus'])}", f"shear modulus {_fmt_q('shear_modulus', props['shear_modulus'])}"])))
+        out.append(
+            (
+                "has",
+                p.choice(
+                    "G",
+                    [
+                        f"a shear modulus of {_fmt_q('shear_modulus', props['shear_modulus'])}",
+                        f"shear modulus {_fmt_q('shear_modulus', props['shear_modulus'])}",
+                    ],
+                ),
+            )
+        )
     if "poisson_ratio" in props:
         out.append(("has", f"a Poisson's ratio of {_fmt_q('poisson_ratio', props['poisson_ratio'])}"))
     if "density" in props:
@@ -242,7 +325,11 @@ def property_sentences(props: dict[str, float], p: Picker) -> list[tuple[str, st
 
 
 def _parent_name(record: CrystalRecord) -> str | None:
-    for d, k in ((record.provenance, "parent"), (record.provenance, "prototype"), (record.labels, "prototype")):
+    for d, k in (
+        (record.provenance, "parent"),
+        (record.provenance, "prototype"),
+        (record.labels, "prototype"),
+    ):
         v = d.get(k)
         if v:
             return str(v)
@@ -258,8 +345,16 @@ def properties_text(record: CrystalRecord, f: CrystalFacts, p: Picker) -> str | 
         hypo = p.choice(
             "hypo",
             [
-                "It is hypothetical" + (f", decorated from the {parent} prototype." if parent else ", generated by decoration and never computed."),
-                "This is a hypothetical crystal" + (f" decorated from the {parent} prototype." if parent else " made by element substitution."),
+                "It is hypothetical"
+                + (
+                    f", decorated from the {parent} prototype."
+                    if parent
+                    else ", generated by decoration and never computed."
+                ),
+                "This is a hypothetical crystal"
+                + (
+                    f" decorated from the {parent} prototype." if parent else " made by element substitution."
+                ),
             ],
         )
     if not phrases and not hypo:
@@ -275,7 +370,10 @@ def properties_text(record: CrystalRecord, f: CrystalFacts, p: Picker) -> str | 
             body += p.choice("hasjoin", [", with ", "; it has ", " and has "]) + T.join_words(has_p)
     else:
         body = "has " + T.join_words(has_p)
-    F = p.choice("formula_ref", [f.formula, f"Composition {f.formula}", f"The compound {f.formula}", f"Crystalline {f.formula}"])
+    F = p.choice(
+        "formula_ref",
+        [f.formula, f"Composition {f.formula}", f"The compound {f.formula}", f"Crystalline {f.formula}"],
+    )
     frames = [
         lambda: f"{F} {body}.",
         lambda: f"Properties of {f.formula}: {listing}.",
@@ -308,7 +406,10 @@ def caption_text(record: CrystalRecord, f: CrystalFacts, p: Picker) -> str:
     """A short search-box phrase: a few qualifiers + a noun (+ a gap tail), never the formula."""
     cls = {"element": "elemental solid", "compound": "compound"}.get(f.anion_class, f.anion_class)
     if f.anion_class == "element":
-        cls = p.choice("elem", [f"elemental {T.element_name(f.elements[0])}", f"{T.element_name(f.elements[0])} allotrope"])
+        cls = p.choice(
+            "elem",
+            [f"elemental {T.element_name(f.elements[0])}", f"{T.element_name(f.elements[0])} allotrope"],
+        )
     proto = _prototype_word(f, record)
     noun = f"{proto} {cls}" if proto and proto not in cls else cls
     if proto and p.coin("prototype_noun"):
@@ -342,7 +443,9 @@ def caption_text(record: CrystalRecord, f: CrystalFacts, p: Picker) -> str:
             quals.append("metallic")
             tails.append(p.choice("metal_tail", ["metal", "with no band gap", "conductor"]))
         elif gap < 1.5:
-            tails.append(p.choice("gap_tail", ["with a small band gap", "semiconductor", "narrow-gap semiconductor"]))
+            tails.append(
+                p.choice("gap_tail", ["with a small band gap", "semiconductor", "narrow-gap semiconductor"])
+            )
         elif gap < 3.0:
             tails.append(p.choice("gap_tail", ["semiconductor", "with a moderate band gap"]))
         else:
@@ -360,7 +463,11 @@ def caption_text(record: CrystalRecord, f: CrystalFacts, p: Picker) -> str:
         lambda: f"{noun} in space group {f.spacegroup_symbol}",
         lambda: f"{q[0]} {noun}, {f.spacegroup_symbol}",
         lambda: f"{' '.join(q[:2])} {noun} {tail}",
-        lambda: f"{q[-1]} {f.crystal_system} {noun}" if q[-1] != f.crystal_system else f"{f.crystal_system} {noun} crystal",
+        lambda: (
+            f"{q[-1]} {f.crystal_system} {noun}"
+            if q[-1] != f.crystal_system
+            else f"{f.crystal_system} {noun} crystal"
+        ),
         lambda: f"{noun} ({q[0]})",
     ]
     text = frames[p.index("frame", len(frames))]()

@@ -20,9 +20,7 @@ a periodic union-find instead of supercells).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
-
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -273,7 +271,11 @@ def _anions(elements: list[str]) -> list[str]:
     # than every metal in the compound count too ("oxide fluoride", "oxynitride").
     metals_x = [x[e] for e in elements if _is_metal(e)] or [xmin]
     for e in cand:
-        if e != most and e in {"O", "N", "F", "Cl", "Br", "I", "S", "Se", "Te", "H"} and x[e] > max(metals_x) + 0.3:
+        if (
+            e != most
+            and e in {"O", "N", "F", "Cl", "Br", "I", "S", "Se", "Te", "H"}
+            and x[e] > max(metals_x) + 0.3
+        ):
             # only when e is not bonded as a cation to `most`, i.e. not an oxoanion centre
             if e in {"S", "Se", "Te", "N", "Cl", "Br", "I"} and most == "O":
                 continue
@@ -393,7 +395,7 @@ def _dimensionality(n: int, i: np.ndarray, j: np.ndarray, images: np.ndarray) ->
         return a, off
 
     cycles: dict[int, list[np.ndarray]] = {}
-    for a, b, img in zip(i.tolist(), j.tolist(), images):
+    for a, b, img in zip(i.tolist(), j.tolist(), images, strict=True):
         ra, oa = find(a)
         rb, ob = find(b)
         # bond: a (at cell 0) -> b (at cell img); in root frame: pos(b) = oa + img - ob relative...
@@ -475,7 +477,9 @@ def analyze(
     ds = _symmetry_dataset(structure, symprec)
     if ds is not None:
         sg_symbol, sg_number = str(ds.international), int(ds.number)
-        equivalent = np.asarray(ds.crystallographic_orbits, dtype=int)  # equivalent_atoms misses supercell translations
+        equivalent = np.asarray(
+            ds.crystallographic_orbits, dtype=int
+        )  # equivalent_atoms misses supercell translations
     else:
         sg_symbol, sg_number = "P1", 1
         equivalent = np.arange(len(structure))
@@ -513,14 +517,14 @@ def analyze(
     order = np.argsort(ci, kind="stable")
     ci_s, cj_s, im_s, d_s, b_s = ci[order], cj[order], images[order], dist[order], bonded[order]
     starts = np.searchsorted(ci_s, np.arange(n + 1))
-    for rep, mult in zip(distinct.tolist(), counts.tolist()):
+    for rep, mult in zip(distinct.tolist(), counts.tolist(), strict=True):
         lo, hi = starts[rep], starts[rep + 1]
         m = b_s[lo:hi]
         nb_j, nb_img, nb_d = cj_s[lo:hi][m], im_s[lo:hi][m], d_s[lo:hi][m]
         vecs = cart[nb_j] + nb_img @ lat_m - cart[rep]
         nbs: dict[str, int] = {}
         el = species[rep]
-        for jj, dd in zip(nb_j.tolist(), nb_d.tolist()):
+        for jj, dd in zip(nb_j.tolist(), nb_d.tolist(), strict=True):
             e2 = species[jj]
             nbs[e2] = nbs.get(e2, 0) + 1
             key = "-".join(sorted((el, e2)))
@@ -572,7 +576,12 @@ def analyze(
 
 
 def _refine_anions(
-    anions: list[str], elements: list[str], species: list[str], ci: np.ndarray, cj: np.ndarray, dist: np.ndarray
+    anions: list[str],
+    elements: list[str],
+    species: list[str],
+    ci: np.ndarray,
+    cj: np.ndarray,
+    dist: np.ndarray,
 ) -> list[str]:
     """Add second anions such as As in an oxyarsenide (LaFeAsO-type), but not oxoanion centres.
 
@@ -621,4 +630,3 @@ def _anion_class(elements: list[str], anions: list[str], sites: list[SiteEnviron
             return "oxy" + ANION_NAMES[other]
         return f"{ANION_NAMES[anions[0]]} {ANION_NAMES[anions[1]]}"
     return "mixed-anion compound"
-

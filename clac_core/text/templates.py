@@ -202,7 +202,9 @@ def bond_sentence(f: CrystalFacts, p: Picker, max_pairs: int = 3) -> str | None:
         a, b = pair.split("-")
         name = f"{a}–{b}"
         if round(lo, 2) == round(hi, 2):
-            parts.append(p.choice(f"bond:{pair}", [f"{name} {fmt_len(lo)}", f"{name} bonds of {fmt_len(lo)}"]))
+            parts.append(
+                p.choice(f"bond:{pair}", [f"{name} {fmt_len(lo)}", f"{name} bonds of {fmt_len(lo)}"])
+            )
         else:
             parts.append(
                 p.choice(
@@ -216,23 +218,42 @@ def bond_sentence(f: CrystalFacts, p: Picker, max_pairs: int = 3) -> str | None:
 
 DIM_PHRASES: dict[int, list[str]] = {
     0: ["is molecular (zero-dimensional)", "consists of isolated molecular units", "forms discrete clusters"],
-    1: ["is built from one-dimensional chains", "forms chain-like (one-dimensional) units", "is a chain structure"],
+    1: [
+        "is built from one-dimensional chains",
+        "forms chain-like (one-dimensional) units",
+        "is a chain structure",
+    ],
     2: ["is layered (two-dimensional)", "forms stacked layers", "is a layered, two-dimensional structure"],
-    3: ["is a three-dimensional framework", "forms a framework connected in three dimensions", "is bonded in all three dimensions"],
+    3: [
+        "is a three-dimensional framework",
+        "forms a framework connected in three dimensions",
+        "is bonded in all three dimensions",
+    ],
 }
 
 
 def label_sentence(f: CrystalFacts, p: Picker) -> str | None:
     parts = []
     if "mineral" in f.labels:
-        parts.append(p.choice("min", [f"the mineral {f.labels['mineral']}", f"{f.labels['mineral']} (mineral)"]))
+        parts.append(
+            p.choice("min", [f"the mineral {f.labels['mineral']}", f"{f.labels['mineral']} (mineral)"])
+        )
     if "prototype" in f.labels:
-        parts.append(p.choice("proto", [f"the {f.labels['prototype']} prototype", f"the {f.labels['prototype']} structure type"]))
+        parts.append(
+            p.choice(
+                "proto",
+                [f"the {f.labels['prototype']} prototype", f"the {f.labels['prototype']} structure type"],
+            )
+        )
     if "strukturbericht" in f.labels:
         parts.append(f"Strukturbericht type {f.labels['strukturbericht']}")
     if not parts:
         return None
-    return p.choice("labellead", ["It is related to ", "Structure type: ", "It adopts "]) + join_words(parts) + "."
+    return (
+        p.choice("labellead", ["It is related to ", "Structure type: ", "It adopts "])
+        + join_words(parts)
+        + "."
+    )
 
 
 Frame = Callable[[dict[str, str]], str]
