@@ -19,7 +19,9 @@ from pathlib import Path
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data")
+    ap.add_argument(
+        "--data", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    )
     ap.add_argument("--n", type=int, default=300)
     ap.add_argument("--max-sites", type=int, default=20)
     ap.add_argument("--workers", type=int, default=os.cpu_count())
@@ -42,15 +44,26 @@ def main() -> None:
         if len(records) == args.n:
             break
     n = len(records)
-    print(json.dumps({"stage": "read_csv_sample", "crystals": n, "seconds": round(time.perf_counter() - t, 2)}))
+    print(
+        json.dumps({"stage": "read_csv_sample", "crystals": n, "seconds": round(time.perf_counter() - t, 2)})
+    )
 
     def rate(label: str, fn) -> None:
         t = time.perf_counter()
         for r in records:
             fn(r)
         dt = time.perf_counter() - t
-        print(json.dumps({"stage": label, "processes": 1, "crystals": n, "seconds": round(dt, 2),
-                          "crystals_per_s": round(n / dt, 1)}))
+        print(
+            json.dumps(
+                {
+                    "stage": label,
+                    "processes": 1,
+                    "crystals": n,
+                    "seconds": round(dt, 2),
+                    "crystals_per_s": round(n / dt, 1),
+                }
+            )
+        )
 
     rate("analyze", lambda r: analyze(r.structure, labels=r.labels))
     rate("describe(analyze)", lambda r: describe(r, seed=0))
@@ -60,29 +73,57 @@ def main() -> None:
     for p in payloads:
         process_payload(p, seed=0, robocrys=False, fractions=(0.8, 0.1, 0.1))
     dt = time.perf_counter() - t
-    print(json.dumps({"stage": "build_per_crystal", "processes": 1, "crystals": n, "seconds": round(dt, 2),
-                      "crystals_per_s": round(n / dt, 1)}))
+    print(
+        json.dumps(
+            {
+                "stage": "build_per_crystal",
+                "processes": 1,
+                "crystals": n,
+                "seconds": round(dt, 2),
+                "crystals_per_s": round(n / dt, 1),
+            }
+        )
+    )
 
     import multiprocessing as mp
     import tempfile
 
     chunk = max(1, n // (4 * args.workers))
     with tempfile.TemporaryDirectory() as tmp:
-        tasks = [(k, payloads[i:i + chunk], tmp, {"seed": 0, "robocrys": False, "fractions": (0.8, 0.1, 0.1)})
-                 for k, i in enumerate(range(0, n, chunk))]
+        tasks = [
+            (k, payloads[i : i + chunk], tmp, {"seed": 0, "robocrys": False, "fractions": (0.8, 0.1, 0.1)})
+            for k, i in enumerate(range(0, n, chunk))
+        ]
         with mp.get_context("fork").Pool(args.workers) as pool:
             pool.map(process_chunk, tasks[:1])  # warm the workers' imports
             t = time.perf_counter()
             pool.map(process_chunk, tasks)
             dt = time.perf_counter() - t
-    print(json.dumps({"stage": "build_pool", "processes": args.workers, "crystals": n, "seconds": round(dt, 2),
-                      "crystals_per_s": round(n / dt, 1)}))
+    print(
+        json.dumps(
+            {
+                "stage": "build_pool",
+                "processes": args.workers,
+                "crystals": n,
+                "seconds": round(dt, 2),
+                "crystals_per_s": round(n / dt, 1),
+            }
+        )
+    )
 
     t = time.perf_counter()
     m = sum(1 for _ in iter_decorated(args.n_decorated, 0))
     dt = time.perf_counter() - t
-    print(json.dumps({"stage": "decorated_source", "crystals": m, "seconds": round(dt, 2),
-                      "crystals_per_s": round(m / dt, 1)}))
+    print(
+        json.dumps(
+            {
+                "stage": "decorated_source",
+                "crystals": m,
+                "seconds": round(dt, 2),
+                "crystals_per_s": round(m / dt, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -11,9 +11,22 @@ from clac_core import cli
 from clac_core.corpus.build import CRYSTAL_COLUMNS, PAIR_COLUMNS, BuildOptions, build_dataset
 
 CONTRACT_CRYSTAL = [
-    "crystal_id", "formula", "source", "split", "hypothetical", "parent", "spacegroup_symbol",
-    "spacegroup_number", "crystal_system", "nsites", "cif", "lattice", "frac_coords",
-    "atomic_numbers", "properties", "labels",
+    "crystal_id",
+    "formula",
+    "source",
+    "split",
+    "hypothetical",
+    "parent",
+    "spacegroup_symbol",
+    "spacegroup_number",
+    "crystal_system",
+    "nsites",
+    "cif",
+    "lattice",
+    "frac_coords",
+    "atomic_numbers",
+    "properties",
+    "labels",
 ]
 CONTRACT_PAIRS = ["crystal_id", "text", "view", "split", "formula", "source", "cif"]
 
@@ -26,11 +39,30 @@ class Interrupt(KeyboardInterrupt):
 def built(tmp_path_factory, shared_data):
     out = tmp_path_factory.mktemp("data")
     perov = shared_data / "perov_5" / "test.csv"
-    rc = cli.main([
-        "data", "build", "--source", "prototypes", "--source", "decorated", "--source", f"csv:{perov}",
-        "--source", f"csv:{perov}", "--out", str(out), "--limit", "12", "--n-decorated", "12",
-        "--workers", "2", "--chunk-size", "10",
-    ])
+    rc = cli.main(
+        [
+            "data",
+            "build",
+            "--source",
+            "prototypes",
+            "--source",
+            "decorated",
+            "--source",
+            f"csv:{perov}",
+            "--source",
+            f"csv:{perov}",
+            "--out",
+            str(out),
+            "--limit",
+            "12",
+            "--n-decorated",
+            "12",
+            "--workers",
+            "2",
+            "--chunk-size",
+            "10",
+        ]
+    )
     assert rc == 0
     return out
 
@@ -127,8 +159,9 @@ def test_changed_arguments_start_over(tmp_path):
     opts = BuildOptions(sources=["prototypes"], limit=3, chunk_size=2)
     build_dataset(opts, out, workers=1, progress=False, keep_parts=True)
     assert (out / ".parts" / "00001.crystals.parquet").exists()
-    s = build_dataset(BuildOptions(sources=["prototypes"], limit=3, chunk_size=2, seed=5), out, workers=1,
-                      progress=False)
+    s = build_dataset(
+        BuildOptions(sources=["prototypes"], limit=3, chunk_size=2, seed=5), out, workers=1, progress=False
+    )
     assert s.chunks_resumed == 0 and s.crystals == 3
 
 
@@ -146,8 +179,9 @@ def test_failed_crystal_is_counted_not_fatal(tmp_path, monkeypatch):
     from clac_core.corpus.prototypes import iter_prototypes
 
     n = next(i for i, r in enumerate(iter_prototypes()) if r.id == "aflow:AB_cF8_225_a_b") + 1
-    s = build_dataset(BuildOptions(sources=["prototypes"], limit=n, chunk_size=50), tmp_path, workers=1,
-                      progress=False)
+    s = build_dataset(
+        BuildOptions(sources=["prototypes"], limit=n, chunk_size=50), tmp_path, workers=1, progress=False
+    )
     assert s.failures == 1 and s.crystals == n - 1
     assert "spglib exploded" in s.failure_examples[0]
     m = json.loads((tmp_path / "manifest.json").read_text())

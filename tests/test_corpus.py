@@ -169,8 +169,11 @@ def test_csv_bad_rows_skipped_with_counted_warning(tmp_path):
     import pandas as pd
 
     df = pd.DataFrame(
-        {"material_id": ["a1", "a2", "a3"], "cif": [nacl.to(fmt="cif"), "not a cif at all", nacl.to(fmt="cif")],
-         "band_gap": [5.0, 1.0, float("nan")]}
+        {
+            "material_id": ["a1", "a2", "a3"],
+            "cif": [nacl.to(fmt="cif"), "not a cif at all", nacl.to(fmt="cif")],
+            "band_gap": [5.0, 1.0, float("nan")],
+        }
     )
     path = tmp_path / "mine" / "table.csv.gz"
     path.parent.mkdir()
@@ -212,7 +215,7 @@ def test_splits_grouped_by_formula_seeded_and_balanced():
     formulas = [f"X{i}O{j}" for i in range(1, 60) for j in range(1, 30)] * 2  # every formula twice
     splits = assign_splits(formulas, seed=0)
     seen: dict[str, str] = {}
-    for f, s in zip(formulas, splits):
+    for f, s in zip(formulas, splits, strict=True):
         assert seen.setdefault(f, s) == s  # no formula in two splits
     counts = Counter(seen.values())
     n = len(seen)

@@ -108,7 +108,9 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
 
     sub = p.add_subparsers(dest="data_command", required=True)
     b = sub.add_parser("build", help="build crystals.parquet, pairs.parquet and manifest.json")
-    b.add_argument("--source", action="append", required=True, metavar="SPEC", help=f"repeatable: {SPEC_HELP}")
+    b.add_argument(
+        "--source", action="append", required=True, metavar="SPEC", help=f"repeatable: {SPEC_HELP}"
+    )
     b.add_argument("--out", required=True, type=Path, help="output folder")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
@@ -261,15 +263,24 @@ def process_payload(p: dict[str, Any], *, seed: int, robocrys: bool, fractions) 
     views = [(d.view, d.text) for d in texts]
     views += [("given", v) for k, v in sorted(rec.provenance.items()) if k.startswith("text:")]
     pairs = [
-        {"crystal_id": rec.id, "text": text, "view": view, "split": split, "formula": formula,
-         "source": rec.source, "cif": cif}
+        {
+            "crystal_id": rec.id,
+            "text": text,
+            "view": view,
+            "split": split,
+            "formula": formula,
+            "source": rec.source,
+            "cif": cif,
+        }
         for view, text in views
         if text
     ]
     return crystal, pairs
 
 
-def _write_table(rows: list[dict], columns: list[str], path: Path, metadata: dict[bytes, bytes] | None = None):
+def _write_table(
+    rows: list[dict], columns: list[str], path: Path, metadata: dict[bytes, bytes] | None = None
+):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -369,7 +380,8 @@ def build_dataset(
             after_chunk(res["k"])
 
     tasks = (
-        (k, chunk, str(parts), cfg) for k, chunk in enumerate(_chunks(_iter_payloads(opts, summary), opts.chunk_size))
+        (k, chunk, str(parts), cfg)
+        for k, chunk in enumerate(_chunks(_iter_payloads(opts, summary), opts.chunk_size))
     )
     n_chunks = 0
     pool = None
@@ -465,7 +477,7 @@ def _write_manifest(out: Path, opts: BuildOptions, s: BuildSummary) -> None:
 
     def cross(t) -> dict[str, dict[str, int]]:
         d: dict[str, dict[str, int]] = {}
-        for src, sp in zip(t.column("source").to_pylist(), t.column("split").to_pylist()):
+        for src, sp in zip(t.column("source").to_pylist(), t.column("split").to_pylist(), strict=True):
             d.setdefault(src, {}).setdefault(sp, 0)
             d[src][sp] += 1
         return d

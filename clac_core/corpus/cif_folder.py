@@ -21,7 +21,9 @@ STRUCTURE_SUFFIXES = {".cif", ".mcif", ".vasp", ".poscar", ".json", ".xyz", ".xs
 def _is_structure_file(p: Path) -> bool:
     name = p.name.lower()
     return p.is_file() and (
-        p.suffix.lower() in STRUCTURE_SUFFIXES or name.startswith(("poscar", "contcar")) or name.endswith(".cif.gz")
+        p.suffix.lower() in STRUCTURE_SUFFIXES
+        or name.startswith(("poscar", "contcar"))
+        or name.endswith(".cif.gz")
     )
 
 
@@ -37,7 +39,7 @@ def _read_properties(path: Path) -> dict[str, dict[str, float]]:
     cols = [c for c in df.columns if c in COLUMN_ALIASES]
     out: dict[str, dict[str, float]] = {}
     for row in df.itertuples(index=False, name=None):
-        values = dict(zip(df.columns, row))
+        values = dict(zip(df.columns, row, strict=True))
         out[Path(str(values[key])).name] = {
             COLUMN_ALIASES[c]: float(values[c]) for c in cols if not pd.isna(values[c])
         }

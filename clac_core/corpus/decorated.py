@@ -42,7 +42,7 @@ import math
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -112,13 +112,11 @@ def _tables() -> tuple[dict, dict]:
             el_acc[old.symbol][new.symbol] += p
         rows.sort(key=lambda r: (-r[1], r[0]))
         table[key_old] = rows
-    el_table = {
-        e: sorted(d.items(), key=lambda r: (-r[1], r[0])) for e, d in el_acc.items()
-    }
+    el_table = {e: sorted(d.items(), key=lambda r: (-r[1], r[0])) for e, d in el_acc.items()}
     return table, el_table
 
 
-@lru_cache(maxsize=None)
+@cache
 def _radius(symbol: str, oxi: int) -> float:
     from pymatgen.core import Element, Species
 
@@ -152,10 +150,14 @@ def _parents(max_sites: int) -> list[_Parent]:
             guesses = comp.oxi_state_guesses(max_sites=-max_sites) if len(elements) > 1 else ()
         if guesses and all(float(guesses[0][e]).is_integer() for e in elements):
             oxi = tuple(int(guesses[0][e]) for e in elements)
-            if any((e, o) not in species_table for e, o in zip(elements, oxi)):
+            if any((e, o) not in species_table for e, o in zip(elements, oxi, strict=True)):
                 continue
             bonding = "ionic"
-        elif not guesses and all(Element(e).is_metal for e in elements) and all(e in el_table for e in elements):
+        elif (
+            not guesses
+            and all(Element(e).is_metal for e in elements)
+            and all(e in el_table for e in elements)
+        ):
             oxi = tuple(0 for _ in elements)
             bonding = "intermetallic"
         else:
@@ -165,7 +167,7 @@ def _parents(max_sites: int) -> list[_Parent]:
         counts = tuple(int((site_elem == i).sum()) for i in range(len(elements)))
         dm = s.distance_matrix + np.eye(len(s)) * 1e6
         min_dist = float(dm.min()) if len(s) > 1 else float(min(s.lattice.abc))
-        radius_sum = sum(c * _radius(e, o) for e, o, c in zip(elements, oxi, counts))
+        radius_sum = sum(c * _radius(e, o) for e, o, c in zip(elements, oxi, counts, strict=True))
         out.append(
             _Parent(
                 id=rec.id,
@@ -231,7 +233,7 @@ def iter_decorated(
     options: list[list[tuple[list[str], list[int], np.ndarray]]] = []
     for par in parents:
         per_el = []
-        for e, o in zip(par.elements, par.oxi):
+        for e, o in zip(par.elements, par.oxi, strict=True):
             if par.bonding == "ionic":
                 rows = species_table[(e, o)][:top_k]
                 syms = [r[0][0] for r in rows]
@@ -264,7 +266,7 @@ def iter_decorated(
                 syms, oxis = picked
                 if tuple(syms) == par.elements or len(set(syms)) != len(syms):
                     continue
-                if sum(o * c for o, c in zip(oxis, par.counts)) != 0:
+                if sum(o * c for o, c in zip(oxis, par.counts, strict=True)) != 0:
                     continue
                 rec = _make(par, syms, oxis, seen, min_distance, Lattice, Structure)
                 if rec is not None:
@@ -280,7 +282,9 @@ def iter_decorated(
             yield rec
         active = still
     if made < n:
-        warnings.warn(f"decoration exhausted all {len(parents)} parents after {made} of {n} crystals", stacklevel=2)
+        warnings.warn(
+            f"decoration exhausted all {len(parents)} parents after {made} of {n} crystals", stacklevel=2
+        )
 
 
 def _draw(rng: np.random.Generator, opts, counts) -> tuple[list[str], list[int]] | None:
@@ -309,7 +313,7 @@ def _draw(rng: np.random.Generator, opts, counts) -> tuple[list[str], list[int]]
     return syms, oxis
 
 
-@lru_cache(maxsize=None)
+@cache
 def _is_metal(symbol: str) -> bool:
     from pymatgen.core import Element
 
@@ -317,7 +321,7 @@ def _is_metal(symbol: str) -> bool:
 
 
 def _make(par: _Parent, syms, oxis, seen, min_distance, Lattice, Structure) -> CrystalRecord | None:
-    new_sum = sum(c * _radius(e, o) for e, o, c in zip(syms, oxis, par.counts))
+    new_sum = sum(c * _radius(e, o) for e, o, c in zip(syms, oxis, par.counts, strict=True))
     scale = new_sum / par.radius_sum
     limit = 0.7 if "H" in syms else min_distance
     if par.min_dist * scale < limit:
@@ -336,8 +340,8 @@ def _make(par: _Parent, syms, oxis, seen, min_distance, Lattice, Structure) -> C
         provenance={
             "parent_id": par.id,
             "parent": par.formula,
-            "substitution": ", ".join(f"{a}->{b}" for a, b in zip(par.elements, syms) if a != b),
-            "oxidation_states": ", ".join(f"{e}:{_fmt_oxi(o)}" for e, o in zip(syms, oxis)),
+            "substitution": ", ".join(f"{a}->{b}" for a, b in zip(par.elements, syms, strict=True) if a != b),
+            "oxidation_states": ", ".join(f"{e}:{_fmt_oxi(o)}" for e, o in zip(syms, oxis, strict=True)),
             "bonding": par.bonding,
             "scale": f"{scale:.4f}",
         },

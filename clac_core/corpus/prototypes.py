@@ -109,8 +109,8 @@ def _load_minerals() -> tuple[tuple[str, dict[str, Any], dict[str, str]], ...]:
     cols = db["columns"]
     out = []
     seen: dict[str, int] = {}
-    for aflow_label, row in zip(db["index"], db["data"]):
-        rec = dict(zip(cols, row))
+    for aflow_label, row in zip(db["index"], db["data"], strict=True):
+        rec = dict(zip(cols, row, strict=True))
         labels = _clean_labels({**rec, "aflow": aflow_label})
         slug = _slug(labels.get("mineral", aflow_label))
         seen[slug] = seen.get(slug, 0) + 1
@@ -123,7 +123,9 @@ def _structure(d: dict[str, Any]) -> Structure:
     return Structure.from_dict({"charge": None, **d})
 
 
-def iter_prototypes(*, include_minerals: bool = True, max_sites: int | None = None) -> Iterator[CrystalRecord]:
+def iter_prototypes(
+    *, include_minerals: bool = True, max_sites: int | None = None
+) -> Iterator[CrystalRecord]:
     """Yield AFLOW prototypes, then robocrys minerals that are not AFLOW duplicates.
 
     Args:
@@ -185,7 +187,10 @@ def iter_prototypes(*, include_minerals: bool = True, max_sites: int | None = No
             id=pid,
             structure=s,
             source="prototype",
-            provenance={"library": "pymatgen aflow_prototypes.json.gz", "aflow_label": labels.get("aflow", "")},
+            provenance={
+                "library": "pymatgen aflow_prototypes.json.gz",
+                "aflow_label": labels.get("aflow", ""),
+            },
             labels=labels,
         )
     for mid, s, labels in unique_minerals:

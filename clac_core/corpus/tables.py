@@ -146,7 +146,7 @@ def iter_csv(
     reasons: list[str] = []
     columns = list(df.columns)
     for row_no, row in enumerate(df.itertuples(index=False, name=None)):
-        values = dict(zip(columns, row))
+        values = dict(zip(columns, row, strict=True))
         raw_id = str(values[id_column])
         try:
             structure = parse_cif_string(str(values[cif_column]))
