@@ -418,8 +418,6 @@ def build_dataset(
 
     summary.chunks = n_chunks
     _merge(parts, n_chunks, out, summary)
-    # failures of resumed chunks are stored in their part metadata
-    summary.failures = summary.failures  # set by _merge
     summary.failure_examples = [f"{i}: {m}" for i, m in failures[:5]] or summary.failure_examples
     summary.seconds = time.perf_counter() - t0
     _write_manifest(out, opts, summary)
