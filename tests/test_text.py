@@ -404,3 +404,10 @@ def test_robocrys_view_is_opt_in() -> None:
     ds = describe(rec, robocrys=True)
     assert ds[-1].view == "robocrys"
     assert "NaCl" in ds[-1].text and len(ds[-1].text.split()) > 20
+
+
+def test_precomputed_facts_give_same_texts_and_stay_unchanged() -> None:
+    rec = CrystalRecord("nacl", nacl(), "mineral", labels={"mineral": "halite"}, properties={"band_gap": 5.0})
+    facts = analyze(rec.structure)
+    assert describe(rec, seed=5, facts=facts) == describe(rec, seed=5)
+    assert facts.labels == {}

@@ -17,6 +17,7 @@ oxidation states unless guessed, no mineral or prototype name unless labelled.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -516,7 +517,7 @@ def describe(
     if facts is None:
         facts = analyze(record.structure, labels=record.labels)
     elif record.labels and not facts.labels:
-        facts.labels = dict(record.labels)
+        facts = dataclasses.replace(facts, labels=dict(record.labels))  # never mutate the caller's facts
 
     def picker(view: str) -> Picker:
         return Picker(seed, f"{record.id}|{view}")
