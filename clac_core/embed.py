@@ -1,0 +1,166 @@
+"""``clac embed``: embed structures or texts with a checkpoint.
+
+Examples::
+
+    clac embed --checkpoint assets/model --structures a.cif b.cif cifs/ --out crystals.parquet
+    clac embed --checkpoint assets/model --texts queries.txt --out queries.npy
+
+Output by suffix: ``.npy`` = (B, D) float32 array of L2-normalized embeddings in input
+order; ``.parquet`` = columns ``id`` (``file name#index`` for structures, ``line number``
+(1-based) for texts) and ``embedding`` (list of D floats).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+STRUCTURE_SUFFIXES = (".cif", ".vasp", ".poscar", ".json", ".xyz", ".cssr", ".res", ".mcif")
+
+
+def configure_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", required=True, type=Path, help="checkpoint directory (config.json + model.safetensors)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--structures", nargs="+", type=Path, metavar="PATH", help="structure files and/or directories")
+    src.add_argument("--texts", type=Path, metavar="FILE", help="text file, one text per line (blank lines skipped)")
+    p.add_argument("--out", required=True, type=Path, help="output .npy or .parquet")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _structure_files(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            found = sorted(
+                f for f in p.iterdir()
+                if f.is_file() and (f.suffix.lower() in STRUCTURE_SUFFIXES or "POSCAR" in f.name or "CONTCAR" in f.name)
+            )
+            if not found:
+                raise FileNotFoundError(f"no structure files ({', '.join(STRUCTURE_SUFFIXES)}, POSCAR) in {p}")
+            files.extend(found)
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise FileNotFoundError(f"structure path not found: {p}")
+    return files
+
+
+def _read_file(path: Path) -> list[Any]:
+    try:
+        from clac_core.io import read_structures
+    except ImportError:  # io module not available: plain pymatgen parsing
+        from pymatgen.core import Structure
+
+        return [Structure.from_file(str(path))]
+    try:
+        return list(read_structures(path))
+    except (OSError, ValueError):
+        raise
+    except Exception as exc:  # clac_core.io.StructureReadError and friends -> one clear message
+        raise ValueError(f"{path}: {exc}") from exc
+
+
+def load_structures(paths: list[Path]) -> tuple[list[str], list[Any]]:
+    """Read every structure in files/directories; ids are ``file name#index``."""
+    ids: list[str] = []
+    structures: list[Any] = []
+    for f in _structure_files(paths):
+        for i, s in enumerate(_read_file(f)):
+            ids.append(f"{f.name}#{i}")
+            structures.append(s)
+    return ids, structures
+
+
+def load_texts(path: Path) -> tuple[list[str], list[str]]:
+    """Non-blank lines of a text file; ids are 1-based line numbers (as strings)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"texts file not found: {path}")
+    ids, texts = [], []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            ids.append(str(n))
+            texts.append(line.strip())
+    if not texts:
+        raise ValueError(f"{path} contains no texts")
+    return ids, texts
+
+
+def embed_structures(model: Any, structures: list[Any], batch_size: int = 64, progress: bool = True) -> Any:
+    """Normalized crystal embeddings (B, D) float32 numpy array."""
+    import numpy as np
+    import torch
+    from tqdm.auto import tqdm
+
+    from clac_core.graph import collate, structure_to_graph
+
+    device = next(model.parameters()).device
+    out = []
+    with torch.no_grad():
+        for i in tqdm(range(0, len(structures), batch_size), desc="crystals", disable=not progress):
+            graphs = [structure_to_graph(s, model.cfg.graph) for s in structures[i : i + batch_size]]
+            out.append(model.encode_crystal(collate(graphs).to(device)).float().cpu().numpy())
+    return np.concatenate(out).astype(np.float32)
+
+
+def embed_texts(model: Any, texts: list[str], batch_size: int = 64, progress: bool = True) -> Any:
+    """Normalized text embeddings (B, D) float32 numpy array."""
+    import numpy as np
+    import torch
+    from tqdm.auto import tqdm
+
+    out = []
+    with torch.no_grad():
+        for i in tqdm(range(0, len(texts), batch_size), desc="texts", disable=not progress):
+            out.append(model.encode_text(texts[i : i + batch_size]).float().cpu().numpy())
+    return np.concatenate(out).astype(np.float32)
+
+
+def write_embeddings(path: Path, ids: list[str], emb: Any) -> None:
+    """Write (B, D) embeddings as .npy or .parquet (id + embedding list column)."""
+    import numpy as np
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        np.save(path, emb)
+    elif suffix == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.table(
+            {"id": pa.array(ids, pa.string()), "embedding": pa.array(list(emb), pa.list_(pa.float32()))}
+        )
+        pq.write_table(table, path)
+    else:
+        raise ValueError(f"--out must end in .npy or .parquet, got {path.name!r}")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.out.suffix.lower() not in (".npy", ".parquet"):
+        print(f"clac embed: --out must end in .npy or .parquet, got {args.out.name!r}", file=sys.stderr)
+        return 2
+    from clac_core.models import load_checkpoint
+
+    progress = not args.quiet
+    try:
+        if args.structures:
+            ids, structures = load_structures(list(args.structures))
+            if not structures:
+                print("clac embed: no structures read", file=sys.stderr)
+                return 1
+            model = load_checkpoint(args.checkpoint, device=args.device, load_text_backbone=False)
+            emb = embed_structures(model, structures, args.batch_size, progress)
+        else:
+            ids, texts = load_texts(args.texts)
+            model = load_checkpoint(args.checkpoint, device=args.device)
+            emb = embed_texts(model, texts, args.batch_size, progress)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"clac embed: {exc}", file=sys.stderr)
+        return 1
+    write_embeddings(args.out, ids, emb)
+    print(f"wrote {emb.shape[0]} x {emb.shape[1]} embeddings to {args.out}")
+    return 0
