@@ -609,7 +609,7 @@ class Trainer:
                         bar.set_postfix(
                             loss=f"{self.loss_sum / max(1, self.loss_count):.4f}",
                             pairs_s=f"{self.epoch_pairs / max(elapsed, 1e-9):.0f}",
-                            scale=f"{float(self.model.logit_scale_value()):.1f}",
+                            scale=f"{float(self.model.logit_scale_value().detach()):.1f}",
                         )
                     if writer is not None and self.step % max(1, tc.log_every) == 0 and micro == 0:
                         writer.add_scalar("train/loss", float(loss.detach()), self.step)
@@ -632,7 +632,7 @@ class Trainer:
             "train_loss": self.loss_sum / max(1, self.loss_count),
             "lr": self.optimizer.param_groups[0]["lr"],
             "text_lr": next((g["lr"] for g in self.optimizer.param_groups if g["name"].startswith("text")), ""),
-            "logit_scale": float(self.model.logit_scale_value()),
+            "logit_scale": float(self.model.logit_scale_value().detach()),
             "pairs_per_s": self.epoch_pairs / max(self.epoch_seconds, 1e-9),
             "epoch_seconds": self.epoch_seconds,
             "val_pool": len(self.pool_dataset),
