@@ -8,10 +8,14 @@ Conventions:
 * ``logit_scale`` is the *multiplier* of the cosine similarities, i.e. already
   exponentiated (and clamped): pass ``model.logit_scale_value()`` (= ``exp(min(s, log 100))``),
   as in open_clip's ``ClipLoss``.
-* Multi-positive targets: rows whose ``crystal_ids`` are equal are positives of each other
-  (e.g. two texts of one crystal in the same batch). The target distribution of each row
-  is uniform over all its positives, so such pairs are never pushed apart as negatives
-  (the "supervised contrastive"/soft-target form; with unique ids it is exactly CLIP's loss).
+* Shared crystals are masked out: when two rows of the batch show the same crystal
+  (equal ``crystal_ids``, e.g. two texts of one crystal), each row keeps its own pair as
+  the positive and the *other* rows of the same crystal are removed from its softmax
+  (false-negative elimination), so they are neither negatives nor extra positives. We chose
+  masking over uniform multi-positive targets because with duplicated crystal embeddings
+  uniform targets give exactly the same loss and gradients as treating them as negatives
+  (the loss floor stays at log(#duplicates)); masking lets such rows reach zero loss. With
+  unique ids it is exactly CLIP's loss.
 """
 
 from __future__ import annotations
@@ -23,10 +27,11 @@ from torch import nn
 from clac_core.config import LossConfig
 
 
-def positive_mask(crystal_ids: torch.Tensor) -> torch.Tensor:
-    """(B,) ids -> (B, B) float mask, 1 where two rows show the same crystal."""
+def shared_crystal_mask(crystal_ids: torch.Tensor) -> torch.Tensor:
+    """(B,) ids -> (B, B) bool, True where rows i != j show the same crystal (masked out)."""
     ids = crystal_ids.reshape(-1)
-    return (ids.unsqueeze(0) == ids.unsqueeze(1)).float()
+    same = ids.unsqueeze(0) == ids.unsqueeze(1)
+    return same & ~torch.eye(ids.numel(), dtype=torch.bool, device=ids.device)
 
 
 def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -47,8 +52,8 @@ def multi_positive_info_nce(
         a: (B, D) embeddings (normalized).
         b: (B, D) embeddings (normalized); row i of ``a`` pairs with row i of ``b``.
         logit_scale: scalar multiplier (already exponentiated).
-        crystal_ids: (B,) long; equal ids are positives of each other.
-        label_smoothing: mass spread uniformly over all B columns.
+        crystal_ids: (B,) long; other rows with the same id are masked out of each row's softmax.
+        label_smoothing: mass spread uniformly over the unmasked columns.
 
     Returns:
         scalar: ``(CE(a->b) + CE(b->a)) / 2``.
@@ -58,11 +63,14 @@ def multi_positive_info_nce(
     if crystal_ids.numel() != a.shape[0]:
         raise ValueError(f"{crystal_ids.numel()} crystal ids for a batch of {a.shape[0]}")
     logits = logit_scale * (a @ b.t())  # (B, B)
-    pos = positive_mask(crystal_ids.to(a.device))  # (B, B), symmetric
-    targets = pos / pos.sum(-1, keepdim=True)
+    n = logits.shape[0]
+    masked = shared_crystal_mask(crystal_ids.to(logits.device))  # (B, B), symmetric
+    # a large finite negative (not -inf) keeps 0 * log_softmax finite under label smoothing
+    logits = logits.masked_fill(masked, torch.finfo(logits.dtype).min)
+    targets = torch.eye(n, dtype=logits.dtype, device=logits.device)
     if label_smoothing > 0:
-        targets = (1 - label_smoothing) * targets + label_smoothing / targets.shape[-1]
-    targets = targets.to(logits.dtype)
+        valid = (~masked).to(logits.dtype)
+        targets = (1 - label_smoothing) * targets + label_smoothing * valid / valid.sum(-1, keepdim=True)
     return 0.5 * (soft_cross_entropy(logits, targets) + soft_cross_entropy(logits.t(), targets))
 
 
