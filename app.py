@@ -1,7 +1,10 @@
 """CLaC Explorer: Streamlit entry point (page config, shared sidebar, navigation).
 
-Run with ``streamlit run app.py``. Pages live in ``pages/`` and only call
-``clac_core.inference``; ``pages/_shared.py`` holds the cached loaders and the sidebar.
+Run with ``streamlit run app.py``. Pages live in ``app_pages/`` and only call
+``clac_core.inference``; ``app_pages/_shared.py`` holds the cached loaders and the sidebar.
+The folder is deliberately not called ``pages/``: Streamlit 1.67 still switches to its legacy
+(v1) multipage mode when a ``pages/`` folder sits beside the entry point and the first request
+of the process lands on a sub-page URL, which then bypasses ``st.navigation`` and this sidebar.
 """
 
 from __future__ import annotations
@@ -15,17 +18,17 @@ ROOT = Path(__file__).resolve().parent
 if str(ROOT) not in sys.path:  # AppTest does not always put the script folder on sys.path
     sys.path.insert(0, str(ROOT))
 
-from pages._shared import sidebar  # noqa: E402
+from app_pages._shared import sidebar  # noqa: E402
 
 st.set_page_config(page_title="CLaC Explorer", page_icon="🔷", layout="wide")
 
 PAGES = [
-    st.Page(ROOT / "pages/home.py", title="Home", icon="🏠", default=True, url_path="home"),
-    st.Page(ROOT / "pages/search.py", title="Search by text", icon="🔎", url_path="search"),
-    st.Page(ROOT / "pages/upload.py", title="Upload crystals", icon="📤", url_path="upload"),
-    st.Page(ROOT / "pages/viewer.py", title="3D viewer", icon="🧊", url_path="viewer"),
-    st.Page(ROOT / "pages/explorer.py", title="Embedding map", icon="🗺️", url_path="map"),
-    st.Page(ROOT / "pages/corpus.py", title="Corpus indexes", icon="🗂️", url_path="corpus"),
+    st.Page(ROOT / "app_pages/home.py", title="Home", icon="🏠", default=True, url_path="home"),
+    st.Page(ROOT / "app_pages/search.py", title="Search by text", icon="🔎", url_path="search"),
+    st.Page(ROOT / "app_pages/upload.py", title="Upload crystals", icon="📤", url_path="upload"),
+    st.Page(ROOT / "app_pages/viewer.py", title="3D viewer", icon="🧊", url_path="viewer"),
+    st.Page(ROOT / "app_pages/explorer.py", title="Embedding map", icon="🗺️", url_path="map"),
+    st.Page(ROOT / "app_pages/corpus.py", title="Corpus indexes", icon="🗂️", url_path="corpus"),
 ]
 nav = st.navigation(PAGES)
 sidebar()

@@ -68,7 +68,7 @@ def _app(page: str | None = None):
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
     at.run()
     if page:
-        at.switch_page(f"pages/{page}")
+        at.switch_page(f"app_pages/{page}")
         at.run()
     assert not at.exception, [e.message for e in at.exception]
     return at

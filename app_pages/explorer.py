@@ -8,7 +8,7 @@ import plotly.express as px
 import streamlit as st
 
 from clac_core.inference import read_upload
-from pages._shared import get_explorer
+from app_pages._shared import get_explorer
 
 st.title("Embedding map")
 ex = get_explorer()

@@ -7,7 +7,7 @@ import html
 import pandas as pd
 import streamlit as st
 
-from pages._shared import get_explorer
+from app_pages._shared import get_explorer
 
 st.title("CLaC Explorer")
 st.markdown(

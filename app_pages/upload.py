@@ -7,7 +7,7 @@ import html
 import streamlit as st
 
 from clac_core.inference import read_upload, reader_limits
-from pages._shared import display_table, get_explorer
+from app_pages._shared import display_table, get_explorer
 
 MAX_STRUCTURES_PER_FILE = 5
 
@@ -76,4 +76,4 @@ for fi, fid in enumerate(current):
                     st.warning(f"No description: {html.escape(str(exc))}")
             if st.button("Open in 3D viewer", key=f"upload_view_{fi}_{si}"):
                 st.session_state["viewer_structure"] = (f"{res.filename} #{si}", s)
-                st.switch_page("pages/viewer.py")
+                st.switch_page("app_pages/viewer.py")

@@ -6,7 +6,7 @@ import html
 
 import streamlit as st
 
-from pages._shared import cif_text, get_explorer, show_structure, structure_tables
+from app_pages._shared import cif_text, get_explorer, show_structure, structure_tables
 
 st.title("3D viewer")
 ex = get_explorer()

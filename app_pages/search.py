@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages._shared import display_table, filters_ui, get_explorer, show_structure
+from app_pages._shared import display_table, filters_ui, get_explorer, show_structure
 
 EXAMPLES = [
     "a cubic perovskite oxide",
