@@ -821,9 +821,12 @@ def evaluate(
 
     t_start = time.time()
     dev = _device(device)
+    from clac_core.models import read_checkpoint_meta
+
+    read_checkpoint_meta(checkpoint)  # fail fast on a wrong path, before reading data
+    es = load_eval_set(data, split=split, limit=limit, seed=seed, text_column=text_column, progress=progress)
     model = CLaCModel.from_checkpoint(checkpoint, device=dev)
     meta_ckpt = getattr(model, "checkpoint_meta", {}) or {}
-    es = load_eval_set(data, split=split, limit=limit, seed=seed, text_column=text_column, progress=progress)
     graphs = build_graphs(es.structures, model.cfg.graph, progress)
     emb, _ = compute_embeddings(model, es, graphs, seed=seed, batch_size=batch_size, progress=progress)
     seconds: dict[str, float] = {"load_data": es.load_seconds, "embed": emb.seconds}
