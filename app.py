@@ -20,15 +20,15 @@ if str(ROOT) not in sys.path:  # AppTest does not always put the script folder o
 
 from app_pages._shared import sidebar  # noqa: E402
 
-st.set_page_config(page_title="CLaC Explorer", page_icon="🔷", layout="wide")
+st.set_page_config(page_title="CLaC Explorer", page_icon=":material/diamond:", layout="wide")
 
 PAGES = [
-    st.Page(ROOT / "app_pages/home.py", title="Home", icon="🏠", default=True, url_path="home"),
-    st.Page(ROOT / "app_pages/search.py", title="Search by text", icon="🔎", url_path="search"),
-    st.Page(ROOT / "app_pages/upload.py", title="Upload crystals", icon="📤", url_path="upload"),
-    st.Page(ROOT / "app_pages/viewer.py", title="3D viewer", icon="🧊", url_path="viewer"),
-    st.Page(ROOT / "app_pages/explorer.py", title="Embedding map", icon="🗺️", url_path="map"),
-    st.Page(ROOT / "app_pages/corpus.py", title="Corpus indexes", icon="🗂️", url_path="corpus"),
+    st.Page(ROOT / "app_pages/home.py", title="Home", icon=":material/home:", default=True, url_path="home"),
+    st.Page(ROOT / "app_pages/search.py", title="Search by text", icon=":material/search:", url_path="search"),
+    st.Page(ROOT / "app_pages/upload.py", title="Upload crystals", icon=":material/upload_file:", url_path="upload"),
+    st.Page(ROOT / "app_pages/viewer.py", title="3D viewer", icon=":material/view_in_ar:", url_path="viewer"),
+    st.Page(ROOT / "app_pages/explorer.py", title="Embedding map", icon=":material/scatter_plot:", url_path="map"),
+    st.Page(ROOT / "app_pages/corpus.py", title="Corpus indexes", icon=":material/folder_open:", url_path="corpus"),
 ]
 nav = st.navigation(PAGES)
 sidebar()

@@ -65,7 +65,7 @@ def sidebar() -> None:
             return
         info = ex.model_info()
         if info["untrained"]:
-            st.warning("UNTRAINED model (random weights): results are placeholders.", icon="⚠️")
+            st.warning("UNTRAINED model (random weights): results are placeholders.", icon=":material/warning:")
         st.caption(
             f"Model `{html.escape(Path(info['checkpoint']).name)}` · hash `{info['checkpoint_hash']}`  \n"
             f"{info['crystals']:,} crystals · {info['descriptions']:,} descriptions · {info['embed_dim']}-d"

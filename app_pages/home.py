@@ -22,7 +22,7 @@ if info["untrained"]:
     st.error(
         "**UNTRAINED model.** The loaded checkpoint has random weights (a placeholder for the "
         "app's plumbing). Rankings, labels and the map carry no meaning until a trained model is installed.",
-        icon="⚠️",
+        icon=":material/warning:",
     )
 
 c1, c2, c3, c4 = st.columns(4)

@@ -210,6 +210,7 @@ class Explorer:
         self.index_dir = Path(index_dir)
         self._prompt_cache: dict[str, tuple[list[str], np.ndarray]] = {}
         self._map: dict[str, Any] | None = None
+        self._query_cache: dict[str, np.ndarray] = {}  # app reruns repeat the same query
         self.checkpoint_hash = checkpoint_hash(self.checkpoint)
         ih = index.manifest.get("checkpoint_hash")
         self.index_matches_model = ih is None or ih == self.checkpoint_hash
@@ -253,7 +254,12 @@ class Explorer:
         query = (query or "").strip()
         if not query:
             raise ValueError("empty query")
-        q = self.embed_texts([query])[0]  # (D,)
+        q = self._query_cache.get(query)
+        if q is None:
+            q = self.embed_texts([query])[0]  # (D,)
+            if len(self._query_cache) >= 256:
+                self._query_cache.pop(next(iter(self._query_cache)))
+            self._query_cache[query] = q
         return self.index.search(q, k, filters)
 
     def nearest_crystals(

@@ -106,6 +106,8 @@ def structure_html(
     if (a, b, c) != (1, 1, 1):
         view.replicateUnitCell(a, b, c)
     view.zoomTo()
+    view.rotate(-20, "x")  # an oblique view shows all three axes
+    view.rotate(25, "y")
     body = view._make_html()
     js = _read_js(str(jsf))
     head = (
