@@ -8,8 +8,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from clac_core.inference import build_user_index, list_indexes, user_index_root
 from app_pages._shared import INDEX_KEY, get_explorer
+from clac_core.inference import build_user_index, list_indexes, user_index_root
 
 st.title("Corpus indexes")
 ex = get_explorer()

@@ -7,8 +7,8 @@ import html
 import plotly.express as px
 import streamlit as st
 
-from clac_core.inference import read_upload
 from app_pages._shared import get_explorer
+from clac_core.inference import read_upload
 
 st.title("Embedding map")
 ex = get_explorer()

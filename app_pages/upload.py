@@ -6,8 +6,8 @@ import html
 
 import streamlit as st
 
-from clac_core.inference import read_upload, reader_limits
 from app_pages._shared import display_table, get_explorer
+from clac_core.inference import read_upload, reader_limits
 
 MAX_STRUCTURES_PER_FILE = 5
 
