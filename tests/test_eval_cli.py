@@ -161,7 +161,9 @@ def test_cli_eval_data_dir_leakage_and_text_column(shared_data, tmp_path):
     assert res["leakage"]["checkpoint_data_dir"] == str(data)
 
     rows = pd.read_csv(shared_data / "perov_5" / "test.csv", nrows=15)
-    rows["desc"] = [f"perovskite number {i} made of {f}" for i, f in enumerate(rows["formula"])]
+    from pymatgen.core import Composition
+
+    rows["desc"] = [f"a perovskite made of {Composition(f).reduced_formula}" for f in rows["formula"]]
     csv = tmp_path / "with_text.csv"
     rows.to_csv(csv, index=False)
     out2 = tmp_path / "r2.json"
