@@ -137,7 +137,7 @@ class EvalSet:
     def query_texts(self) -> list[list[int]]:
         """Per crystal, indices of its texts eligible as queries."""
         out: list[list[int]] = [[] for _ in self.ids]
-        for t, (o, v) in enumerate(zip(self.owner, self.views)):
+        for t, (o, v) in enumerate(zip(self.owner, self.views, strict=True)):
             if v in self.query_views:
                 out[int(o)].append(t)
         return out
@@ -153,7 +153,7 @@ def _analyze_all(structures: Sequence[Any], labels: Sequence[dict[str, str]], pr
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for s, lab, props in tqdm(
-            list(zip(structures, labels, properties)), desc="crystal facts", disable=not progress
+            list(zip(structures, labels, properties, strict=True)), desc="crystal facts", disable=not progress
         ):
             out.append(facts_record(analyze(s, labels=lab), props))
     return out
@@ -171,7 +171,9 @@ def eval_set_from_dir(
     path = Path(path)
     for name in ("crystals.parquet", "pairs.parquet"):
         if not (path / name).is_file():
-            raise FileNotFoundError(f"{path / name} not found; --data takes a `clac data build` folder or csv:/cifs:")
+            raise FileNotFoundError(
+                f"{path / name} not found; --data takes a `clac data build` folder or csv:/cifs:"
+            )
     crystals = pd.read_parquet(path / "crystals.parquet")
     crystals = crystals.drop(columns=[c for c in ("cif", "provenance") if c in crystals.columns])
     pairs = pd.read_parquet(path / "pairs.parquet", columns=["crystal_id", "text", "view", "split"])
@@ -185,7 +187,10 @@ def eval_set_from_dir(
     ids = [str(x) for x in sel["crystal_id"]]
     pos = {c: i for i, c in enumerate(ids)}
     pairs = pairs[pairs["crystal_id"].astype(str).isin(pos)]
-    structures = [structure_from_arrays(a, b, c) for a, b, c in zip(sel["lattice"], sel["frac_coords"], sel["atomic_numbers"])]
+    structures = [
+        structure_from_arrays(a, b, c)
+        for a, b, c in zip(sel["lattice"], sel["frac_coords"], sel["atomic_numbers"], strict=True)
+    ]
     props = [json.loads(p) if isinstance(p, str) else {} for p in sel.get("properties", [None] * len(sel))]
     labels = [json.loads(p) if isinstance(p, str) else {} for p in sel.get("labels", [None] * len(sel))]
     facts = _analyze_all(structures, labels, props, progress)
@@ -276,7 +281,9 @@ def eval_set_from_spec(
             props.append(dict(rec.properties))
             facts_list.append(facts_record(f, rec.properties))
     if not ids:
-        raise ValueError(f"no crystals to evaluate from {spec!r} (split={split!r}, text_column={text_column!r})")
+        raise ValueError(
+            f"no crystals to evaluate from {spec!r} (split={split!r}, text_column={text_column!r})"
+        )
     qviews = ("given",) if text_column else tuple(sorted(set(views) - set(QUERY_EXCLUDED_VIEWS) - {"given"}))
     return EvalSet(
         name=spec,
@@ -310,7 +317,9 @@ def load_eval_set(
 ) -> EvalSet:
     """Dispatch ``--data``: a spec (csv:/cifs:/prototypes/decorated) or a data directory."""
     if is_spec(data):
-        return eval_set_from_spec(data, split=split, limit=limit, seed=seed, text_column=text_column, progress=progress)
+        return eval_set_from_spec(
+            data, split=split, limit=limit, seed=seed, text_column=text_column, progress=progress
+        )
     if text_column:
         raise ValueError("--text-column only applies to csv:PATH data")
     return eval_set_from_dir(data, split or "test", limit=limit, seed=seed, progress=progress)
@@ -342,7 +351,9 @@ class Embeddings:
     seconds: float = 0.0
 
 
-def _embed_crystals(model: Any, graphs: Sequence[Any], batch_size: int, device: Any, progress: bool, desc: str):
+def _embed_crystals(
+    model: Any, graphs: Sequence[Any], batch_size: int, device: Any, progress: bool, desc: str
+):
     import torch
     from tqdm.auto import tqdm
 
@@ -351,7 +362,9 @@ def _embed_crystals(model: Any, graphs: Sequence[Any], batch_size: int, device: 
     out = []
     with torch.no_grad():
         for i in tqdm(range(0, len(graphs), batch_size), desc=desc, disable=not progress):
-            out.append(model.encode_crystal(collate(graphs[i : i + batch_size]).to(device)).float().cpu().numpy())
+            out.append(
+                model.encode_crystal(collate(graphs[i : i + batch_size]).to(device)).float().cpu().numpy()
+            )
     return np.concatenate(out) if out else np.zeros((0, model.cfg.embed_dim), np.float32)
 
 
@@ -379,7 +392,11 @@ def compute_embeddings(
     device = next(model.parameters()).device
     model.attach_text_backbone()
     model_text = model.text
-    base_text = model_text if model.cfg.text.train_mode in ("frozen", "cached") else HFTextEncoder(model.cfg.text).to(device)
+    base_text = (
+        model_text
+        if model.cfg.text.train_mode in ("frozen", "cached")
+        else HFTextEncoder(model.cfg.text).to(device)
+    )
     torch.manual_seed(seed)
     random_model = CLaCModel(model.cfg, load_text_backbone=False).to(device).eval()
 
@@ -390,7 +407,7 @@ def compute_embeddings(
         todo = list(dict.fromkeys(t for t in texts if (id(encoder), t) not in cache))
         if todo:
             f = encoder.embed(todo, batch_size=batch_size, progress=progress and len(todo) > batch_size)
-            cache.update({(id(encoder), t): row for t, row in zip(todo, f)})
+            cache.update({(id(encoder), t): row for t, row in zip(todo, f, strict=True)})
         if not texts:
             return torch.zeros(0, encoder.hidden_size)
         return torch.stack([cache[(id(encoder), t)] for t in texts])
@@ -403,7 +420,9 @@ def compute_embeddings(
     f_base = f_model if base_text is model_text else feats(base_text, es.texts)
     emb = Embeddings(
         crystal=_embed_crystals(model, graphs, batch_size, device, progress, "crystals (model)"),
-        crystal_random=_embed_crystals(random_model, graphs, batch_size, device, progress, "crystals (random init)"),
+        crystal_random=_embed_crystals(
+            random_model, graphs, batch_size, device, progress, "crystals (random init)"
+        ),
         text=proj(model, f_model),
         text_random=proj(random_model, f_base),
         text_base=l2_normalize(f_base.numpy()),
@@ -455,7 +474,9 @@ def retrieval_eval(
     qtexts = es.query_texts()
     eligible = np.array([i for i, q in enumerate(qtexts) if q], dtype=np.int64)
     if len(eligible) < 2:
-        raise ValueError(f"need at least 2 crystals with query texts (views {es.query_views}), got {len(eligible)}")
+        raise ValueError(
+            f"need at least 2 crystals with query texts (views {es.query_views}), got {len(eligible)}"
+        )
     out: dict[str, dict[str, Any]] = {s: {d: {} for d in DIRECTIONS} for s in scorers}
     for size in pools:
         runs: dict[str, dict[str, list]] = {s: {d: [] for d in DIRECTIONS} for s in scorers}
@@ -504,7 +525,8 @@ def free_text_eval(
         per = res.pop("per_query")
         if name == "model":
             res["per_query"] = [
-                {"text": q.text, "n_relevant": int(r.sum()), f"P@{k}": p} for q, r, p in zip(queries, rel, per)
+                {"text": q.text, "n_relevant": int(r.sum()), f"P@{k}": p}
+                for q, r, p in zip(queries, rel, per, strict=True)
             ]
         out[name] = res
     return out
@@ -536,12 +558,20 @@ def ratios_to_strongest(model: dict[str, Any], baselines: dict[str, dict[str, An
 
 ZERO_SHOT_PROMPTS: dict[str, dict[str, tuple[str, ...]]] = {
     "crystal_system": {
-        s: (f"a crystal in the {s} crystal system", f"a {s} crystal structure", f"a material with a {s} lattice")
+        s: (
+            f"a crystal in the {s} crystal system",
+            f"a {s} crystal structure",
+            f"a material with a {s} lattice",
+        )
         for s in CRYSTAL_SYSTEMS
     },
     "metal_vs_insulator": {
         "metal": ("a metal", "a metallic compound with no band gap", "a metallic conductor"),
-        "insulator": ("an insulator with a band gap", "a semiconductor with a band gap", "a non-metallic compound"),
+        "insulator": (
+            "an insulator with a band gap",
+            "a semiconductor with a band gap",
+            "a non-metallic compound",
+        ),
     },
     "gap_size": {
         "small_gap": ("a semiconductor with a small band gap", "a narrow gap semiconductor"),
@@ -557,7 +587,8 @@ def zero_shot_labels(es: EvalSet) -> dict[str, list[Any]]:
         "crystal_system": [f.get("crystal_system") for f in es.facts],
         "metal_vs_insulator": [None if g is None else ("metal" if g <= 0.0 else "insulator") for g in gaps],
         "gap_size": [
-            None if g is None or g <= 0.0 else ("small_gap" if g < SMALL_GAP_SPLIT else "large_gap") for g in gaps
+            None if g is None or g <= 0.0 else ("small_gap" if g < SMALL_GAP_SPLIT else "large_gap")
+            for g in gaps
         ],
     }
     protos = [(f.get("labels") or {}).get("prototype") for f in es.facts]
@@ -584,7 +615,9 @@ def zero_shot_eval(es: EvalSet, emb: Embeddings) -> dict[str, Any]:
             classes = list(prompts)
         present = sorted({y[i] for i in idx})
         if len(idx) < 2 or len(present) < 2:
-            out[task] = {"skipped": f"needs >= 2 labelled crystals in >= 2 classes (have {len(idx)} in {present})"}
+            out[task] = {
+                "skipped": f"needs >= 2 labelled crystals in >= 2 classes (have {len(idx)} in {present})"
+            }
             continue
         y_true = [y[i] for i in idx]
         res: dict[str, Any] = {}
@@ -683,8 +716,15 @@ def train_supervised(
             b = test_idx[i : i + 256]
             preds.append(net(collate([graphs[j] for j in b]).to(device)).squeeze(-1).float().cpu().numpy())
     p = np.concatenate(preds) * sd + mu if preds else np.zeros(0)
-    info = {"epochs": epochs, "steps": steps, "lr": lr, "batch_size": batch_size, "optimizer": "Adam",
-            "loss": "MSE on standardized target", "seconds": time.time() - t0}
+    info = {
+        "epochs": epochs,
+        "steps": steps,
+        "lr": lr,
+        "batch_size": batch_size,
+        "optimizer": "Adam",
+        "loss": "MSE on standardized target",
+        "seconds": time.time() - t0,
+    }
     return p, info
 
 
@@ -708,7 +748,9 @@ def probe_eval(
     names = sorted({k for p in es.properties for k in p if k in QUANTITIES})
     out: dict[str, Any] = {}
     for q in names:
-        rows = np.array([i for i, p in enumerate(es.properties) if q in p and np.isfinite(p[q])], dtype=np.int64)
+        rows = np.array(
+            [i for i, p in enumerate(es.properties) if q in p and np.isfinite(p[q])], dtype=np.int64
+        )
         y_all = np.full(len(es), np.nan)
         y_all[rows] = [es.properties[i][q] for i in rows]
         if len(rows) < min_rows or np.nanstd(y_all[rows]) == 0:
@@ -729,7 +771,9 @@ def probe_eval(
             mae[f"{tag}knn"] = float(np.abs(knn.predict(x[te]) - y_te).mean())
         res: dict[str, Any] = {"n_train": int(len(tr)), "n_test": int(len(te)), "unit": QUANTITIES[q].unit}
         if epochs > 0:
-            pred, info = train_supervised(model_cfg, graphs, y_all, tr, te, epochs=epochs, seed=seed, device=device)
+            pred, info = train_supervised(
+                model_cfg, graphs, y_all, tr, te, epochs=epochs, seed=seed, device=device
+            )
             mae["supervised_cgcnn"] = float(np.abs(pred - y_te).mean())
             info["encoder"] = model_cfg.crystal.kind
             res["supervised_cgcnn"] = info
@@ -850,7 +894,9 @@ def evaluate(
     leakage = leakage_eval(es, meta_ckpt)
     leakage["second_corpus"] = None
     if second:
-        es2 = load_eval_set(second, limit=second_limit if second_limit is not None else limit, seed=seed, progress=progress)
+        es2 = load_eval_set(
+            second, limit=second_limit if second_limit is not None else limit, seed=seed, progress=progress
+        )
         g2 = build_graphs(es2.structures, model.cfg.graph, progress)
         emb2, _ = compute_embeddings(model, es2, g2, seed=seed, batch_size=batch_size, progress=progress)
         r2 = retrieval_eval(es2, make_scorers(es2, emb2, ("model", "random_init")), pools, repeats, seed)
@@ -957,18 +1003,34 @@ def write_markdown(results: dict[str, Any], path: str | Path) -> Path:
                 x = r[d][pool]
                 lines.append(
                     f"| {d} | {pool} (n={x['pool_size']}) | {s} | "
-                    + " | ".join(f"{_fmt(x[k])} ± {_fmt(x[k + '_std'])}" for k in ("R@1", "R@5", "R@10", "MRR"))
+                    + " | ".join(
+                        f"{_fmt(x[k])} ± {_fmt(x[k + '_std'])}" for k in ("R@1", "R@5", "R@10", "MRR")
+                    )
                     + f" | {_fmt(x['median_rank'], 1)} |"
                 )
     lines += ["", "Ratio model / strongest baseline (R@10): "]
     for d in DIRECTIONS:
         for pool, row in results["baselines"]["ratios"][d].items():
             lines.append(f"- {d} {pool}: {_fmt(row['R@10'], 2)} (vs {row['R@10_vs']})")
-    lines += ["", "## Free-text queries (precision@10)", "", "| system | P@10 | chance | queries used |", "|---|---|---|---|"]
+    lines += [
+        "",
+        "## Free-text queries (precision@10)",
+        "",
+        "| system | P@10 | chance | queries used |",
+        "|---|---|---|---|",
+    ]
     for s, r in systems.items():
         f = r["free_text"]
-        lines.append(f"| {s} | {_fmt(f['P@10'])} | {_fmt(f['chance'])} | {f['n_queries_used']} / {f['n_queries']} |")
-    lines += ["", "## Zero-shot classification", "", "| task | n | accuracy | macro-F1 | majority acc | majority F1 | random-init acc |", "|---|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {s} | {_fmt(f['P@10'])} | {_fmt(f['chance'])} | {f['n_queries_used']} / {f['n_queries']} |"
+        )
+    lines += [
+        "",
+        "## Zero-shot classification",
+        "",
+        "| task | n | accuracy | macro-F1 | majority acc | majority F1 | random-init acc |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for task, r in results["zero_shot"].items():
         if "skipped" in r:
             lines.append(f"| {task} | – | skipped: {r['skipped']} | | | | |")
@@ -977,13 +1039,23 @@ def write_markdown(results: dict[str, Any], path: str | Path) -> Path:
             f"| {task} | {r['n']} | {_fmt(r['accuracy'])} | {_fmt(r['macro_f1'])} | {_fmt(r['majority']['accuracy'])} | "
             f"{_fmt(r['majority']['macro_f1'])} | {_fmt(r['random_init']['accuracy'])} |"
         )
-    lines += ["", "## Property probes (test MAE)", "", "| quantity | n train/test | mean | ridge | kNN | random-init ridge | supervised (epochs) |", "|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## Property probes (test MAE)",
+        "",
+        "| quantity | n train/test | mean | ridge | kNN | random-init ridge | supervised (epochs) |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for q, r in results["probes"].items():
         if "skipped" in r:
             lines.append(f"| {q} | skipped: {r['skipped']} | | | | | |")
             continue
         mae = r["MAE"]
-        sup = f"{_fmt(mae['supervised_cgcnn'])} ({r['supervised_cgcnn']['epochs']})" if "supervised_cgcnn" in mae else "–"
+        sup = (
+            f"{_fmt(mae['supervised_cgcnn'])} ({r['supervised_cgcnn']['epochs']})"
+            if "supervised_cgcnn" in mae
+            else "–"
+        )
         lines.append(
             f"| {q} ({r['unit']}) | {r['n_train']}/{r['n_test']} | {_fmt(mae['mean_predictor'])} | {_fmt(mae['ridge'])} | "
             f"{_fmt(mae['knn'])} | {_fmt(mae['random_init_ridge'])} | {sup} |"
@@ -1049,10 +1121,14 @@ def umap_figure(
     import umap
 
     x = np.concatenate([crystal_emb, text_emb]).astype(np.float32)
-    xy = umap.UMAP(n_neighbors=min(n_neighbors, max(2, len(x) - 1)), random_state=seed, metric="cosine").fit_transform(x)
+    xy = umap.UMAP(
+        n_neighbors=min(n_neighbors, max(2, len(x) - 1)), random_state=seed, metric="cosine"
+    ).fit_transform(x)
     n = len(crystal_emb)
     fig = go.Figure()
-    fig.add_scatter(x=xy[:n, 0], y=xy[:n, 1], mode="markers", name="crystals", text=list(crystal_labels or []))
+    fig.add_scatter(
+        x=xy[:n, 0], y=xy[:n, 1], mode="markers", name="crystals", text=list(crystal_labels or [])
+    )
     fig.add_scatter(x=xy[n:, 0], y=xy[n:, 1], mode="markers", name="texts", text=list(text_labels or []))
     fig.update_layout(title="CLaC joint embedding space (UMAP)")
     out_path = Path(out_path)
@@ -1070,14 +1146,22 @@ def umap_figure(
 def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", required=True, help="CLaC checkpoint directory")
     p.add_argument("--data", required=True, help="`clac data build` folder, or csv:PATH / cifs:PATH")
-    p.add_argument("--split", default=None, help="split to evaluate (data dir default: test; csv:/cifs: default: all rows)")
+    p.add_argument(
+        "--split",
+        default=None,
+        help="split to evaluate (data dir default: test; csv:/cifs: default: all rows)",
+    )
     p.add_argument("--text-column", default=None, help="csv: column whose texts are the queries/captions")
     p.add_argument("--pools", default="100,1000,all", help="retrieval pool sizes, e.g. 100,1000,all")
     p.add_argument("--repeats", type=int, default=5, help="random pools per size")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, default=None, help="evaluate at most this many crystals")
-    p.add_argument("--second", default=None, help="second corpus spec (never trained on) for leakage.second_corpus")
-    p.add_argument("--second-limit", type=int, default=None, help="crystals of the second corpus (default: --limit)")
+    p.add_argument(
+        "--second", default=None, help="second corpus spec (never trained on) for leakage.second_corpus"
+    )
+    p.add_argument(
+        "--second-limit", type=int, default=None, help="crystals of the second corpus (default: --limit)"
+    )
     p.add_argument("--probe-epochs", type=int, default=5, help="epochs of the supervised baseline (0 = skip)")
     p.add_argument("--queries", default=None, help="free-text queries YAML (default: packaged)")
     p.add_argument("--device", default="cpu", help="cpu | cuda | auto")
@@ -1117,6 +1201,8 @@ def run(args: argparse.Namespace) -> int:
     r = results["retrieval"]
     for d in DIRECTIONS:
         for pool, x in r[d].items():
-            print(f"{d:16s} {pool:9s} (n={x['pool_size']}) R@1 {x['R@1']:.3f} R@10 {x['R@10']:.3f} MRR {x['MRR']:.3f}")
+            print(
+                f"{d:16s} {pool:9s} (n={x['pool_size']}) R@1 {x['R@1']:.3f} R@10 {x['R@10']:.3f} MRR {x['MRR']:.3f}"
+            )
     print(f"wrote {out} and {md}")
     return 0

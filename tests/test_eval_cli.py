@@ -37,14 +37,27 @@ def _constructed_set(n: int = 30) -> tuple[EvalSet, Embeddings]:
     crystal = l2_normalize(rng.normal(size=(n, 8)))
     text = l2_normalize(crystal[owner] + 0.01 * rng.normal(size=(len(texts), 8)))  # a near-perfect model
     es = EvalSet(
-        name="constructed", split=None, ids=[f"c{i}" for i in range(n)], formulas=[f"F{i}" for i in range(n)],
-        structures=[None] * n, properties=[{}] * n, facts=[{}] * n, texts=texts, views=vs, owner=owner,
+        name="constructed",
+        split=None,
+        ids=[f"c{i}" for i in range(n)],
+        formulas=[f"F{i}" for i in range(n)],
+        structures=[None] * n,
+        properties=[{}] * n,
+        facts=[{}] * n,
+        texts=texts,
+        views=vs,
+        owner=owner,
         query_views=("composition", "structure"),
     )
     emb = Embeddings(
-        crystal=crystal, crystal_random=l2_normalize(rng.normal(size=(n, 8))), text=text,
-        text_random=l2_normalize(rng.normal(size=(len(texts), 8))), text_base=l2_normalize(rng.normal(size=(len(texts), 8))),
-        embed_text=None, embed_text_random=None, embed_text_base=None,
+        crystal=crystal,
+        crystal_random=l2_normalize(rng.normal(size=(n, 8))),
+        text=text,
+        text_random=l2_normalize(rng.normal(size=(len(texts), 8))),
+        text_base=l2_normalize(rng.normal(size=(len(texts), 8))),
+        embed_text=None,
+        embed_text_random=None,
+        embed_text_base=None,
     )
     return es, emb
 
@@ -52,7 +65,9 @@ def _constructed_set(n: int = 30) -> tuple[EvalSet, Embeddings]:
 def test_retrieval_eval_layout_pools_and_baselines():
     es, emb = _constructed_set(30)
     assert all(es.views[t] != "caption" for q in es.query_texts() for t in q)
-    res = retrieval_eval(es, make_scorers(es, emb, ("model", *BASELINES)), [10, 1000, None], repeats=3, seed=0)
+    res = retrieval_eval(
+        es, make_scorers(es, emb, ("model", *BASELINES)), [10, 1000, None], repeats=3, seed=0
+    )
     for s in ("model", *BASELINES):
         for d in DIRECTIONS:
             assert set(res[s][d]) == {"pool_10", "pool_1000", "pool_all"}
@@ -89,9 +104,21 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
 def test_cli_errors_are_clear(tiny_checkpoint, tmp_path, capsys):
     from clac_core import cli
 
-    rc = cli.main(["eval", "--checkpoint", str(tiny_checkpoint), "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "r.json")])
+    rc = cli.main(
+        [
+            "eval",
+            "--checkpoint",
+            str(tiny_checkpoint),
+            "--data",
+            str(tmp_path / "nope"),
+            "--out",
+            str(tmp_path / "r.json"),
+        ]
+    )
     assert rc == 2 and "crystals.parquet" in capsys.readouterr().err
-    rc = cli.main(["eval", "--checkpoint", str(tmp_path), "--data", "csv:x.csv", "--out", str(tmp_path / "r.json")])
+    rc = cli.main(
+        ["eval", "--checkpoint", str(tmp_path), "--data", "csv:x.csv", "--out", str(tmp_path / "r.json")]
+    )
     assert rc != 0
     assert not (tmp_path / "r.json").exists()
 
@@ -101,12 +128,30 @@ def test_cli_eval_end_to_end_perov(tiny_checkpoint, shared_data, tmp_path):
     from clac_core import cli
 
     out = tmp_path / "res" / "results.json"
-    rc = cli.main([
-        "eval", "--checkpoint", str(tiny_checkpoint), "--data", f"csv:{shared_data / 'perov_5' / 'test.csv'}",
-        "--limit", "40", "--pools", "10,1000,all", "--repeats", "2", "--probe-epochs", "1",
-        "--second", f"csv:{shared_data / 'carbon_24' / 'test.csv'}", "--second-limit", "12",
-        "--out", str(out), "--no-progress",
-    ])
+    rc = cli.main(
+        [
+            "eval",
+            "--checkpoint",
+            str(tiny_checkpoint),
+            "--data",
+            f"csv:{shared_data / 'perov_5' / 'test.csv'}",
+            "--limit",
+            "40",
+            "--pools",
+            "10,1000,all",
+            "--repeats",
+            "2",
+            "--probe-epochs",
+            "1",
+            "--second",
+            f"csv:{shared_data / 'carbon_24' / 'test.csv'}",
+            "--second-limit",
+            "12",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     res = json.loads(out.read_text())
     assert set(res) == TOP_KEYS
@@ -144,15 +189,52 @@ def test_cli_eval_data_dir_leakage_and_text_column(shared_data, tmp_path):
     from clac_core.models import CLaCModel, save_checkpoint
 
     data = tmp_path / "data"
-    assert cli.main(["data", "build", "--source", f"csv:{shared_data / 'perov_5' / 'test.csv'}", "--limit", "120",
-                     "--out", str(data), "--workers", "1"]) == 0
+    assert (
+        cli.main(
+            [
+                "data",
+                "build",
+                "--source",
+                f"csv:{shared_data / 'perov_5' / 'test.csv'}",
+                "--limit",
+                "120",
+                "--out",
+                str(data),
+                "--workers",
+                "1",
+            ]
+        )
+        == 0
+    )
     cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml").model
     torch.manual_seed(0)
-    ckpt = save_checkpoint(CLaCModel(cfg, load_text_backbone=False), tmp_path / "ckpt", step=0,
-                           extra={"data_dir": str(data)})
+    ckpt = save_checkpoint(
+        CLaCModel(cfg, load_text_backbone=False), tmp_path / "ckpt", step=0, extra={"data_dir": str(data)}
+    )
     out = tmp_path / "r1.json"
-    assert cli.main(["eval", "--checkpoint", str(ckpt), "--data", str(data), "--split", "test", "--pools", "all",
-                     "--repeats", "1", "--probe-epochs", "0", "--out", str(out), "--no-progress"]) == 0
+    assert (
+        cli.main(
+            [
+                "eval",
+                "--checkpoint",
+                str(ckpt),
+                "--data",
+                str(data),
+                "--split",
+                "test",
+                "--pools",
+                "all",
+                "--repeats",
+                "1",
+                "--probe-epochs",
+                "0",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     res = json.loads(out.read_text())
     n_test = int((pd.read_parquet(data / "crystals.parquet", columns=["split"])["split"] == "test").sum())
     assert res["meta"]["counts"]["crystals"] == n_test > 1
@@ -167,8 +249,29 @@ def test_cli_eval_data_dir_leakage_and_text_column(shared_data, tmp_path):
     csv = tmp_path / "with_text.csv"
     rows.to_csv(csv, index=False)
     out2 = tmp_path / "r2.json"
-    assert cli.main(["eval", "--checkpoint", str(ckpt), "--data", f"csv:{csv}", "--text-column", "desc",
-                     "--pools", "all", "--repeats", "1", "--probe-epochs", "0", "--out", str(out2), "--no-progress"]) == 0
+    assert (
+        cli.main(
+            [
+                "eval",
+                "--checkpoint",
+                str(ckpt),
+                "--data",
+                f"csv:{csv}",
+                "--text-column",
+                "desc",
+                "--pools",
+                "all",
+                "--repeats",
+                "1",
+                "--probe-epochs",
+                "0",
+                "--out",
+                str(out2),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     res2 = json.loads(out2.read_text())
     assert res2["meta"]["query_views"] == ["given"]
     assert res2["meta"]["counts"]["texts_by_view"]["given"] == 15

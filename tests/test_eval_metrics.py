@@ -62,7 +62,9 @@ def test_random_embeddings_give_chance_recall():
     rng = np.random.default_rng(0)
     pool, reps = 200, 10
     r10 = [
-        retrieval_metrics(l2_normalize(rng.normal(size=(pool, 32))) @ l2_normalize(rng.normal(size=(pool, 32))).T)["R@10"]
+        retrieval_metrics(
+            l2_normalize(rng.normal(size=(pool, 32))) @ l2_normalize(rng.normal(size=(pool, 32))).T
+        )["R@10"]
         for _ in range(reps)
     ]
     expected = 10 / pool
@@ -91,7 +93,7 @@ def test_pool_sampling_and_clipping():
     assert all(len(p) == 10 and len(set(p.tolist())) == 10 and p.max() < 50 for p in small)
     assert len({tuple(p) for p in small}) > 1  # repeats differ
     again = sample_pools(50, 10, 4, seed=1)
-    assert all((a == b).all() for a, b in zip(small, again))  # deterministic
+    assert all((a == b).all() for a, b in zip(small, again, strict=True))  # deterministic
     assert len(sample_pools(7, None, 2, seed=0)[0]) == 7
     assert parse_pools("100, 1000,all") == [100, 1000, None]
     with pytest.raises(ValueError):

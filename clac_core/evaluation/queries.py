@@ -227,7 +227,9 @@ def facts_record(facts: Any, properties: dict[str, float] | None = None) -> dict
 
 def relevance_matrix(queries: Sequence[FreeTextQuery], facts: Sequence[dict[str, Any]]) -> np.ndarray:
     """(Q, N) bool: query q's rule holds for crystal n."""
-    return np.array([[q.rule.matches(f) for f in facts] for q in queries], dtype=bool).reshape(len(queries), len(facts))
+    return np.array([[q.rule.matches(f) for f in facts] for q in queries], dtype=bool).reshape(
+        len(queries), len(facts)
+    )
 
 
 def precision_at_k(
@@ -254,7 +256,7 @@ def precision_at_k(
     min_relevant = k if min_relevant is None else min_relevant
     per: list[float | None] = []
     chance = []
-    for s, r in zip(scores, relevant):
+    for s, r in zip(scores, relevant, strict=True):
         if r.sum() < min_relevant or len(s) < k:
             per.append(None)
             continue
