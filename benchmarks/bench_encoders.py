@@ -73,9 +73,14 @@ def bare_cgconv_stack(cfg: Any, graph_cfg: Any) -> Any:
             self.register_buffer("table", table)
             self.embed = nn.Linear(table.shape[1], cfg.hidden_dim)
             self.convs = nn.ModuleList(
-                [CGConv(cfg.hidden_dim, dim=graph_cfg.num_gaussians, aggr="mean", batch_norm=True) for _ in range(cfg.num_layers)]
+                [
+                    CGConv(cfg.hidden_dim, dim=graph_cfg.num_gaussians, aggr="mean", batch_norm=True)
+                    for _ in range(cfg.num_layers)
+                ]
             )
-            self.head = nn.Sequential(nn.Linear(cfg.hidden_dim, cfg.out_dim), nn.Softplus(), nn.Linear(cfg.out_dim, cfg.out_dim))
+            self.head = nn.Sequential(
+                nn.Linear(cfg.hidden_dim, cfg.out_dim), nn.Softplus(), nn.Linear(cfg.out_dim, cfg.out_dim)
+            )
 
         def forward(self, b: Any) -> torch.Tensor:
             x = self.embed(self.table[b.z])
@@ -91,17 +96,31 @@ def bench_graphs(structures: list[Any], graph_cfg: Any) -> list[Any]:
     from clac_core.graph import GraphCache, structure_to_graph
 
     n = len(structures)
+    structure_to_graph(structures[0], graph_cfg)  # warm-up: first call imports torch_geometric
     t = time.perf_counter()
     graphs = [structure_to_graph(s, graph_cfg) for s in structures]
     dt = time.perf_counter() - t
-    emit(bench="graph_build", mode="serial", structures=n, seconds=round(dt, 3), structures_per_s=round(n / dt, 1),
-         mean_atoms=round(sum(g.num_nodes for g in graphs) / n, 1),
-         mean_edges=round(sum(g.edge_index.shape[1] for g in graphs) / n, 1), target_per_s=1000)
+    emit(
+        bench="graph_build",
+        mode="serial",
+        structures=n,
+        seconds=round(dt, 3),
+        structures_per_s=round(n / dt, 1),
+        mean_atoms=round(sum(g.num_nodes for g in graphs) / n, 1),
+        mean_edges=round(sum(g.edge_index.shape[1] for g in graphs) / n, 1),
+        target_per_s=1000,
+    )
     t = time.perf_counter()
     cache = GraphCache.build(structures, graph_cfg, num_workers=2, progress=False)
     dt = time.perf_counter() - t
-    emit(bench="graph_build", mode="GraphCache.build num_workers=2", structures=len(cache), seconds=round(dt, 3),
-         structures_per_s=round(n / dt, 1), target_per_s=1000)
+    emit(
+        bench="graph_build",
+        mode="GraphCache.build num_workers=2",
+        structures=len(cache),
+        seconds=round(dt, 3),
+        structures_per_s=round(n / dt, 1),
+        target_per_s=1000,
+    )
     return graphs
 
 
@@ -129,8 +148,16 @@ def bench_crystal(graphs: list[Any], device: str, batch_size: int, repeats: int)
 
         run_model()
         dt = best_time(run_model, repeats)
-        emit(bench="crystal_encoder", encoder=f"CLaCModel.encode_crystal ({kind})", device=device, crystals=n,
-             batch_size=batch_size, seconds=round(dt, 3), crystals_per_s=round(n / dt, 1), target_per_s=2000)
+        emit(
+            bench="crystal_encoder",
+            encoder=f"CLaCModel.encode_crystal ({kind})",
+            device=device,
+            crystals=n,
+            batch_size=batch_size,
+            seconds=round(dt, 3),
+            crystals_per_s=round(n / dt, 1),
+            target_per_s=2000,
+        )
     bare = bare_cgconv_stack(cfg.crystal, cfg.graph).to(device).eval()
 
     def run_bare() -> None:
@@ -142,8 +169,15 @@ def bench_crystal(graphs: list[Any], device: str, batch_size: int, repeats: int)
 
     run_bare()
     dt = best_time(run_bare, repeats)
-    emit(bench="crystal_encoder", encoder="bare CGConv stack (no projection head)", device=device, crystals=n,
-         batch_size=batch_size, seconds=round(dt, 3), crystals_per_s=round(n / dt, 1))
+    emit(
+        bench="crystal_encoder",
+        encoder="bare CGConv stack (no projection head)",
+        device=device,
+        crystals=n,
+        batch_size=batch_size,
+        seconds=round(dt, 3),
+        crystals_per_s=round(n / dt, 1),
+    )
 
 
 def bench_text(texts: list[str], device: str, batch_size: int, repeats: int) -> None:
@@ -163,8 +197,13 @@ def bench_text(texts: list[str], device: str, batch_size: int, repeats: int) -> 
     def run_bare() -> None:
         with torch.no_grad():
             for i in range(0, len(texts), batch_size):
-                t = tok(texts[i : i + batch_size], max_length=cfg.max_length, padding=True, truncation=True,
-                        return_tensors="pt").to(device)
+                t = tok(
+                    texts[i : i + batch_size],
+                    max_length=cfg.max_length,
+                    padding=True,
+                    truncation=True,
+                    return_tensors="pt",
+                ).to(device)
                 h = bare(**t).last_hidden_state
                 m = t["attention_mask"].unsqueeze(-1).to(h.dtype)
                 ((h * m).sum(1) / m.sum(1)).cpu()
@@ -181,11 +220,26 @@ def bench_text(texts: list[str], device: str, batch_size: int, repeats: int) -> 
         t_ours = min(t_ours, best_time(run_ours, 1))
     n = len(texts)
     ntok = sum(len(tok(t)["input_ids"]) for t in texts) / n
-    emit(bench="text_encoder", encoder="bare transformers + mean pooling", device=device, texts=n,
-         mean_tokens=round(ntok, 1), seconds=round(t_bare, 3), texts_per_s=round(n / t_bare, 1))
-    emit(bench="text_encoder", encoder="HFTextEncoder.embed", device=device, texts=n, mean_tokens=round(ntok, 1),
-         seconds=round(t_ours, 3), texts_per_s=round(n / t_ours, 1), ratio_to_bare=round(t_bare / t_ours, 3),
-         target_ratio=0.9)
+    emit(
+        bench="text_encoder",
+        encoder="bare transformers + mean pooling",
+        device=device,
+        texts=n,
+        mean_tokens=round(ntok, 1),
+        seconds=round(t_bare, 3),
+        texts_per_s=round(n / t_bare, 1),
+    )
+    emit(
+        bench="text_encoder",
+        encoder="HFTextEncoder.embed",
+        device=device,
+        texts=n,
+        mean_tokens=round(ntok, 1),
+        seconds=round(t_ours, 3),
+        texts_per_s=round(n / t_ours, 1),
+        ratio_to_bare=round(t_bare / t_ours, 3),
+        target_ratio=0.9,
+    )
 
 
 def make_texts(structures: list[Any], n: int) -> list[str]:
@@ -216,9 +270,15 @@ def main(argv: list[str] | None = None) -> int:
 
     from clac_core.config import GraphConfig
 
-    emit(bench="env", torch=torch.__version__, threads=torch.get_num_threads(), cpus=os.cpu_count(),
-         cuda=torch.cuda.is_available(), gpu=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-         load_avg=os.getloadavg()[0])
+    emit(
+        bench="env",
+        torch=torch.__version__,
+        threads=torch.get_num_threads(),
+        cpus=os.cpu_count(),
+        cuda=torch.cuda.is_available(),
+        gpu=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        load_avg=os.getloadavg()[0],
+    )
     t = time.perf_counter()
     structures = load_structures(args.data, args.n)
     emit(bench="load_cifs", structures=len(structures), seconds=round(time.perf_counter() - t, 2))
@@ -230,7 +290,11 @@ def main(argv: list[str] | None = None) -> int:
         bench_crystal(graphs, device, args.batch_size, args.repeats)
         bench_text(make_texts(structures, args.n_texts), device, args.text_batch_size, args.repeats)
         if device == "cuda":
-            emit(bench="memory", device="cuda", max_memory_allocated_mb=round(torch.cuda.max_memory_allocated() / 2**20, 1))
+            emit(
+                bench="memory",
+                device="cuda",
+                max_memory_allocated_mb=round(torch.cuda.max_memory_allocated() / 2**20, 1),
+            )
     emit(bench="memory", device="cpu", peak_rss_mb=round(peak_rss_mb(), 1))
     return 0
 

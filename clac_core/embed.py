@@ -21,10 +21,19 @@ STRUCTURE_SUFFIXES = (".cif", ".vasp", ".poscar", ".json", ".xyz", ".cssr", ".re
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint", required=True, type=Path, help="checkpoint directory (config.json + model.safetensors)")
+    p.add_argument(
+        "--checkpoint",
+        required=True,
+        type=Path,
+        help="checkpoint directory (config.json + model.safetensors)",
+    )
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--structures", nargs="+", type=Path, metavar="PATH", help="structure files and/or directories")
-    src.add_argument("--texts", type=Path, metavar="FILE", help="text file, one text per line (blank lines skipped)")
+    src.add_argument(
+        "--structures", nargs="+", type=Path, metavar="PATH", help="structure files and/or directories"
+    )
+    src.add_argument(
+        "--texts", type=Path, metavar="FILE", help="text file, one text per line (blank lines skipped)"
+    )
     p.add_argument("--out", required=True, type=Path, help="output .npy or .parquet")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
@@ -36,11 +45,15 @@ def _structure_files(paths: list[Path]) -> list[Path]:
     for p in paths:
         if p.is_dir():
             found = sorted(
-                f for f in p.iterdir()
-                if f.is_file() and (f.suffix.lower() in STRUCTURE_SUFFIXES or "POSCAR" in f.name or "CONTCAR" in f.name)
+                f
+                for f in p.iterdir()
+                if f.is_file()
+                and (f.suffix.lower() in STRUCTURE_SUFFIXES or "POSCAR" in f.name or "CONTCAR" in f.name)
             )
             if not found:
-                raise FileNotFoundError(f"no structure files ({', '.join(STRUCTURE_SUFFIXES)}, POSCAR) in {p}")
+                raise FileNotFoundError(
+                    f"no structure files ({', '.join(STRUCTURE_SUFFIXES)}, POSCAR) in {p}"
+                )
             files.extend(found)
         elif p.is_file():
             files.append(p)

@@ -41,7 +41,9 @@ _DIST_DECIMALS = 4  # distances rounded for tie-breaking only (stored values are
 # --------------------------------------------------------------------------------------
 # neighbour search
 # --------------------------------------------------------------------------------------
-def neighbor_arrays(structure: Structure, cfg: GraphConfig) -> tuple[np.ndarray, np.ndarray]:
+def neighbor_arrays(
+    structure: Structure, cfg: GraphConfig, z: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Nearest periodic neighbours of every atom, as numpy arrays.
 
     Uses ``Structure.get_neighbor_list`` (C-accelerated) and a vectorized top-k per
@@ -56,6 +58,7 @@ def neighbor_arrays(structure: Structure, cfg: GraphConfig) -> tuple[np.ndarray,
     Args:
         structure: ordered pymatgen Structure with N sites.
         cfg: graph settings (cutoff, max_neighbors).
+        z: (N,) atomic numbers if already known (saves a pass over the sites).
 
     Returns:
         edge_index (2, E) int64 [neighbour j, center i], edge_dist (E,) float32 in Å.
@@ -78,7 +81,8 @@ def neighbor_arrays(structure: Structure, cfg: GraphConfig) -> tuple[np.ndarray,
             f"structure {structure.composition.reduced_formula} has an atom without any "
             f"neighbour within {radius / _FALLBACK_GROWTH:.1f} Å; refusing to build an isolated graph"
         )
-    z = np.asarray(structure.atomic_numbers, dtype=np.int64)
+    if z is None:
+        z = np.asarray(structure.atomic_numbers, dtype=np.int64)
     # sort by center, then distance, then neighbour element (deterministic ties)
     order = np.lexsort((z[nbr], np.round(dist, _DIST_DECIMALS), center))
     center, nbr, dist = center[order], nbr[order], dist[order]
@@ -106,8 +110,8 @@ def structure_to_graph(structure: Structure, cfg: GraphConfig | None = None) -> 
     from torch_geometric.data import Data
 
     cfg = cfg or GraphConfig()
-    edge_index, edge_dist = neighbor_arrays(structure, cfg)
     z = np.asarray(structure.atomic_numbers, dtype=np.int64)
+    edge_index, edge_dist = neighbor_arrays(structure, cfg, z)
     return Data(
         z=torch.from_numpy(z),
         edge_index=torch.from_numpy(edge_index),
@@ -178,7 +182,11 @@ def _valence_electrons(el: Any) -> float | None:
     n_max = max(n for n, _, _ in shells)
     total = 0
     for n, orb, occ in shells:
-        if n == n_max or (orb == "d" and n == n_max - 1 and occ < 10) or (orb == "f" and n == n_max - 2 and occ < 14):
+        if (
+            n == n_max
+            or (orb == "d" and n == n_max - 1 and occ < 10)
+            or (orb == "f" and n == n_max - 2 and occ < 14)
+        ):
             total += occ
     return float(total)
 
@@ -315,14 +323,17 @@ def collate(graphs: Sequence[Data]) -> Batch:
 
 def graph_config_key(cfg: GraphConfig) -> str:
     """Short stable hash of the settings that change the cached arrays."""
-    payload = json.dumps({"cutoff": float(cfg.cutoff), "max_neighbors": int(cfg.max_neighbors)}, sort_keys=True)
+    payload = json.dumps(
+        {"cutoff": float(cfg.cutoff), "max_neighbors": int(cfg.max_neighbors)}, sort_keys=True
+    )
     return hashlib.sha1(payload.encode()).hexdigest()[:12]
 
 
 def _build_one(args: tuple[Structure, GraphConfig]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     structure, cfg = args
-    ei, dist = neighbor_arrays(structure, cfg)
-    return np.asarray(structure.atomic_numbers, dtype=np.int64), ei, dist
+    z = np.asarray(structure.atomic_numbers, dtype=np.int64)
+    ei, dist = neighbor_arrays(structure, cfg, z)
+    return z, ei, dist
 
 
 class GraphCache:

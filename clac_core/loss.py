@@ -131,7 +131,9 @@ class ClacLoss(nn.Module):
         if cfg.intra_crystal_weight > 0:
             if crystal_emb2 is None:
                 raise ValueError("intra_crystal_weight > 0 needs crystal_emb2 (augmented crystals)")
-            out["intra_crystal"] = multi_positive_info_nce(crystal_emb, crystal_emb2, logit_scale, crystal_ids, ls)
+            out["intra_crystal"] = multi_positive_info_nce(
+                crystal_emb, crystal_emb2, logit_scale, crystal_ids, ls
+            )
             total = total + cfg.intra_crystal_weight * out["intra_crystal"]
         out["loss"] = total
         return out

@@ -25,8 +25,14 @@ def checkpoint(tmp_path_factory):
 def cif_dir(tmp_path):
     d = tmp_path / "cifs"
     d.mkdir()
-    nacl = Structure(Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])  # CsCl-type cell, fine for a test
-    si = Structure(Lattice([[0, 2.715, 2.715], [2.715, 0, 2.715], [2.715, 2.715, 0]]), ["Si", "Si"], [[0, 0, 0], [0.25] * 3])
+    nacl = Structure(
+        Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]
+    )  # CsCl-type cell, fine for a test
+    si = Structure(
+        Lattice([[0, 2.715, 2.715], [2.715, 0, 2.715], [2.715, 2.715, 0]]),
+        ["Si", "Si"],
+        [[0, 0, 0], [0.25] * 3],
+    )
     nacl.to(filename=str(d / "a_nacl.cif"))
     si.to(filename=str(d / "b_si.cif"))
     return d, [nacl, si]
@@ -51,7 +57,10 @@ def test_embed_structures_parquet_and_npy(checkpoint, cif_dir, tmp_path):
     # files instead of a directory, .npy output, same numbers
     out_npy = tmp_path / "crystals.npy"
     files = [str(d / "a_nacl.cif"), str(d / "b_si.cif")]
-    assert _main(["embed", "--checkpoint", str(ckpt), "--structures", *files, "--out", str(out_npy), "--quiet"]) == 0
+    assert (
+        _main(["embed", "--checkpoint", str(ckpt), "--structures", *files, "--out", str(out_npy), "--quiet"])
+        == 0
+    )
     assert np.allclose(np.load(out_npy), emb, atol=1e-6)
     assert embed.STRUCTURE_SUFFIXES  # module importable without side effects
 
@@ -61,7 +70,9 @@ def test_embed_texts(checkpoint, tmp_path):
     texts = tmp_path / "texts.txt"
     texts.write_text("rock salt sodium chloride\n\ndiamond cubic silicon\n", encoding="utf-8")
     out = tmp_path / "texts.parquet"
-    assert _main(["embed", "--checkpoint", str(ckpt), "--texts", str(texts), "--out", str(out), "--quiet"]) == 0
+    assert (
+        _main(["embed", "--checkpoint", str(ckpt), "--texts", str(texts), "--out", str(out), "--quiet"]) == 0
+    )
     table = pq.read_table(out).to_pandas()
     assert table["id"].tolist() == ["1", "3"]
     emb = np.stack(table["embedding"].to_numpy())
@@ -72,10 +83,36 @@ def test_embed_texts(checkpoint, tmp_path):
 
 def test_embed_errors(checkpoint, tmp_path, capsys):
     ckpt, _ = checkpoint
-    assert _main(["embed", "--checkpoint", str(ckpt), "--texts", str(tmp_path / "nope.txt"), "--out", str(tmp_path / "x.npy")]) == 1
+    assert (
+        _main(
+            [
+                "embed",
+                "--checkpoint",
+                str(ckpt),
+                "--texts",
+                str(tmp_path / "nope.txt"),
+                "--out",
+                str(tmp_path / "x.npy"),
+            ]
+        )
+        == 1
+    )
     assert "not found" in capsys.readouterr().err
     (tmp_path / "t.txt").write_text("x\n")
-    assert _main(["embed", "--checkpoint", str(ckpt), "--texts", str(tmp_path / "t.txt"), "--out", str(tmp_path / "x.csv")]) == 2
+    assert (
+        _main(
+            [
+                "embed",
+                "--checkpoint",
+                str(ckpt),
+                "--texts",
+                str(tmp_path / "t.txt"),
+                "--out",
+                str(tmp_path / "x.csv"),
+            ]
+        )
+        == 2
+    )
 
 
 def _main(argv: list[str]) -> int:

@@ -19,7 +19,6 @@ from clac_core.graph import (
     structure_to_graph,
 )
 
-
 FCC = [[0, 0, 0], [0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]]
 
 
@@ -30,7 +29,9 @@ def nacl(a: float = 5.64) -> Structure:
 
 
 def silicon() -> Structure:
-    return Structure(Lattice.cubic(5.43), ["Si"] * 2, [[0, 0, 0], [0.25, 0.25, 0.25]]).get_primitive_structure()
+    return Structure(
+        Lattice.cubic(5.43), ["Si"] * 2, [[0, 0, 0], [0.25, 0.25, 0.25]]
+    ).get_primitive_structure()
 
 
 def test_nacl_neighbours_and_nearest_distance():
@@ -66,7 +67,9 @@ def test_isolated_atom_falls_back_to_larger_radius():
     counts = torch.bincount(g.edge_index[1], minlength=3)
     assert (counts > 0).all()  # He got neighbours through the enlarged radius
     with pytest.raises(ValueError, match="neighbour"):
-        structure_to_graph(Structure(Lattice.cubic(500.0), ["H", "He"], [[0, 0, 0], [0.5, 0.5, 0.5]]), GraphConfig())
+        structure_to_graph(
+            Structure(Lattice.cubic(500.0), ["H", "He"], [[0, 0, 0], [0.5, 0.5, 0.5]]), GraphConfig()
+        )
 
 
 def test_gaussian_expand_shape_and_peak():
@@ -100,7 +103,7 @@ def test_collate_offsets_edges():
     b = collate([g1, g2])
     assert b.num_graphs == 2
     assert b.batch.tolist() == [0] * 8 + [1] * 2
-    assert b.edge_index[:, g1.edge_index.shape[1]:].min() >= 8
+    assert b.edge_index[:, g1.edge_index.shape[1] :].min() >= 8
 
 
 def test_graph_cache_roundtrip_without_pickle(tmp_path):

@@ -25,6 +25,7 @@ def test_golden_asymmetric_case():
     c = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
     t = torch.tensor([[1.0, 0.0], [0.6, 0.8]])
     scale = 2.0
+
     # c->t logits: [[2, 1.2], [0, 1.6]]; t->c logits: [[2, 0], [1.2, 1.6]]
     def ce(row, j):
         return -(row[j] - math.log(sum(math.exp(x) for x in row)))
@@ -46,7 +47,9 @@ def test_random_pairs_scale_one_is_log_b():
     b = 8
     c = F.normalize(torch.randn(b, 4096, generator=g), dim=-1)
     t = F.normalize(torch.randn(b, 4096, generator=g), dim=-1)
-    assert ClacLoss()(c, t, torch.tensor(1.0), torch.arange(b))["loss"].item() == pytest.approx(math.log(b), abs=0.02)
+    assert ClacLoss()(c, t, torch.tensor(1.0), torch.arange(b))["loss"].item() == pytest.approx(
+        math.log(b), abs=0.02
+    )
 
 
 def test_matches_clip_loss_with_unique_ids():
@@ -76,7 +79,9 @@ def test_shared_crystal_golden_value():
     got = ClacLoss()(c, t, torch.tensor(1.0), torch.tensor([4, 4, 9]))["loss"].item()
     assert got == pytest.approx(expected, rel=1e-6)
     # label smoothing over the unmasked columns stays finite
-    smooth = ClacLoss(LossConfig(label_smoothing=0.1))(c, t, torch.tensor(1.0), torch.tensor([4, 4, 9]))["loss"]
+    smooth = ClacLoss(LossConfig(label_smoothing=0.1))(c, t, torch.tensor(1.0), torch.tensor([4, 4, 9]))[
+        "loss"
+    ]
     assert torch.isfinite(smooth) and smooth.item() > got
 
 

@@ -17,7 +17,11 @@ from clac_core.graph import collate, structure_to_graph
 from clac_core.models import CLaCModel, HFTextEncoder, load_checkpoint, save_checkpoint
 from clac_core.models.text import encoder_layers, resolve_text_model
 
-TEXTS = ["NaCl crystallizes in the cubic rock-salt structure.", "Silicon, diamond cubic", "a wide band gap oxide"]
+TEXTS = [
+    "NaCl crystallizes in the cubic rock-salt structure.",
+    "Silicon, diamond cubic",
+    "a wide band gap oxide",
+]
 
 
 def silicon() -> Structure:

@@ -45,7 +45,9 @@ def stored_text_prefixes(model: Any) -> list[str]:
     if mode in ("frozen", "cached"):
         return []
     if model.text is None:
-        raise ValueError(f"text train_mode={mode!r} needs the text backbone, but the model was built without it")
+        raise ValueError(
+            f"text train_mode={mode!r} needs the text backbone, but the model was built without it"
+        )
     if mode == "full":
         return [TEXT_PREFIX]
     from clac_core.models.text import encoder_layers
@@ -98,7 +100,9 @@ def save_checkpoint(model: Any, path: str | Path, *, step: int, extra: dict[str,
             "train_mode": model.cfg.text.train_mode,
         },
         "stored_text_prefixes": prefixes,
-        "stored_groups": sorted({k.split(".")[0] for k in state} | ({"text.backbone"} if prefixes else set())),
+        "stored_groups": sorted(
+            {k.split(".")[0] for k in state} | ({"text.backbone"} if prefixes else set())
+        ),
         "num_tensors": len(state),
         "num_parameters": int(sum(v.numel() for v in state.values())),
         "extra": extra or {},
@@ -120,7 +124,9 @@ def read_checkpoint_meta(path: str | Path) -> dict[str, Any]:
     if meta.get("format") != FORMAT:
         raise ValueError(f"{cfg_file} is not a CLaC checkpoint config (format={meta.get('format')!r})")
     if int(meta.get("format_version", 0)) > FORMAT_VERSION:
-        raise ValueError(f"{path} has checkpoint format {meta['format_version']}, newer than this code ({FORMAT_VERSION})")
+        raise ValueError(
+            f"{path} has checkpoint format {meta['format_version']}, newer than this code ({FORMAT_VERSION})"
+        )
     return meta
 
 
@@ -158,7 +164,9 @@ def load_checkpoint(
     expected = model.state_dict()
     unexpected = sorted(set(state) - set(expected))
     if unexpected:
-        raise ValueError(f"checkpoint {path} has {len(unexpected)} tensors the model does not know: {unexpected[:5]}")
+        raise ValueError(
+            f"checkpoint {path} has {len(unexpected)} tensors the model does not know: {unexpected[:5]}"
+        )
     bad_missing = sorted(k for k in set(expected) - set(state) if _is_stored(k, prefixes))
     if bad_missing:
         raise ValueError(
@@ -167,7 +175,9 @@ def load_checkpoint(
         )
     for k, v in state.items():
         if tuple(v.shape) != tuple(expected[k].shape):
-            raise ValueError(f"checkpoint {path}: {k} has shape {tuple(v.shape)}, model expects {tuple(expected[k].shape)}")
+            raise ValueError(
+                f"checkpoint {path}: {k} has shape {tuple(v.shape)}, model expects {tuple(expected[k].shape)}"
+            )
     model.load_state_dict(state, strict=False)
     model.checkpoint_meta = meta
     return model.to(device).eval()

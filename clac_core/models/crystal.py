@@ -49,11 +49,16 @@ class CGCNNEncoder(nn.Module):
         h = cfg.hidden_dim
         self.embed = ElementEmbedding(h)
         self.convs = nn.ModuleList(
-            [CGConv(h, dim=graph_cfg.num_gaussians, aggr="mean", batch_norm=True) for _ in range(cfg.num_layers)]
+            [
+                CGConv(h, dim=graph_cfg.num_gaussians, aggr="mean", batch_norm=True)
+                for _ in range(cfg.num_layers)
+            ]
         )
         self.act = nn.Softplus()
         self.dropout = nn.Dropout(cfg.dropout)
-        self.head = nn.Sequential(nn.Linear(h, cfg.out_dim), nn.Softplus(), nn.Linear(cfg.out_dim, cfg.out_dim))
+        self.head = nn.Sequential(
+            nn.Linear(h, cfg.out_dim), nn.Softplus(), nn.Linear(cfg.out_dim, cfg.out_dim)
+        )
 
     def atom_features(self, batch) -> torch.Tensor:
         """Per-atom features after message passing, (N, H)."""
@@ -95,11 +100,16 @@ class SchNetEncoder(nn.Module):
         self.embed = ElementEmbedding(h)
         self.smearing = GaussianSmearing(0.0, graph_cfg.cutoff, graph_cfg.num_gaussians)
         self.interactions = nn.ModuleList(
-            [InteractionBlock(h, graph_cfg.num_gaussians, h, self.envelope_cutoff) for _ in range(cfg.num_layers)]
+            [
+                InteractionBlock(h, graph_cfg.num_gaussians, h, self.envelope_cutoff)
+                for _ in range(cfg.num_layers)
+            ]
         )
         self.dropout = nn.Dropout(cfg.dropout)
         self.atom_mlp = nn.Sequential(nn.Linear(h, h), ShiftedSoftplus(), nn.Linear(h, h))
-        self.head = nn.Sequential(nn.Linear(h, cfg.out_dim), ShiftedSoftplus(), nn.Linear(cfg.out_dim, cfg.out_dim))
+        self.head = nn.Sequential(
+            nn.Linear(h, cfg.out_dim), ShiftedSoftplus(), nn.Linear(cfg.out_dim, cfg.out_dim)
+        )
 
     def atom_features(self, batch) -> torch.Tensor:
         """Per-atom features after the interaction blocks, (N, H)."""
@@ -125,5 +135,7 @@ def build_crystal_encoder(cfg: CrystalEncoderConfig, graph_cfg: GraphConfig) -> 
     try:
         cls = CRYSTAL_ENCODERS[cfg.kind]
     except KeyError:
-        raise ValueError(f"unknown crystal encoder kind {cfg.kind!r}; choose from {sorted(CRYSTAL_ENCODERS)}") from None
+        raise ValueError(
+            f"unknown crystal encoder kind {cfg.kind!r}; choose from {sorted(CRYSTAL_ENCODERS)}"
+        ) from None
     return cls(cfg, graph_cfg)

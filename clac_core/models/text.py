@@ -74,7 +74,9 @@ def encoder_layers(backbone: nn.Module) -> nn.ModuleList:
                 break
         if isinstance(obj, nn.ModuleList):
             return obj
-    raise ValueError(f"cannot find the layer list of {type(backbone).__name__} (expected model.encoder.layer)")
+    raise ValueError(
+        f"cannot find the layer list of {type(backbone).__name__} (expected model.encoder.layer)"
+    )
 
 
 class HFTextEncoder(nn.Module):
@@ -157,7 +159,11 @@ class HFTextEncoder(nn.Module):
     def forward(self, tokens: dict[str, torch.Tensor]) -> torch.Tensor:
         """Tokenizer output (B, L) -> mean-pooled features (B, H)."""
         device = self.device
-        tokens = {k: v.to(device) for k, v in tokens.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+        tokens = {
+            k: v.to(device)
+            for k, v in tokens.items()
+            if k in ("input_ids", "attention_mask", "token_type_ids")
+        }
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
             out = self.backbone(**tokens)
             return mean_pool(out.last_hidden_state, tokens["attention_mask"])
