@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from test_index import build_tiny_assets, tiny_records  # noqa: E402
+from test_index import shared_tiny_assets, tiny_records  # noqa: E402
 
 NACL_CIF = """data_NaCl
 _symmetry_space_group_name_H-M   'P 1'
@@ -49,7 +49,7 @@ BAD_CIF = "data_<b>broken</b>\n_cell_length_a 5\nthis is not a cif at all\n"
 @pytest.fixture(scope="session")
 def app_env(tmp_path_factory):
     out = tmp_path_factory.mktemp("app_assets")
-    ck, ix = build_tiny_assets(out)
+    ck, ix = shared_tiny_assets()
     old = {k: os.environ.get(k) for k in ("CLAC_CHECKPOINT", "CLAC_INDEX", "CLAC_USER_INDEXES")}
     os.environ["CLAC_CHECKPOINT"] = str(ck)
     os.environ["CLAC_INDEX"] = str(ix)

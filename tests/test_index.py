@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -65,11 +69,17 @@ def build_tiny_assets(out: Path) -> tuple[Path, Path]:
     return ck, ix
 
 
+@functools.lru_cache(maxsize=1)
+def shared_tiny_assets() -> tuple[Path, Path]:
+    """One tiny checkpoint + index per test session, shared by the index/inference/app tests."""
+    out = Path(tempfile.mkdtemp(prefix="clac_tiny_"))
+    atexit.register(shutil.rmtree, out, ignore_errors=True)
+    return build_tiny_assets(out)
+
+
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    out = tmp_path_factory.mktemp("tiny_index")
-    ck, ix = build_tiny_assets(out)
-    return ck, ix
+def tiny():
+    return shared_tiny_assets()
 
 
 def test_round_trip_and_float16_on_disk(tiny):
