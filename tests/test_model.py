@@ -232,3 +232,20 @@ def test_checkpoint_top_k_stores_only_trained_layers(tmp_path):
 def test_not_a_checkpoint(tmp_path):
     with pytest.raises(FileNotFoundError):
         load_checkpoint(tmp_path)
+
+
+def test_factorized_cgconv_matches_pyg_cgconv():
+    from torch_geometric.nn import CGConv
+
+    from clac_core.models.crystal import FactorizedCGConv
+
+    torch.manual_seed(5)
+    ref = CGConv(16, dim=7, aggr="mean", batch_norm=True)
+    fast = FactorizedCGConv(16, dim=7, aggr="mean", batch_norm=True)
+    fast.load_state_dict(ref.state_dict())
+    x, e = torch.randn(30, 16), torch.rand(200, 7)
+    ei = torch.randint(0, 30, (2, 200))
+    for mode in (True, False):
+        ref.train(mode)
+        fast.train(mode)
+        assert torch.allclose(fast(x, ei, e), ref(x, ei, e), atol=1e-5)

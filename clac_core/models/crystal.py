@@ -34,12 +34,43 @@ class ElementEmbedding(nn.Module):
         return self.proj(self.table[z])
 
 
+class FactorizedCGConv(CGConv):
+    """``torch_geometric.nn.CGConv`` (same parameters, same output) with a cheaper forward.
+
+    CGConv applies ``lin_f`` / ``lin_s`` to the per-edge concatenation ``[x_i, x_j, e_ij]``
+    (E x (2H + G) times (2H + G) x H). A linear map of a concatenation is the sum of the
+    maps of its parts, so we apply the node blocks once per *atom* (N x H x 4H) and gather
+    them per edge; only the Gaussian block runs per edge. With ~12 edges per atom this
+    cuts the FLOPs of a layer about 4x at H=128. The state dict is CGConv's, and the
+    output equals CGConv's up to float rounding (tested).
+    """
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_attr: torch.Tensor) -> torch.Tensor:
+        """x (N, H), edge_index (2, E) [j, i], edge_attr (E, G) -> (N, H)."""
+        from torch_geometric.utils import scatter
+
+        h = x.shape[-1]
+        src, dst = edge_index[0], edge_index[1]  # neighbour j, center i
+        w = torch.cat([self.lin_f.weight, self.lin_s.weight], dim=0)  # (2H, 2H + G)
+        b = torch.cat([self.lin_f.bias, self.lin_s.bias], dim=0)  # (2H,)
+        node_i = x @ w[:, :h].t()  # (N, 2H), acting on x_i
+        node_j = x @ w[:, h : 2 * h].t()  # (N, 2H), acting on x_j
+        pre = node_i[dst] + node_j[src] + torch.addmm(b, edge_attr, w[:, 2 * h :].t())  # (E, 2H)
+        f, s_ = pre.split(h, dim=-1)
+        msg = f.sigmoid() * torch.nn.functional.softplus(s_)  # (E, H)
+        out = scatter(msg, dst, dim=0, dim_size=x.shape[0], reduce=self.aggr)  # (N, H)
+        out = out if self.bn is None else self.bn(out)
+        return out + x
+
+
 class CGCNNEncoder(nn.Module):
     """Crystal Graph Convolutional Neural Network (Xie & Grossman, PRL 2018).
 
-    Element table -> Linear, then ``num_layers`` x ``CGConv(hidden, dim=G, batch_norm=True)``
-    (which already adds its input back: a residual gated convolution) followed by softplus,
-    mean pooling over atoms and a 2-layer MLP to ``out_dim``.
+    Element table -> Linear, then ``num_layers`` x ``CGConv(hidden, dim=G, aggr="mean",
+    batch_norm=True)`` (which already adds its input back: a residual gated convolution;
+    run through :class:`FactorizedCGConv`, same parameters, ~4x fewer FLOPs) followed by
+    softplus, mean pooling over atoms and a 2-layer MLP to ``out_dim``. Mean (not sum)
+    aggregation keeps the message scale independent of the neighbour count.
     """
 
     def __init__(self, cfg: CrystalEncoderConfig, graph_cfg: GraphConfig) -> None:
@@ -50,7 +81,7 @@ class CGCNNEncoder(nn.Module):
         self.embed = ElementEmbedding(h)
         self.convs = nn.ModuleList(
             [
-                CGConv(h, dim=graph_cfg.num_gaussians, aggr="mean", batch_norm=True)
+                FactorizedCGConv(h, dim=graph_cfg.num_gaussians, aggr="mean", batch_norm=True)
                 for _ in range(cfg.num_layers)
             ]
         )
