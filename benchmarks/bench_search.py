@@ -61,9 +61,8 @@ def bench_latency(n: int, repeats: int) -> list[dict]:
     import torch
 
     from clac_core.config import ModelConfig
-    from clac_core.index import SearchFilters, encode_texts
-
-    torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
+    from clac_core.index import SearchFilters
+    from clac_core.inference import encode_query_texts as encode_texts  # the app's query path
     from clac_core.models import CLaCModel
 
     model = CLaCModel(ModelConfig()).eval()

@@ -14,7 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,6 +68,40 @@ def list_indexes() -> dict[str, Path]:
             if is_index_dir(d) and d.resolve() != default.resolve():
                 found[f"{tag}: {d.name}"] = d
     return found
+
+
+# ---------------------------------------------------------------------- small-batch threading
+
+SMALL_BATCH = 8
+
+
+@contextmanager
+def small_batch_threads(n: int) -> Iterator[None]:
+    """Run a small batch (n <= SMALL_BATCH) on one intra-op thread.
+
+    Why: a single query is latency-bound; on a shared 2-core machine under load (load average
+    ~10) one MiniLM query took 27-41 ms with 1 torch thread but 760-1260 ms with 2 threads
+    (thread spin/contention). Large batches keep the default thread count.
+    """
+    import torch
+
+    if n > SMALL_BATCH:
+        yield
+        return
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(prev)
+
+
+def encode_query_texts(model: Any, texts: Sequence[str]) -> np.ndarray:
+    """(B, D) normalized text embeddings with the small-batch threading policy."""
+    from clac_core.index import encode_texts
+
+    with small_batch_threads(len(texts)):
+        return encode_texts(model, list(texts))
 
 
 # ---------------------------------------------------------------------- zero-shot prompts
@@ -238,15 +273,14 @@ class Explorer:
     # ------------------------------------------------------------------ embedding
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         """(B, D) float32 normalized text embeddings."""
-        from clac_core.index import encode_texts
-
-        return encode_texts(self.model, list(texts))
+        return encode_query_texts(self.model, texts)
 
     def embed_structures(self, structures: Sequence[Structure]) -> np.ndarray:
         """(B, D) float32 normalized crystal embeddings."""
         from clac_core.index import encode_structures
 
-        return encode_structures(self.model, list(structures))
+        with small_batch_threads(len(structures)):
+            return encode_structures(self.model, list(structures))
 
     # ------------------------------------------------------------------ search
     def search_text(self, query: str, k: int = 20, filters: SearchFilters | None = None) -> pd.DataFrame:
