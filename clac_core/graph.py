@@ -336,6 +336,13 @@ def _build_one(args: tuple[Structure, GraphConfig]) -> tuple[np.ndarray, np.ndar
     return z, ei, dist
 
 
+_FORK_STATE: dict[str, Any] = {}  # set only while a fork pool of GraphCache.build runs
+
+
+def _build_index(i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return _build_one((_FORK_STATE["structures"][i], _FORK_STATE["cfg"]))
+
+
 class GraphCache:
     """Crystal graphs of many structures, stored as concatenated arrays.
 
@@ -394,9 +401,18 @@ class GraphCache:
         if num_workers > 1 and len(structures) > 64:
             import multiprocessing as mp
 
-            ctx = mp.get_context("fork" if os.name == "posix" else "spawn")
-            with ctx.Pool(num_workers) as pool:
-                parts = list(tqdm(pool.imap(_build_one, jobs, chunksize=64), **bar))
+            if os.name == "posix":
+                # fork: workers inherit the structures; only indices and arrays cross processes
+                _FORK_STATE["structures"], _FORK_STATE["cfg"] = structures, cfg
+                try:
+                    with mp.get_context("fork").Pool(num_workers) as pool:
+                        it = pool.imap(_build_index, range(len(structures)), chunksize=64)
+                        parts = list(tqdm(it, **bar))
+                finally:
+                    _FORK_STATE.clear()
+            else:
+                with mp.get_context("spawn").Pool(num_workers) as pool:
+                    parts = list(tqdm(pool.imap(_build_one, jobs, chunksize=64), **bar))
         else:
             parts = [_build_one(j) for j in tqdm(jobs, **bar)]
         return cls.from_parts(parts, cfg, ids=ids)
