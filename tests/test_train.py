@@ -306,6 +306,7 @@ def test_best_checkpoint_loads_and_retrieves(tiny_run: Path, data_dir: Path) -> 
     assert torch.equal(sim.argmax(1), torch.arange(len(ids)))  # each text finds its crystal
 
 
+@pytest.mark.slow
 def test_same_seed_gives_same_metrics(tiny_run: Path, data_dir: Path, tmp_path: Path) -> None:
     from clac_core.cli import main
 
@@ -357,3 +358,20 @@ def test_ddp_two_cpu_processes_with_gloo(data_dir: Path, tmp_path: Path) -> None
     assert (out / "last" / "model.safetensors").is_file() and (out / "best" / "model.safetensors").is_file()
     rows = _metrics(out)
     assert len(rows) == 1 and float(rows[0]["val_t2c_r10"]) > 10 / int(rows[0]["val_pool"])
+
+
+@pytest.mark.slow
+def test_tiny_trains_on_clac_data_build_prototypes(tmp_path: Path) -> None:
+    """The real pipeline: `clac data build --source prototypes` then `clac train` (tiny)."""
+    from clac_core.cli import main
+
+    data = tmp_path / "proto"
+    assert main(["data", "build", "--source", "prototypes", "--out", str(data), "--workers", "1"]) == 0
+    out = tmp_path / "run"
+    assert main(_train_args(data, out, "train.epochs=4", "train.sampling=crystals")) == 0
+    rows = _metrics(out)
+    pool = int(rows[-1]["val_pool"])
+    assert pool >= 10
+    best = max(float(r["val_t2c_r10"]) for r in rows)
+    assert best > 10 / pool + 0.2, (best, pool)  # text -> crystal well above chance
+    assert {p.suffix for p in (out / "best").rglob("*") if p.is_file()} <= ALLOWED_SUFFIXES
