@@ -174,6 +174,7 @@ def test_checkpoint_round_trip_cached(full_model, perovskite, tmp_path):
     meta = json.loads((path / "config.json").read_text())
     assert meta["step"] == 17 and meta["extra"] == {"note": "test"}
     assert meta["text_base"]["name"] == "minilm" and meta["stored_text_prefixes"] == []
+    assert len(meta["text_base"]["fingerprint"]) == 16
     stored = load_file(str(path / "model.safetensors"))
     assert not any(k.startswith("text.") for k in stored)  # frozen base weights not stored
     assert (path / "model.safetensors").stat().st_size <= 25 * 1024 * 1024
@@ -184,6 +185,11 @@ def test_checkpoint_round_trip_cached(full_model, perovskite, tmp_path):
         assert torch.allclose(loaded.encode_crystal(batch), full_model.encode_crystal(batch), atol=1e-6)
         assert torch.allclose(loaded.encode_text(TEXTS), full_model.encode_text(TEXTS), atol=1e-6)
     assert loaded.logit_scale.item() == pytest.approx(3.0)
+    # a different base text model is reported
+    meta["text_base"]["fingerprint"] = "0" * 16
+    (path / "config.json").write_text(json.dumps(meta))
+    with pytest.warns(UserWarning, match="fingerprint"):
+        load_checkpoint(path)
     crystal_only = load_checkpoint(path, load_text_backbone=False)
     assert crystal_only.text is None
     with torch.no_grad():

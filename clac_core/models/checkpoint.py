@@ -57,6 +57,23 @@ def stored_text_prefixes(model: Any) -> list[str]:
     return [f"{TEXT_PREFIX}{layer_path}.{i}." for i in model.text.trainable_layer_indices()]
 
 
+def text_base_fingerprint(model: Any) -> str | None:
+    """Short hash of a few base text weights (word embeddings, last block) or None.
+
+    Stored in config.json so that loading on a machine whose base text model differs
+    (other version of the same name) is reported instead of silently giving other vectors.
+    Only tensors a checkpoint never overwrites in frozen/cached mode matter, but the
+    embeddings are never trained in top_k mode either, so they identify the base model.
+    """
+    import hashlib
+
+    if model.text is None:
+        return None
+    emb = model.text.backbone.get_input_embeddings().weight.detach().float().cpu()
+    h = hashlib.sha256(emb[:: max(1, emb.shape[0] // 512)].contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
 def _is_stored(key: str, text_prefixes: list[str]) -> bool:
     if not key.startswith(TEXT_PREFIX):
         return True
@@ -98,6 +115,7 @@ def save_checkpoint(model: Any, path: str | Path, *, step: int, extra: dict[str,
             "name": model.cfg.text.name,
             "resolved": resolve_text_model(model.cfg.text.name),
             "train_mode": model.cfg.text.train_mode,
+            "fingerprint": text_base_fingerprint(model),
         },
         "stored_text_prefixes": prefixes,
         "stored_groups": sorted(
@@ -177,6 +195,17 @@ def load_checkpoint(
         if tuple(v.shape) != tuple(expected[k].shape):
             raise ValueError(
                 f"checkpoint {path}: {k} has shape {tuple(v.shape)}, model expects {tuple(expected[k].shape)}"
+            )
+    stored_fp = (meta.get("text_base") or {}).get("fingerprint")
+    if load_text_backbone and stored_fp and model.cfg.text.train_mode != "full":
+        found = text_base_fingerprint(model)
+        if found != stored_fp:
+            import warnings
+
+            warnings.warn(
+                f"checkpoint {path} was trained on a base text model {cfg.text.name!r} with fingerprint "
+                f"{stored_fp}, but the one loaded here has {found}; text embeddings will differ",
+                stacklevel=2,
             )
     model.load_state_dict(state, strict=False)
     model.checkpoint_meta = meta
