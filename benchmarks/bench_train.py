@@ -64,13 +64,13 @@ def load_structures(n: int, data: Path | None) -> tuple[list, list[str]]:
     structs = [Structure.from_str(c, fmt="cif") for c in df["cif"]]
     texts = [
         f"{s.composition.reduced_formula} is a crystal with {len(s)} atoms in its unit cell and a band gap of "
-        f"{bg:.2f} eV." for s, bg in zip(structs, df["band_gap"])
+        f"{bg:.2f} eV."
+        for s, bg in zip(structs, df["band_gap"], strict=True)
     ]
     return structs, texts
 
 
 def bench_trainer(cfg, graphs, texts, device, steps: int, warmup: int) -> dict:
-    import torch
 
     from clac_core.data import EpochSampler, PairDataset
     from clac_core.train import DistInfo, Trainer
@@ -130,7 +130,9 @@ def bench_bare_cgconv(cfg, graphs, device, steps: int, warmup: int) -> dict:
     h, g = cfg.model.crystal.hidden_dim, cfg.model.graph.num_gaussians
     table = element_features().to(device)
     emb = nn.Linear(table.shape[1], h).to(device)
-    convs = nn.ModuleList([CGConv(h, dim=g, aggr="mean", batch_norm=True) for _ in range(cfg.model.crystal.num_layers)]).to(device)
+    convs = nn.ModuleList(
+        [CGConv(h, dim=g, aggr="mean", batch_norm=True) for _ in range(cfg.model.crystal.num_layers)]
+    ).to(device)
     head = nn.Linear(h, cfg.model.embed_dim).to(device)
     params = [*emb.parameters(), *convs.parameters(), *head.parameters()]
     opt = torch.optim.AdamW(params, lr=1e-3)
@@ -154,7 +156,13 @@ def bench_bare_cgconv(cfg, graphs, device, steps: int, warmup: int) -> dict:
         opt.step()
     _sync(device)
     dt = time.perf_counter() - t0
-    return dict(bench="bare_cgconv", batch_size=bs, steps=steps, pairs_per_s=steps * bs / dt, ms_per_step=1000 * dt / steps)
+    return dict(
+        bench="bare_cgconv",
+        batch_size=bs,
+        steps=steps,
+        pairs_per_s=steps * bs / dt,
+        ms_per_step=1000 * dt / steps,
+    )
 
 
 def bench_bare_text(cfg, texts, device, steps: int, warmup: int) -> dict:
@@ -176,14 +184,27 @@ def bench_bare_text(cfg, texts, device, steps: int, warmup: int) -> dict:
                 _sync(device)
                 t0 = time.perf_counter()
             chunk = [texts[(i * bs + j) % len(texts)] for j in range(bs)]
-            enc = tok(chunk, padding=True, truncation=True, max_length=cfg.model.text.max_length, return_tensors="pt").to(device)
+            enc = tok(
+                chunk,
+                padding=True,
+                truncation=True,
+                max_length=cfg.model.text.max_length,
+                return_tensors="pt",
+            ).to(device)
             ntok.append(int(enc["input_ids"].shape[1]))
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
                 model(**enc)
     _sync(device)
     dt = time.perf_counter() - t0
-    return dict(bench="bare_text_forward", batch_size=bs, steps=steps, pairs_per_s=steps * bs / dt,
-                ms_per_step=1000 * dt / steps, tokens=float(np.mean(ntok)), amp_bf16=use_amp)
+    return dict(
+        bench="bare_text_forward",
+        batch_size=bs,
+        steps=steps,
+        pairs_per_s=steps * bs / dt,
+        ms_per_step=1000 * dt / steps,
+        tokens=float(np.mean(ntok)),
+        amp_bf16=use_amp,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -210,21 +231,51 @@ def main(argv: list[str] | None = None) -> int:
     t = time.perf_counter()
     structs, texts = load_structures(args.n, args.data)
     graphs = GraphCache.build(structs, cfg.model.graph, num_workers=os.cpu_count() or 1, progress=False)
-    common = dict(device=str(device), config=str(args.config.name), n_crystals=len(graphs),
-                  threads=torch.get_num_threads(), gpu=torch.cuda.get_device_name(device) if device.type == "cuda" else None)
-    print(json.dumps(dict(bench="setup", seconds=time.perf_counter() - t,
-                          mean_atoms=float(np.mean([len(s) for s in structs])), **common)), flush=True)
+    common = dict(
+        device=str(device),
+        config=str(args.config.name),
+        n_crystals=len(graphs),
+        threads=torch.get_num_threads(),
+        gpu=torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+    )
+    print(
+        json.dumps(
+            dict(
+                bench="setup",
+                seconds=time.perf_counter() - t,
+                mean_atoms=float(np.mean([len(s) for s in structs])),
+                **common,
+            )
+        ),
+        flush=True,
+    )
     results = [bench_trainer(cfg, graphs, texts, device, args.steps, args.warmup)]
     print(json.dumps({**results[-1], **common, "peak_mem_mb": _peak_mb(device)}), flush=True)
     if not args.skip_bare:
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
-        print(json.dumps({**bench_bare_cgconv(cfg, graphs, device, args.steps, args.warmup), **common,
-                          "peak_mem_mb": _peak_mb(device)}), flush=True)
+        print(
+            json.dumps(
+                {
+                    **bench_bare_cgconv(cfg, graphs, device, args.steps, args.warmup),
+                    **common,
+                    "peak_mem_mb": _peak_mb(device),
+                }
+            ),
+            flush=True,
+        )
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
-        print(json.dumps({**bench_bare_text(cfg, texts, device, args.steps, args.warmup), **common,
-                          "peak_mem_mb": _peak_mb(device)}), flush=True)
+        print(
+            json.dumps(
+                {
+                    **bench_bare_text(cfg, texts, device, args.steps, args.warmup),
+                    **common,
+                    "peak_mem_mb": _peak_mb(device),
+                }
+            ),
+            flush=True,
+        )
     return 0
 
 

@@ -82,7 +82,7 @@ class DataDir:
         rows = self.crystals if indices is None else self.crystals.iloc[list(indices)]
         return [
             structure_from_arrays(lat, fc, z)
-            for lat, fc, z in zip(rows["lattice"], rows["frac_coords"], rows["atomic_numbers"])
+            for lat, fc, z in zip(rows["lattice"], rows["frac_coords"], rows["atomic_numbers"], strict=True)
         ]
 
 
@@ -233,7 +233,9 @@ def text_feature_cache(
                 np.save(tmp_npy, feats)
                 os.replace(tmp_npy, stem.with_suffix(".npy"))
                 tmp_json = folder / f".chunk-{next_id:05d}.{os.getpid()}.json"
-                tmp_json.write_text(json.dumps({"texts": part, "model": cfg.name, "max_length": cfg.max_length}))
+                tmp_json.write_text(
+                    json.dumps({"texts": part, "model": cfg.name, "max_length": cfg.max_length})
+                )
                 os.replace(tmp_json, stem.with_suffix(".json"))
                 next_id += 1
                 bar.update(len(part))
@@ -297,7 +299,9 @@ class EpochSampler:
         self.world_size = int(world_size)
         order = np.argsort(self.crystal_index, kind="stable")
         sorted_ci = self.crystal_index[order]
-        starts = np.flatnonzero(np.r_[True, sorted_ci[1:] != sorted_ci[:-1]]) if order.size else np.zeros(0, int)
+        starts = (
+            np.flatnonzero(np.r_[True, sorted_ci[1:] != sorted_ci[:-1]]) if order.size else np.zeros(0, int)
+        )
         self._group_order = order  # pair positions grouped by crystal
         self._group_start = starts
         self._group_size = np.diff(np.r_[starts, order.size])
@@ -429,9 +433,7 @@ class PairDataset:
         )
 
 
-def select_pairs(
-    pairs: pd.DataFrame, split: str, *, max_pairs: int = 0, seed: int = 0
-) -> pd.DataFrame:
+def select_pairs(pairs: pd.DataFrame, split: str, *, max_pairs: int = 0, seed: int = 0) -> pd.DataFrame:
     """Pairs of one split, optionally subsampled (seeded) to ``max_pairs`` rows."""
     sel = pairs[pairs["split"] == split]
     if max_pairs and len(sel) > max_pairs:
@@ -440,7 +442,9 @@ def select_pairs(
     return sel.reset_index(drop=True)
 
 
-def eval_pool(pairs: pd.DataFrame, split: str = "val", *, max_crystals: int = 2000, seed: int = 0) -> pd.DataFrame:
+def eval_pool(
+    pairs: pd.DataFrame, split: str = "val", *, max_crystals: int = 2000, seed: int = 0
+) -> pd.DataFrame:
     """Retrieval pool: up to ``max_crystals`` crystals of ``split``, one text each (seeded).
 
     Views in :data:`EVAL_EXCLUDED_VIEWS` are left out. The pool is fixed for a seed, so the

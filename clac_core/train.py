@@ -225,7 +225,9 @@ def _hardware(device: torch.device, world: int) -> dict[str, Any]:
 class Trainer:
     """Holds model, optimizer, data and bookkeeping for one run (see :func:`fit`)."""
 
-    def __init__(self, cfg: ExperimentConfig, data_dir: str | Path, out_dir: str | Path, dist: DistInfo) -> None:
+    def __init__(
+        self, cfg: ExperimentConfig, data_dir: str | Path, out_dir: str | Path, dist: DistInfo
+    ) -> None:
         import torch
 
         self.cfg = cfg
@@ -282,7 +284,9 @@ class Trainer:
             graphs, train_pairs["crystal_index"].to_numpy(), list(train_pairs["text"]), train_feats
         )
         self.pool = pool
-        self.pool_dataset = _PairDataset(graphs, pool["crystal_index"].to_numpy(), list(pool["text"]), pool_feats)
+        self.pool_dataset = _PairDataset(
+            graphs, pool["crystal_index"].to_numpy(), list(pool["text"]), pool_feats
+        )
         self.sampler = EpochSampler(
             self.dataset.crystal_index,
             tc.sampling,
@@ -313,7 +317,12 @@ class Trainer:
         self.model = CLaCModel(self.cfg.model, load_text_backbone=not self.cached).to(self.device)
         torch.manual_seed(tc.seed + 1000 * self.dist.rank)  # per-rank dropout streams
         self.loss_fn = ClacLoss(self.cfg.loss)
-        groups: dict[str, list[torch.nn.Parameter]] = {"decay": [], "no_decay": [], "text_decay": [], "text_no_decay": []}
+        groups: dict[str, list[torch.nn.Parameter]] = {
+            "decay": [],
+            "no_decay": [],
+            "text_decay": [],
+            "text_no_decay": [],
+        }
         for name, p in self.model.named_parameters():
             if not p.requires_grad:
                 continue
@@ -335,7 +344,9 @@ class Trainer:
         self.params = [p for g in param_groups for p in g["params"]]
         self.optimizer = torch.optim.AdamW(param_groups, lr=tc.lr, betas=(0.9, 0.98), eps=1e-6)
         warm, total = tc.warmup_steps, self.total_steps
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda s: lr_factor(s, warm, total))
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda s: lr_factor(s, warm, total)
+        )
         self.step = 0
         self.epoch = 0  # next epoch to run
         self.batch_in_epoch = 0  # next batch of self.epoch (resume inside an epoch)
@@ -515,7 +526,9 @@ class Trainer:
         ctx = torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else contextlib.nullcontext()
         with torch.no_grad(), ctx:
             for lo in range(0, len(self.pool_dataset), bs):
-                b = self.pool_dataset.collate(np.arange(lo, min(lo + bs, len(self.pool_dataset)))).to(self.device)
+                b = self.pool_dataset.collate(np.arange(lo, min(lo + bs, len(self.pool_dataset)))).to(
+                    self.device
+                )
                 cr.append(self.model.encode_crystal(b.graphs).float())
                 if b.text_features is not None:
                     tx.append(self.model.encode_text_features(b.text_features).float())
@@ -549,7 +562,6 @@ class Trainer:
 
     # -- the loop ------------------------------------------------------------------------
     def train(self) -> Path:
-        import torch
         from tqdm.auto import tqdm
 
         tc = self.tc
@@ -581,7 +593,8 @@ class Trainer:
                 seconds_before = self.epoch_seconds
                 micro = 0
                 for b_idx, positions in enumerate(
-                    self.sampler.batches(epoch, tc.batch_size, start=self.batch_in_epoch), start=self.batch_in_epoch
+                    self.sampler.batches(epoch, tc.batch_size, start=self.batch_in_epoch),
+                    start=self.batch_in_epoch,
                 ):
                     batch = self.dataset.collate(positions).to(self.device)
                     loss = self._forward_loss(batch)
@@ -631,7 +644,9 @@ class Trainer:
             "step": self.step,
             "train_loss": self.loss_sum / max(1, self.loss_count),
             "lr": self.optimizer.param_groups[0]["lr"],
-            "text_lr": next((g["lr"] for g in self.optimizer.param_groups if g["name"].startswith("text")), ""),
+            "text_lr": next(
+                (g["lr"] for g in self.optimizer.param_groups if g["name"].startswith("text")), ""
+            ),
             "logit_scale": float(self.model.logit_scale_value().detach()),
             "pairs_per_s": self.epoch_pairs / max(self.epoch_seconds, 1e-9),
             "epoch_seconds": self.epoch_seconds,
@@ -716,15 +731,19 @@ def fit(cfg: ExperimentConfig, data_dir: str | Path, out_dir: str | Path, *, res
         import torch.distributed as tdist
 
         if not tdist.is_initialized():
-            use_cuda = torch.cuda.is_available() and cfg.train.device in ("auto", "cuda") or cfg.train.device.startswith(
-                "cuda"
+            use_cuda = (
+                torch.cuda.is_available()
+                and cfg.train.device in ("auto", "cuda")
+                or cfg.train.device.startswith("cuda")
             )
             if use_cuda:
                 torch.cuda.set_device(dist.local_rank)
             tdist.init_process_group(backend="nccl" if use_cuda else "gloo")
             started_pg = True
         if not torch.cuda.is_available():
-            torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", dist.world_size))))
+            torch.set_num_threads(
+                max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", dist.world_size)))
+            )
     try:
         trainer = Trainer(cfg, data_dir, out_dir, dist)
         trainer.setup()
@@ -735,9 +754,14 @@ def fit(cfg: ExperimentConfig, data_dir: str | Path, out_dir: str | Path, *, res
             if (last / STATE_JSON).is_file():
                 trainer.resume_from(last)
                 if dist.main:
-                    print(f"resuming {out_dir} at epoch {trainer.epoch + 1}, step {trainer.step}", file=sys.stderr)
+                    print(
+                        f"resuming {out_dir} at epoch {trainer.epoch + 1}, step {trainer.step}",
+                        file=sys.stderr,
+                    )
             elif dist.main:
-                print(f"nothing to resume in {out_dir} (no last/{STATE_JSON}); starting fresh", file=sys.stderr)
+                print(
+                    f"nothing to resume in {out_dir} (no last/{STATE_JSON}); starting fresh", file=sys.stderr
+                )
         result = trainer.train()
         trainer.write_info()
         return result
@@ -752,7 +776,9 @@ def fit(cfg: ExperimentConfig, data_dir: str | Path, out_dir: str | Path, *, res
 # CLI
 # --------------------------------------------------------------------------------------
 def configure_parser(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", type=Path, default=None, help="YAML config (configs/tiny.yaml, configs/default.yaml, ...)")
+    p.add_argument(
+        "--config", type=Path, default=None, help="YAML config (configs/tiny.yaml, configs/default.yaml, ...)"
+    )
     p.add_argument("--data", type=Path, default=None, help="data directory from `clac data build`")
     p.add_argument("--out", type=Path, default=None, help="run directory to write")
     p.add_argument(

@@ -26,7 +26,26 @@ from clac_core.corpus.record import structure_to_arrays
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "configs" / "tiny.yaml"
 
-CATIONS = ["Li", "Na", "K", "Rb", "Cs", "Mg", "Ca", "Sr", "Ba", "Zn", "Cd", "Ag", "Cu", "Ni", "Co", "Fe", "Mn", "Pb"]
+CATIONS = [
+    "Li",
+    "Na",
+    "K",
+    "Rb",
+    "Cs",
+    "Mg",
+    "Ca",
+    "Sr",
+    "Ba",
+    "Zn",
+    "Cd",
+    "Ag",
+    "Cu",
+    "Ni",
+    "Co",
+    "Fe",
+    "Mn",
+    "Pb",
+]
 ANIONS = ["F", "Cl", "Br", "I", "O", "S", "Se", "Te", "N", "P"]
 METALS = ["Al", "Cu", "Ag", "Au", "Ni", "Pd", "Pt", "Fe", "Cr", "Mo", "W", "V", "Nb", "Ta", "Li", "Na", "K"]
 B_SITES = ["Ti", "Zr", "Sn", "Hf", "Nb", "Ta", "Mn", "Fe"]
@@ -50,28 +69,101 @@ def _crystals() -> list[tuple[object, str, str, int, str]]:
     for c in CATIONS:
         for a in ANIONS:
             d = radius(c) + radius(a)
-            out.append((Structure(Lattice.cubic(2 * d), [c] * 4 + [a] * 4,
-                                  [[0, 0, 0], [0, .5, .5], [.5, 0, .5], [.5, .5, 0],
-                                   [.5, .5, .5], [.5, 0, 0], [0, .5, 0], [0, 0, .5]]), "rocksalt", "Fm-3m", 225, f"rs:{c}{a}"))
+            out.append(
+                (
+                    Structure(
+                        Lattice.cubic(2 * d),
+                        [c] * 4 + [a] * 4,
+                        [
+                            [0, 0, 0],
+                            [0, 0.5, 0.5],
+                            [0.5, 0, 0.5],
+                            [0.5, 0.5, 0],
+                            [0.5, 0.5, 0.5],
+                            [0.5, 0, 0],
+                            [0, 0.5, 0],
+                            [0, 0, 0.5],
+                        ],
+                    ),
+                    "rocksalt",
+                    "Fm-3m",
+                    225,
+                    f"rs:{c}{a}",
+                )
+            )
             if (CATIONS.index(c) + ANIONS.index(a)) % 2 == 0:
-                out.append((Structure(Lattice.cubic(2 * d / 3**0.5), [c, a], [[0, 0, 0], [.5, .5, .5]]),
-                            "cesium chloride", "Pm-3m", 221, f"cscl:{c}{a}"))
+                out.append(
+                    (
+                        Structure(Lattice.cubic(2 * d / 3**0.5), [c, a], [[0, 0, 0], [0.5, 0.5, 0.5]]),
+                        "cesium chloride",
+                        "Pm-3m",
+                        221,
+                        f"cscl:{c}{a}",
+                    )
+                )
             else:
-                out.append((Structure(Lattice.cubic(4 * d / 3**0.5), [c] * 4 + [a] * 4,
-                                      [[0, 0, 0], [0, .5, .5], [.5, 0, .5], [.5, .5, 0],
-                                       [.25, .25, .25], [.25, .75, .75], [.75, .25, .75], [.75, .75, .25]]),
-                            "zincblende", "F-43m", 216, f"zb:{c}{a}"))
+                out.append(
+                    (
+                        Structure(
+                            Lattice.cubic(4 * d / 3**0.5),
+                            [c] * 4 + [a] * 4,
+                            [
+                                [0, 0, 0],
+                                [0, 0.5, 0.5],
+                                [0.5, 0, 0.5],
+                                [0.5, 0.5, 0],
+                                [0.25, 0.25, 0.25],
+                                [0.25, 0.75, 0.75],
+                                [0.75, 0.25, 0.75],
+                                [0.75, 0.75, 0.25],
+                            ],
+                        ),
+                        "zincblende",
+                        "F-43m",
+                        216,
+                        f"zb:{c}{a}",
+                    )
+                )
     for m in METALS:
         r = radius(m)
-        out.append((Structure(Lattice.cubic(4 * r / 3**0.5), [m, m], [[0, 0, 0], [.5, .5, .5]]), "bcc", "Im-3m", 229, f"bcc:{m}"))
-        out.append((Structure(Lattice.cubic(2 * 2**0.5 * r), [m] * 4, [[0, 0, 0], [0, .5, .5], [.5, 0, .5], [.5, .5, 0]]),
-                    "fcc", "Fm-3m", 225, f"fcc:{m}"))
+        out.append(
+            (
+                Structure(Lattice.cubic(4 * r / 3**0.5), [m, m], [[0, 0, 0], [0.5, 0.5, 0.5]]),
+                "bcc",
+                "Im-3m",
+                229,
+                f"bcc:{m}",
+            )
+        )
+        out.append(
+            (
+                Structure(
+                    Lattice.cubic(2 * 2**0.5 * r),
+                    [m] * 4,
+                    [[0, 0, 0], [0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]],
+                ),
+                "fcc",
+                "Fm-3m",
+                225,
+                f"fcc:{m}",
+            )
+        )
     for a_el in A_SITES:
         for b in B_SITES:
             d = radius(b) + radius("O")
-            out.append((Structure(Lattice.cubic(2 * d), [a_el, b, "O", "O", "O"],
-                                  [[0, 0, 0], [.5, .5, .5], [.5, .5, 0], [.5, 0, .5], [0, .5, .5]]),
-                        "perovskite", "Pm-3m", 221, f"pv:{a_el}{b}"))
+            out.append(
+                (
+                    Structure(
+                        Lattice.cubic(2 * d),
+                        [a_el, b, "O", "O", "O"],
+                        [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]],
+                    ),
+                    "perovskite",
+                    "Pm-3m",
+                    221,
+                    f"pv:{a_el}{b}",
+                )
+            )
     return out
 
 
@@ -86,13 +178,28 @@ def write_fixture_data_dir(out: Path, seed: int = 0) -> Path:
         h = int(hashlib.sha1(formula.encode()).hexdigest(), 16) % 10  # grouped split by formula
         split = "val" if h < 2 else ("test" if h == 2 else "train")
         arrays = structure_to_arrays(s)
-        elements = sorted({el.symbol for el in s.composition}, key=lambda e: s.composition.get_atomic_fraction(e))
+        elements = sorted(
+            {el.symbol for el in s.composition}, key=lambda e: s.composition.get_atomic_fraction(e)
+        )
         names = " and ".join(_name(e) for e in elements)
         cif = f"data_{cid}"
         crystal_rows.append(
-            dict(crystal_id=cid, formula=formula, source="fixture", split=split, hypothetical=False, parent=None,
-                 spacegroup_symbol=sg, spacegroup_number=sgn, crystal_system="cubic", nsites=len(s), cif=cif,
-                 properties="{}", labels=json.dumps({"prototype": proto}), **arrays)
+            dict(
+                crystal_id=cid,
+                formula=formula,
+                source="fixture",
+                split=split,
+                hypothetical=False,
+                parent=None,
+                spacegroup_symbol=sg,
+                spacegroup_number=sgn,
+                crystal_system="cubic",
+                nsites=len(s),
+                cif=cif,
+                properties="{}",
+                labels=json.dumps({"prototype": proto}),
+                **arrays,
+            )
         )
         texts = {
             "composition": f"{formula}, a compound of {names}.",
@@ -100,14 +207,26 @@ def write_fixture_data_dir(out: Path, seed: int = 0) -> Path:
             "caption": f"{formula} ({proto}, {sg}).",
         }
         for view, text in texts.items():
-            pair_rows.append(dict(crystal_id=cid, text=text, view=view, split=split, formula=formula,
-                                  source="fixture", cif=cif))
+            pair_rows.append(
+                dict(
+                    crystal_id=cid,
+                    text=text,
+                    view=view,
+                    split=split,
+                    formula=formula,
+                    source="fixture",
+                    cif=cif,
+                )
+            )
     crystals = pd.DataFrame(crystal_rows)
     pairs = pd.DataFrame(pair_rows)
     crystals.to_parquet(out / "crystals.parquet", index=False)
     pairs.to_parquet(out / "pairs.parquet", index=False)
-    (out / "manifest.json").write_text(json.dumps({"sources": ["fixture"], "seed": seed,
-                                                   "counts": crystals["split"].value_counts().to_dict()}))
+    (out / "manifest.json").write_text(
+        json.dumps(
+            {"sources": ["fixture"], "seed": seed, "counts": crystals["split"].value_counts().to_dict()}
+        )
+    )
     return out
 
 
@@ -129,7 +248,7 @@ def test_sampler_crystals_mode_visits_each_crystal_once_and_is_seeded() -> None:
 
     ci = np.array([0, 0, 0, 1, 2, 2, 3, 3, 3, 3])
     s = EpochSampler(ci, "crystals", seed=3)
-    e0, e0b, e1 = s.epoch_order(0), s.epoch_order(0), s.epoch_order(1)
+    e0, e0b = s.epoch_order(0), s.epoch_order(0)
     assert sorted(ci[e0].tolist()) == [0, 1, 2, 3]
     assert np.array_equal(e0, e0b)
     draws = {tuple(s.epoch_order(e)) for e in range(20)}
@@ -176,7 +295,7 @@ def test_lr_schedule_warmup_then_cosine() -> None:
 
 def test_data_dir_graph_and_text_caches(data_dir: Path) -> None:
     from clac_core.config import GraphConfig, TextEncoderConfig
-    from clac_core.data import load_data_dir, load_graph_cache, text_feature_cache, text_cache_dir
+    from clac_core.data import load_data_dir, load_graph_cache, text_cache_dir, text_feature_cache
 
     data = load_data_dir(data_dir)
     assert len(data.pairs) == 3 * len(data.crystals)
@@ -203,7 +322,9 @@ def test_data_dir_graph_and_text_caches(data_dir: Path) -> None:
     assert len(chunks) == 2
     chunks[-1].unlink()  # simulate an interrupted last chunk
     calls.clear()
-    f2 = text_feature_cache(data_dir, texts + ["new text"], cfg, embed=fake_embed, chunk_size=2, progress=False)
+    f2 = text_feature_cache(
+        data_dir, texts + ["new text"], cfg, embed=fake_embed, chunk_size=2, progress=False
+    )
     assert sum(calls) == 2 + 1  # the lost chunk's two texts + the new one
     assert np.array_equal(f2[:5], f)
 
@@ -247,7 +368,7 @@ def _assert_same_run(a: Path, b: Path, atol: float = 1e-5) -> None:
         np.testing.assert_allclose(wa[k], wb[k], atol=atol, rtol=1e-5, err_msg=k)
     ma, mb = _metrics(a), _metrics(b)
     assert len(ma) == len(mb)
-    for ra, rb in zip(ma, mb):
+    for ra, rb in zip(ma, mb, strict=True):
         for col in ra:
             if col in TIMING_COLUMNS or ra[col] == "":
                 continue
@@ -287,8 +408,8 @@ def test_tiny_trains_end_to_end_via_cli(tiny_run: Path) -> None:
 def test_best_checkpoint_loads_and_retrieves(tiny_run: Path, data_dir: Path) -> None:
     import torch
 
-    from clac_core.data import load_data_dir, load_graph_cache
     from clac_core.config import load_config
+    from clac_core.data import load_data_dir, load_graph_cache
     from clac_core.models.clip import CLaCModel
 
     model = CLaCModel.from_checkpoint(tiny_run / "best", load_text_backbone=True)
@@ -297,8 +418,10 @@ def test_best_checkpoint_loads_and_retrieves(tiny_run: Path, data_dir: Path) -> 
     data = load_data_dir(data_dir)
     graphs = load_graph_cache(data, load_config(TINY).model.graph, progress=False)
     ids = data.crystals.index[data.crystals["crystal_id"].isin(["rs:NaCl", "bcc:Fe", "pv:SrTi"])].tolist()
-    texts = [f"{data.crystals['formula'][i]} in the {json.loads(data.crystals['labels'][i])['prototype']} structure type."
-             for i in ids]
+    texts = [
+        f"{data.crystals['formula'][i]} in the {json.loads(data.crystals['labels'][i])['prototype']} structure type."
+        for i in ids
+    ]
     with torch.no_grad():
         c = model.encode_crystal(graphs.batch(ids))
         t = model.encode_text(texts)
@@ -328,8 +451,13 @@ def test_resume_after_sigkill_matches_uninterrupted_run(data_dir: Path, tmp_path
     assert main(_train_args(data_dir, ref, *sets)) == 0
 
     out = tmp_path / "killed"
-    proc = subprocess.Popen(_cli_cmd() + _train_args(data_dir, out, *sets), env=_env(), cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        _cli_cmd() + _train_args(data_dir, out, *sets),
+        env=_env(),
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     state = out / "last" / "train_state.json"
     deadline = time.time() + 240
     while not state.is_file() and proc.poll() is None and time.time() < deadline:
@@ -349,8 +477,15 @@ def test_resume_after_sigkill_matches_uninterrupted_run(data_dir: Path, tmp_path
 @pytest.mark.slow
 def test_ddp_two_cpu_processes_with_gloo(data_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m",
-           "clac_core.cli"] + _train_args(data_dir, out, *FAST, "train.epochs=1", "train.device=cpu")
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "clac_core.cli",
+    ] + _train_args(data_dir, out, *FAST, "train.epochs=1", "train.device=cpu")
     res = subprocess.run(cmd, env=_env(), cwd=REPO, capture_output=True, text=True, timeout=170)
     assert res.returncode == 0, res.stderr[-3000:]
     info = json.loads((out / "train_info.json").read_text())
