@@ -12,6 +12,12 @@ One loop for CPU, one GPU and DDP (``torchrun ... -m clac_core.cli train ...``):
   through ``encode_*`` methods, not ``forward``). Rank 0 writes every file.
 * Per epoch: retrieval metrics on a fixed validation pool, a row in ``OUT/metrics.csv``,
   ``OUT/last/`` (model + training state) and ``OUT/best/`` (by mean val R@10).
+* Intra-modal terms (``loss.intra_text_weight`` / ``loss.intra_crystal_weight`` > 0): each
+  batch also carries a second text of the same crystal and/or graphs of augmented copies of
+  its crystals (:class:`clac_core.data.PairDataset`), drawn with a generator seeded by
+  ``(seed, epoch, batch, rank)`` so a resumed run draws exactly the same views; the named
+  terms are logged as extra ``train_*`` columns of ``metrics.csv``. With both weights 0
+  nothing extra is drawn, built or logged.
 * Checkpoints hold no pickle: model via :func:`clac_core.models.save_checkpoint`, optimizer
   state and torch RNG states in ``train_state.safetensors``, scalars (step, epoch, batch
   position, scheduler, Python/NumPy RNG states) in ``train_state.json``. ``resume=True``
@@ -61,6 +67,9 @@ METRICS_COLUMNS = (
     "val_pool",
     *(f"val_{k}" for k in METRIC_KEYS),
 )
+# per-epoch means of the named loss terms, inserted after train_loss when an intra term is on
+INTRA_TERMS = ("intra_text", "intra_crystal")
+TERM_COLUMNS = ("train_cross", *(f"train_{t}" for t in INTRA_TERMS))
 
 
 # --------------------------------------------------------------------------------------
@@ -240,6 +249,8 @@ class Trainer:
             torch.use_deterministic_algorithms(True, warn_only=True)
         self.amp = bool(self.tc.amp and self.device.type == "cuda")
         self.cached = cfg.model.text.train_mode == "cached"
+        self.intra_text = cfg.loss.intra_text_weight > 0
+        self.intra_crystal = cfg.loss.intra_crystal_weight > 0
         self.t0 = time.time()
 
     # -- setup ---------------------------------------------------------------------------
@@ -280,8 +291,15 @@ class Trainer:
             train_feats, pool_feats = feats[: len(train_pairs)], feats[len(train_pairs) :]
         self.data = data
         self.train_pairs = train_pairs
+        # second texts are drawn among the training pairs, so cached mode already has
+        # their features; augmented crystals are rebuilt from the stored arrays per batch
         self.dataset: PairDataset = _PairDataset(
-            graphs, train_pairs["crystal_index"].to_numpy(), list(train_pairs["text"]), train_feats
+            graphs,
+            train_pairs["crystal_index"].to_numpy(),
+            list(train_pairs["text"]),
+            train_feats,
+            second_text=self.intra_text,
+            structures=data.structures if self.intra_crystal else None,
         )
         self.pool = pool
         self.pool_dataset = _PairDataset(
@@ -308,11 +326,6 @@ class Trainer:
         from clac_core.models.clip import CLaCModel
 
         tc = self.tc
-        if self.cfg.loss.intra_text_weight > 0 or self.cfg.loss.intra_crystal_weight > 0:
-            raise NotImplementedError(
-                "clac train supports the cross-modal loss only; set loss.intra_text_weight=0 and "
-                "loss.intra_crystal_weight=0"
-            )
         torch.manual_seed(tc.seed)  # identical initial weights on every rank
         self.model = CLaCModel(self.cfg.model, load_text_backbone=not self.cached).to(self.device)
         torch.manual_seed(tc.seed + 1000 * self.dist.rank)  # per-rank dropout streams
@@ -352,6 +365,7 @@ class Trainer:
         self.batch_in_epoch = 0  # next batch of self.epoch (resume inside an epoch)
         self.loss_sum = 0.0  # running sums of the current epoch (restored on resume)
         self.loss_count = 0
+        self.term_sums: dict[str, float] = {}  # named loss terms, summed like loss_sum
         self.epoch_pairs = 0
         self.epoch_seconds = 0.0
         self.best = -1.0
@@ -385,6 +399,7 @@ class Trainer:
             "batch_in_epoch": self.batch_in_epoch,
             "loss_sum": self.loss_sum,
             "loss_count": self.loss_count,
+            "term_sums": self.term_sums,
             "epoch_pairs": self.epoch_pairs,
             "epoch_seconds": self.epoch_seconds,
             "best": self.best,
@@ -448,6 +463,7 @@ class Trainer:
             setattr(self, key, int(state[key]))
         for key in ("loss_sum", "epoch_seconds", "best"):
             setattr(self, key, float(state[key]))
+        self.term_sums = {k: float(v) for k, v in state.get("term_sums", {}).items()}
         _set_rng_state(state["rng"], tensors)
         if self.dist.enabled:
             import torch
@@ -470,21 +486,49 @@ class Trainer:
         tdist.all_gather(parts, x)
         return torch.cat(parts, 0)
 
-    def _forward_loss(self, batch: PairBatch) -> torch.Tensor:
+    def _collate_rng(self, epoch: int, b_idx: int) -> np.random.Generator | None:
+        """Generator for a batch's second texts / augmentations, a pure function of
+        ``(seed, epoch, batch, rank)`` (nothing to save for resume); None when both are off."""
+        if not self.dataset.has_views:
+            return None
+        return np.random.default_rng([self.tc.seed, 2, int(epoch), int(b_idx), self.dist.rank])
+
+    def _encode_texts(self, texts: list[str] | None, features: torch.Tensor | None) -> torch.Tensor:
+        if features is not None:
+            return self.model.encode_text_features(features)  # (B, D)
+        return self.model.encode_text(texts)  # (B, D)
+
+    def _forward_terms(self, batch: PairBatch) -> dict[str, torch.Tensor]:
+        """Named loss terms of one batch (``"loss"`` = weighted sum), over the global batch."""
         import torch
 
         ctx = torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else contextlib.nullcontext()
+        crystal_emb2 = text_emb2 = None
         with ctx:
             crystal_emb = self.model.encode_crystal(batch.graphs)  # (B, D)
-            if batch.text_features is not None:
-                text_emb = self.model.encode_text_features(batch.text_features)  # (B, D)
-            else:
-                text_emb = self.model.encode_text(batch.texts)  # (B, D)
+            text_emb = self._encode_texts(batch.texts, batch.text_features)  # (B, D)
+            if self.intra_text:
+                text_emb2 = self._encode_texts(batch.texts2, batch.text_features2)  # (B, D)
+            if self.intra_crystal:
+                crystal_emb2 = self.model.encode_crystal(batch.graphs2)  # (B, D)
         crystal_emb = self._gather(crystal_emb.float(), True)  # (W*B, D)
         text_emb = self._gather(text_emb.float(), True)
+        if text_emb2 is not None:
+            text_emb2 = self._gather(text_emb2.float(), True)
+        if crystal_emb2 is not None:
+            crystal_emb2 = self._gather(crystal_emb2.float(), True)
         ids = self._gather(batch.crystal_index, False)
-        terms = self.loss_fn(crystal_emb, text_emb, self.model.logit_scale_value(), ids)
-        return terms["loss"]
+        return self.loss_fn(
+            crystal_emb,
+            text_emb,
+            self.model.logit_scale_value(),
+            ids,
+            crystal_emb2=crystal_emb2,
+            text_emb2=text_emb2,
+        )
+
+    def _forward_loss(self, batch: PairBatch) -> torch.Tensor:
+        return self._forward_terms(batch)["loss"]
 
     def _all_reduce_grads(self) -> None:
         if not self.dist.enabled:
@@ -550,15 +594,24 @@ class Trainer:
             rows = [r for r in csv.DictReader(fh) if int(r["epoch"]) <= self.epoch]
         self._write_metrics_rows(rows, mode="w")
 
+    @property
+    def metrics_columns(self) -> tuple[str, ...]:
+        """``METRICS_COLUMNS``, plus ``TERM_COLUMNS`` after train_loss when an intra term is on."""
+        if not (self.intra_text or self.intra_crystal):
+            return METRICS_COLUMNS
+        at = METRICS_COLUMNS.index("train_loss") + 1
+        return (*METRICS_COLUMNS[:at], *TERM_COLUMNS, *METRICS_COLUMNS[at:])
+
     def _write_metrics_rows(self, rows: list[dict[str, Any]], mode: str = "a") -> None:
         path = self._metrics_path()
         new = mode == "w" or not path.is_file()
+        columns = self.metrics_columns
         with open(path, mode if not new else "w", newline="", encoding="utf-8") as fh:
-            w = csv.DictWriter(fh, fieldnames=list(METRICS_COLUMNS))
+            w = csv.DictWriter(fh, fieldnames=list(columns))
             if new:
                 w.writeheader()
             for r in rows:
-                w.writerow({k: r.get(k, "") for k in METRICS_COLUMNS})
+                w.writerow({k: r.get(k, "") for k in columns})
 
     # -- the loop ------------------------------------------------------------------------
     def train(self) -> Path:
@@ -596,12 +649,18 @@ class Trainer:
                     self.sampler.batches(epoch, tc.batch_size, start=self.batch_in_epoch),
                     start=self.batch_in_epoch,
                 ):
-                    batch = self.dataset.collate(positions).to(self.device)
-                    loss = self._forward_loss(batch)
+                    rng = self._collate_rng(epoch, b_idx)
+                    batch = self.dataset.collate(positions, rng=rng).to(self.device)
+                    terms = self._forward_terms(batch)
+                    loss = terms["loss"]
                     (loss / accum).backward()
                     micro += 1
                     self.loss_sum += float(loss.detach())
                     self.loss_count += 1
+                    if len(terms) > 2:  # intra terms on: keep per-term sums ("cross" included)
+                        for name, val in terms.items():
+                            if name != "loss":
+                                self.term_sums[name] = self.term_sums.get(name, 0.0) + float(val.detach())
                     self.epoch_pairs += len(batch) * self.dist.world_size
                     last_batch = b_idx + 1 == self.batches_per_epoch
                     if micro == accum or last_batch:
@@ -619,13 +678,19 @@ class Trainer:
                     elapsed = seconds_before + time.time() - t_start
                     bar.update(1)
                     if self.dist.main and (b_idx % max(1, tc.log_every) == 0 or last_batch):
+                        n = max(1, self.loss_count)
                         bar.set_postfix(
-                            loss=f"{self.loss_sum / max(1, self.loss_count):.4f}",
+                            loss=f"{self.loss_sum / n:.4f}",
+                            **{t: f"{v / n:.4f}" for t, v in self.term_sums.items() if t in INTRA_TERMS},
                             pairs_s=f"{self.epoch_pairs / max(elapsed, 1e-9):.0f}",
                             scale=f"{float(self.model.logit_scale_value().detach()):.1f}",
                         )
                     if writer is not None and self.step % max(1, tc.log_every) == 0 and micro == 0:
                         writer.add_scalar("train/loss", float(loss.detach()), self.step)
+                        if len(terms) > 2:
+                            for name, val in terms.items():
+                                if name != "loss":
+                                    writer.add_scalar(f"train/{name}", float(val.detach()), self.step)
                         writer.add_scalar("train/lr", self.optimizer.param_groups[0]["lr"], self.step)
                 bar.close()
                 self.epoch_seconds = seconds_before + time.time() - t_start
@@ -643,6 +708,7 @@ class Trainer:
             "epoch": self.epoch + 1,
             "step": self.step,
             "train_loss": self.loss_sum / max(1, self.loss_count),
+            **{f"train_{k}": v / max(1, self.loss_count) for k, v in self.term_sums.items()},
             "lr": self.optimizer.param_groups[0]["lr"],
             "text_lr": next(
                 (g["lr"] for g in self.optimizer.param_groups if g["name"].startswith("text")), ""
@@ -656,6 +722,7 @@ class Trainer:
         self.epoch += 1
         self.batch_in_epoch = 0
         self.loss_sum, self.loss_count, self.epoch_pairs, self.epoch_seconds = 0.0, 0, 0, 0.0
+        self.term_sums = {}
         if self.dist.main:
             self._write_metrics_rows([row])
             if writer is not None:
