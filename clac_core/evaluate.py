@@ -402,8 +402,18 @@ def compute_embeddings(
 
     cache: dict[tuple[int, str], torch.Tensor] = {}  # (encoder id, text) -> (H,): prompts are reused
 
+    # A `clac data build` dir keeps pooled features of the frozen backbone (see
+    # clac_core.data.text_feature_cache): reuse them, and cache what is missing for re-runs.
+    data_dir = Path(es.name)
+    shared_cache = (data_dir / "pairs.parquet").is_file() and model.cfg.text.train_mode in ("frozen", "cached")
+
     def feats(encoder: Any, texts: Sequence[str]) -> torch.Tensor:
         texts = list(texts)
+        if shared_cache and encoder is model_text and texts:
+            from clac_core.data import text_feature_cache
+
+            f = text_feature_cache(data_dir, texts, model.cfg.text, batch_size=batch_size, progress=progress)
+            return torch.from_numpy(f)
         todo = list(dict.fromkeys(t for t in texts if (id(encoder), t) not in cache))
         if todo:
             f = encoder.embed(todo, batch_size=batch_size, progress=progress and len(todo) > batch_size)
