@@ -12,41 +12,87 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from clac_core.index import CRYSTAL_SYSTEMS, SearchFilters
-from clac_core.inference import Explorer, default_checkpoint, default_index, list_indexes
+from clac_core.index import CRYSTAL_SYSTEMS, CorpusIndex, SearchFilters
+from clac_core.inference import (
+    Explorer,
+    default_checkpoint,
+    default_index,
+    list_indexes,
+    load_model,
+    loaded_info,
+)
 
 INDEX_KEY = "clac_index_dir"
 
+# Loading is split so that each page pays only for what it uses: Home and the sidebar read
+# JSON files (no torch), the 3D viewer needs the index only, and the pages that embed text or
+# crystals load the model (torch + transformers, several seconds on 2 cores) on first use.
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _loaded_info(checkpoint: str, index_dir: str, stamp: tuple[float, ...]) -> dict[str, Any]:
+    return loaded_info(checkpoint, index_dir)  # stamp (file mtimes) re-reads a rewritten index
+
+
+def _stamp(*files: Path) -> tuple[float, ...]:
+    return tuple(f.stat().st_mtime if f.exists() else 0.0 for f in files)
+
 
 @st.cache_resource(show_spinner="Loading the CLaC model…")
-def _load_explorer(checkpoint: str, index_dir: str) -> Explorer:
-    return Explorer.load(checkpoint, index_dir)
+def _load_model(checkpoint: str) -> Any:
+    return load_model(checkpoint)  # one model per process, shared by every index
 
 
 @st.cache_resource(show_spinner="Loading the corpus index…")
+def _load_index(index_dir: str) -> CorpusIndex:
+    return CorpusIndex.load(index_dir)
+
+
+@st.cache_resource(show_spinner=False)
 def _explorer_for(checkpoint: str, index_dir: str) -> Explorer:
-    base = _load_explorer(checkpoint, str(default_index()))
-    if Path(index_dir).resolve() == default_index().resolve():
-        return base
-    return base.with_index(index_dir)  # the model is shared, loaded once per process
+    model, index = _load_model(checkpoint), _load_index(index_dir)
+    return Explorer(model, index, checkpoint=Path(checkpoint), index_dir=Path(index_dir))
 
 
 def current_index_dir() -> str:
     return st.session_state.get(INDEX_KEY) or str(default_index())
 
 
+def _fail(what: str, exc: Exception) -> None:
+    st.error(f"Could not load the {what}: {html.escape(str(exc))}")
+    st.stop()
+
+
+def get_info() -> dict[str, Any]:
+    """What is loaded (checkpoint + index files; no model), or an error message and st.stop()."""
+    ck, ix = default_checkpoint(), Path(current_index_dir())
+    try:
+        return _loaded_info(str(ck), str(ix), _stamp(ck / "config.json", ix / "manifest.json", ix / "embeddings.npy"))
+    except Exception as exc:  # show, do not crash the page
+        _fail("model or index", exc)
+        raise  # pragma: no cover
+
+
+def get_index() -> CorpusIndex:
+    """The selected corpus index without the model (pages that only look crystals up)."""
+    try:
+        return _load_index(current_index_dir())
+    except Exception as exc:
+        _fail("corpus index", exc)
+        raise  # pragma: no cover
+
+
 def get_explorer() -> Explorer:
-    """The loaded Explorer for the selected index, or an error message and st.stop()."""
+    """The loaded Explorer (model + selected index), or an error message and st.stop()."""
     try:
         return _explorer_for(str(default_checkpoint()), current_index_dir())
-    except Exception as exc:  # show, do not crash the page
-        st.error(f"Could not load the model or index: {html.escape(str(exc))}")
-        st.stop()
+    except Exception as exc:
+        _fail("model or index", exc)
         raise  # pragma: no cover
 
 
 def sidebar() -> None:
-    """Loaded model + corpus index selector (shared by all pages)."""
+    """What is loaded + corpus index selector (shared by all pages; reads files, loads no model)."""
     with st.sidebar:
         st.markdown("### CLaC Explorer")
         indexes = list_indexes()
@@ -60,10 +106,9 @@ def sidebar() -> None:
         choice = st.selectbox("Corpus index", labels, index=pos, key="sidebar_index")
         st.session_state[INDEX_KEY] = str(indexes[choice])
         try:
-            ex = get_explorer()
-        except Exception:  # get_explorer already reported
+            info = get_info()
+        except Exception:  # get_info already reported
             return
-        info = ex.model_info()
         if info["untrained"]:
             st.warning("UNTRAINED model (random weights): results are placeholders.", icon=":material/warning:")
         st.caption(
@@ -108,6 +153,20 @@ def filters_ui(ex: Explorer, prefix: str) -> SearchFilters:
         sources=sources,
         include_hypothetical=hypo,
     )
+
+
+def selected_points(points: pd.DataFrame, selection: list[Any]) -> pd.DataFrame:
+    """Rows of a map frame (``modality``, ``row`` columns) picked in a plotly selection.
+
+    The chart's ``custom_data`` is (modality, row), which names a point exactly; hover labels do
+    not (formulas and texts repeat). Points without it (projected queries) are ignored.
+    """
+    keys = {(str(cd[0]), int(cd[1])) for p in selection if len(cd := (p.get("customdata") or [])) >= 2}
+    mask = pd.Series(False, index=points.index)
+    for modality in {m for m, _ in keys}:
+        rows = [r for m, r in keys if m == modality]
+        mask |= (points["modality"] == modality) & points["row"].isin(rows)
+    return points[mask]
 
 
 def display_table(ex: Explorer, df: pd.DataFrame) -> pd.DataFrame:

@@ -7,7 +7,7 @@ import html
 import plotly.express as px
 import streamlit as st
 
-from app_pages._shared import get_explorer
+from app_pages._shared import get_explorer, selected_points
 from clac_core.inference import read_upload
 
 st.title("Embedding map")
@@ -34,7 +34,7 @@ col = {"crystal system": "crystal_system", "source": "source", "modality": "moda
 data = data.copy()
 data["hover"] = data["label"].astype(str).str.slice(0, 120)
 fig = px.scatter(
-    data, x="x", y="y", color=col, symbol="modality", hover_name="hover",
+    data, x="x", y="y", color=col, symbol="modality", hover_name="hover", custom_data=["modality", "row"],
     hover_data={"x": False, "y": False, "source": True}, opacity=0.7, height=620,
     color_continuous_scale="Viridis",
 )
@@ -57,9 +57,19 @@ fig.update_layout(legend={"orientation": "h"}, margin={"l": 0, "r": 0, "t": 30, 
 event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key="map_chart")
 sel = event.selection.points if event is not None and hasattr(event, "selection") else []
 if sel:
-    hover = {p.get("hovertext") for p in sel if p.get("hovertext") is not None}
-    picked = data[data["hover"].isin(hover)]
+    picked = selected_points(data, sel)
     st.subheader(f"Selected: {len(picked)} points")
     st.dataframe(picked[["modality", "label", "crystal_system", "source"]], hide_index=True, key="map_sel_table")
+    crystals = picked[picked["modality"] == "crystal"]
+    if len(crystals):
+        md = ex.index.metadata
+        rows = [int(r) for r in crystals["row"]]
+        names = {r: f"{md.iloc[r]['formula']} ({md.iloc[r]['crystal_id']})" for r in rows}
+        c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+        row = c1.selectbox("Selected crystal", rows, format_func=names.get, key="map_pick")
+        if c2.button("Open in 3D viewer", key="map_view", type="primary") and row is not None:
+            st.session_state["viewer_structure"] = (names[row], ex.index.structure(row))
+            st.session_state.pop("viewer_pick", None)  # the viewer opens on "(last selected)"
+            st.switch_page("app_pages/viewer.py")
 else:
-    st.caption("Box/lasso-select or click points to list them.")
+    st.caption("Click, box- or lasso-select points to list them; a selected crystal opens in the 3D viewer.")

@@ -1,4 +1,8 @@
-"""Home: what is loaded (checkpoint, training data, metrics, corpus), and a page guide."""
+"""Home: what is loaded (checkpoint, training data, metrics, corpus), and a page guide.
+
+Reads the checkpoint's config.json and the index's manifest.json only: no torch, no model
+(tests/test_app.py checks), so the first page is up in a few seconds.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import html
 import pandas as pd
 import streamlit as st
 
-from app_pages._shared import get_explorer
+from app_pages._shared import get_info
 
 st.title("CLaC Explorer")
 st.markdown(
@@ -15,8 +19,7 @@ st.markdown(
     "(Contrastive Language–Crystals, Park et al. 2025): a crystal graph encoder (CGCNN) and a "
     "BERT-type text encoder trained CLIP-style on synthesized crystal–text pairs."
 )
-ex = get_explorer()
-info = ex.model_info()
+info = get_info()
 extra = info["extra"]
 if info["untrained"]:
     st.error(

@@ -5,8 +5,13 @@
 
 1. Text-query latency (encode the query with the CLaC text tower + filtered search) on a
    synthetic 50,000-crystal index on CPU; target median < 100 ms.
-2. App cold start: ``streamlit run app.py`` until the Home page has rendered in headless
-   Chromium (falls back to the HTTP health check without Chromium); target < 15 s.
+2. App cold start: wall time from launching ``streamlit run app.py`` until headless Chromium
+   shows the Home page's content (title, metrics and its last section, "Pages") and Streamlit's
+   "running" indicator is gone, i.e. the first script run has finished and the page answers
+   input; target < 15 s. Chromium's own start is inside that time (it is launched after the
+   server's health check passes), so the number is an upper bound. Then, as a second number,
+   the time to open the Search page and get its first results table (this is where the model is
+   loaded, once per process). Without Chromium only the server's health check is timed.
 """
 
 from __future__ import annotations
@@ -69,7 +74,7 @@ def bench_latency(n: int, repeats: int) -> list[dict]:
     t0 = time.perf_counter()
     idx = synthetic_index(n, model.cfg.embed_dim)
     build_s = time.perf_counter() - t0
-    idx.element_mask()  # built once at load in the app
+    idx.prepare_filters()  # CorpusIndex.load does this once, before the first query
     queries = ["a cubic perovskite oxide", "a layered sulfide semiconductor", "a wide band gap fluoride",
                "a metallic intermetallic with hexagonal symmetry", "rock salt structure"]
     filt = SearchFilters(must_contain=["O"], crystal_systems=["cubic", "tetragonal"], band_gap=(0.5, 4.0),
@@ -96,6 +101,15 @@ def bench_latency(n: int, repeats: int) -> list[dict]:
             "torch_threads": torch.get_num_threads(),
         })
     return out
+
+
+def _wait_idle(pg, timeout_ms: int) -> None:
+    """Until the script run has finished: no running indicator, no stale (greyed) elements."""
+    pg.wait_for_function(
+        "!document.querySelector('[data-testid=\"stStatusWidget\"]') && "
+        "document.querySelectorAll('[data-stale=\"true\"]').length === 0",
+        timeout=timeout_ms,
+    )
 
 
 def bench_cold_start(timeout: float = 120.0) -> dict:
@@ -131,10 +145,17 @@ def bench_cold_start(timeout: float = 120.0) -> dict:
             b = p.chromium.launch(executable_path="/usr/bin/chromium",
                                   args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
             pg = b.new_page()
-            pg.goto(url + "/home", timeout=int(timeout * 1000))
-            # Home is interactive when its metrics (which need the loaded model + index) are drawn.
-            pg.wait_for_selector("[data-testid='stMetricValue']", timeout=int(timeout * 1000))
+            ms = int(timeout * 1000)
+            pg.goto(url + "/home", timeout=ms)
+            pg.wait_for_selector("[data-testid='stMetricValue']", timeout=ms)
+            pg.get_by_text("Pages", exact=True).first.wait_for(timeout=ms)  # the page's last section
+            _wait_idle(pg, ms)
             result["first_page_interactive_s"] = round(time.perf_counter() - t0, 2)
+            t1 = time.perf_counter()
+            pg.goto(url + "/search", timeout=ms)  # first model load of this server process
+            pg.wait_for_selector("[data-testid='stDataFrame']", timeout=ms)
+            _wait_idle(pg, ms)
+            result["search_page_first_results_s"] = round(time.perf_counter() - t1, 2)
             b.close()
         return result
     finally:

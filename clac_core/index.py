@@ -87,7 +87,92 @@ class SearchFilters:
     include_hypothetical: bool = True
 
     def is_empty(self) -> bool:
-        return self == SearchFilters()
+        """True when no field filters anything (empty lists count as empty, as from the UI)."""
+        return not (
+            self.must_contain
+            or self.must_not_contain
+            or self.crystal_systems
+            or self.sources
+            or any(v is not None for v in (*self.band_gap, *self.nsites))
+            or not self.include_hypothetical
+        )
+
+
+# Element symbols by atomic number (index 0 unused), so element filters need no pymatgen import.
+ELEMENT_SYMBOLS: tuple[str, ...] = ("",) + tuple(
+    "H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As Se Br "
+    "Kr Rb Sr Y Zr Nb Mo Tc Ru Rh Pd Ag Cd In Sn Sb Te I Xe Cs Ba La Ce Pr Nd Pm Sm Eu Gd Tb Dy Ho Er "
+    "Tm Yb Lu Hf Ta W Re Os Ir Pt Au Hg Tl Pb Bi Po At Rn Fr Ra Ac Th Pa U Np Pu Am Cm Bk Cf Es Fm Md "
+    "No Lr Rf Db Sg Bh Hs Mt Ds Rg Cn Nh Fl Mc Lv Ts Og".split()
+)
+_Z_OF = {s: z for z, s in enumerate(ELEMENT_SYMBOLS) if s}
+
+
+def atomic_number(symbol: str) -> int:
+    """Atomic number of an element symbol, any case ("o", "Ti"); CorpusIndexError if unknown."""
+    z = _Z_OF.get(str(symbol).strip().capitalize())
+    if z is None:
+        raise CorpusIndexError(f"unknown element symbol {symbol!r}")
+    return z
+
+
+@dataclass(frozen=True)
+class Categories:
+    """A string column as integer codes into a list of distinct values."""
+
+    codes: np.ndarray  # (N,) int
+    values: tuple[str, ...]
+
+    @classmethod
+    def of(cls, values: pd.Series, *, lower: bool = False) -> Categories:
+        import pandas as pd
+
+        strings = values.astype(str)
+        codes, uniq = pd.factorize(strings.str.lower() if lower else strings)
+        return cls(np.asarray(codes, dtype=np.int32), tuple(str(u) for u in uniq))
+
+    def isin(self, allowed: set[str]) -> np.ndarray:
+        """(N,) bool: value in ``allowed``."""
+        ok = np.array([v in allowed for v in self.values] + [False], dtype=bool)  # code -1 -> False
+        return ok[self.codes]  # a table lookup per row, no string comparison per row
+
+
+@dataclass(frozen=True)
+class FilterColumns:
+    """What :class:`SearchFilters` reads, precomputed as numpy arrays from the metadata.
+
+    Attributes:
+        elements: (119, N) bool, element presence by atomic number (row z is contiguous).
+        crystal_system: lower-case crystal system codes.
+        source: source codes.
+        nsites: (N,) int.
+        band_gap: (N,) float with NaN for unknown, or None without a band_gap column.
+        hypothetical: (N,) bool.
+    """
+
+    elements: np.ndarray
+    crystal_system: Categories
+    source: Categories
+    nsites: np.ndarray
+    band_gap: np.ndarray | None
+    hypothetical: np.ndarray
+
+    @classmethod
+    def from_metadata(cls, md: pd.DataFrame) -> FilterColumns:
+        n = len(md)
+        zs = [np.asarray(z, dtype=np.int64).reshape(-1) for z in md["atomic_numbers"]]
+        counts = np.fromiter((len(z) for z in zs), dtype=np.int64, count=n)
+        elements = np.zeros((119, n), dtype=bool)
+        if counts.sum():
+            elements[np.concatenate(zs), np.repeat(np.arange(n), counts)] = True
+        return cls(
+            elements=elements,
+            crystal_system=Categories.of(md["crystal_system"], lower=True),
+            source=Categories.of(md["source"]),
+            nsites=md["nsites"].to_numpy(dtype=np.int64),
+            band_gap=md["band_gap"].to_numpy(dtype=np.float64) if "band_gap" in md.columns else None,
+            hypothetical=md["hypothetical"].to_numpy(dtype=bool),
+        )
 
 
 @dataclass
@@ -107,8 +192,7 @@ class CorpusIndex:
     desc_embeddings: np.ndarray
     descriptions: pd.DataFrame
     manifest: dict[str, Any] = field(default_factory=dict)
-    _element_mask: np.ndarray | None = field(default=None, repr=False)
-    _codes: dict[str, tuple[np.ndarray, list[str]]] = field(default_factory=dict, repr=False)
+    _filter_cols: FilterColumns | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.embeddings = _normalize(np.asarray(self.embeddings, dtype=np.float32))
@@ -140,74 +224,52 @@ class CorpusIndex:
         h.update(str(len(self.descriptions)).encode())
         return h.hexdigest()[:16]
 
+    def prepare_filters(self) -> FilterColumns:
+        """The metadata columns the filters read, as numpy arrays (built once; cheap per query).
+
+        Called by :meth:`load` so that the first search does not pay for it; any other index
+        builds them on its first filtered search.
+        """
+        if self._filter_cols is None:
+            self._filter_cols = FilterColumns.from_metadata(self.metadata)
+        return self._filter_cols
+
     def element_mask(self) -> np.ndarray:
-        """(N, 119) bool: element presence per crystal by atomic number (built once)."""
-        if self._element_mask is None:
-            mask = np.zeros((len(self), 119), dtype=bool)
-            for i, zs in enumerate(self.metadata["atomic_numbers"]):
-                mask[i, np.asarray(zs, dtype=np.int64)] = True
-            self._element_mask = mask
-        return self._element_mask
-
-    def _isin(self, column: str, allowed: set[str], lower: bool = False) -> np.ndarray:
-        """(N,) bool ``metadata[column] in allowed`` via cached categorical codes (fast at 50k+)."""
-        import pandas as pd
-
-        if column not in self._codes:
-            values = self.metadata[column].astype(str)
-            cat = pd.Categorical(values.str.lower() if lower else values)
-            self._codes[column] = (np.asarray(cat.codes), [str(c) for c in cat.categories])
-        codes, cats = self._codes[column]
-        ok = [i for i, c in enumerate(cats) if c in allowed]
-        return np.isin(codes, ok)
+        """(N, 119) bool: element presence per crystal by atomic number (a view, built once)."""
+        return self.prepare_filters().elements.T
 
     # ------------------------------------------------------------------ search
     def filter_mask(self, filters: SearchFilters | None) -> np.ndarray:
         """(N,) bool rows passing ``filters``."""
-        from pymatgen.core.periodic_table import Element
-
-        n = len(self)
-        keep = np.ones(n, dtype=bool)
-        if filters is None:
-            return keep
-        md = self.metadata
-
-        def _z(symbol: str) -> int:
-            try:
-                return Element(symbol.strip().capitalize()).Z
-            except ValueError as exc:
-                raise CorpusIndexError(f"unknown element symbol {symbol!r}") from exc
-
-        if filters.must_contain or filters.must_not_contain:
-            em = self.element_mask()
-            for s in filters.must_contain:
-                keep &= em[:, _z(s)]
-            for s in filters.must_not_contain:
-                keep &= ~em[:, _z(s)]
+        if filters is None or filters.is_empty():
+            return np.ones(len(self), dtype=bool)
+        cols = self.prepare_filters()
+        keep = np.ones(len(self), dtype=bool)
+        for s in filters.must_contain:
+            keep &= cols.elements[atomic_number(s)]  # contiguous (N,) row of the (119, N) table
+        for s in filters.must_not_contain:
+            keep &= ~cols.elements[atomic_number(s)]
         if filters.crystal_systems:
-            keep &= self._isin("crystal_system", {s.lower() for s in filters.crystal_systems}, lower=True)
+            keep &= cols.crystal_system.isin({str(s).lower() for s in filters.crystal_systems})
         lo, hi = filters.band_gap
         if lo is not None or hi is not None:
-            if "band_gap" not in md.columns:
-                keep &= False
+            if cols.band_gap is None:
+                keep[:] = False
             else:
-                bg = md["band_gap"].to_numpy(dtype=float)
-                ok = ~np.isnan(bg)
+                keep &= ~np.isnan(cols.band_gap)  # unknown gaps are dropped when filtering by gap
                 if lo is not None:
-                    ok &= bg >= lo
+                    keep &= cols.band_gap >= lo
                 if hi is not None:
-                    ok &= bg <= hi
-                keep &= ok
+                    keep &= cols.band_gap <= hi
         lo, hi = filters.nsites
-        ns = md["nsites"].to_numpy()
         if lo is not None:
-            keep &= ns >= lo
+            keep &= cols.nsites >= lo
         if hi is not None:
-            keep &= ns <= hi
+            keep &= cols.nsites <= hi
         if filters.sources:
-            keep &= self._isin("source", {str(s) for s in filters.sources})
+            keep &= cols.source.isin({str(s) for s in filters.sources})
         if not filters.include_hypothetical:
-            keep &= ~md["hypothetical"].to_numpy(dtype=bool)
+            keep &= ~cols.hypothetical
         return keep
 
     def search(
@@ -227,10 +289,16 @@ class CorpusIndex:
         q = _normalize(np.asarray(query_emb, dtype=np.float32).reshape(1, -1))[0]  # (D,)
         if q.shape[0] != self.dim:
             raise CorpusIndexError(f"query has {q.shape[0]} dims, index has {self.dim}")
-        scores = self.embeddings @ q  # (N,)
-        mask = self.filter_mask(filters)
-        rows = np.flatnonzero(mask)
-        return self._top_rows(rows, scores[rows], k)
+        if filters is None or filters.is_empty():
+            return self._top_rows(np.arange(len(self)), _dot(self.embeddings, q), k)  # (N,)
+        rows = np.flatnonzero(self.filter_mask(filters))  # (n,)
+        # The mask comes first: a selective filter scores only the rows it keeps (the (N, D)
+        # product dominates a search at 50k crystals); a loose one is cheaper as one full product.
+        if len(rows) <= len(self) // 2:
+            scores = _dot(self.embeddings[rows], q)  # (n,)
+        else:
+            scores = _dot(self.embeddings, q)[rows]
+        return self._top_rows(rows, scores, k)
 
     def _top_rows(self, rows: np.ndarray, scores: np.ndarray, k: int) -> pd.DataFrame:
         k = min(int(k), len(rows))
@@ -320,7 +388,9 @@ class CorpusIndex:
         else:
             desc = pd.DataFrame({"text": [], "view": [], "crystal_id": []})
             demb = np.zeros((0, emb.shape[1]), dtype=np.float32)
-        return cls(embeddings=emb, metadata=meta, desc_embeddings=demb, descriptions=desc, manifest=manifest)
+        idx = cls(embeddings=emb, metadata=meta, desc_embeddings=demb, descriptions=desc, manifest=manifest)
+        idx.prepare_filters()
+        return idx
 
 
 # ---------------------------------------------------------------------- helpers
@@ -332,6 +402,18 @@ def _normalize(x: np.ndarray) -> np.ndarray:
         return x.astype(np.float32, copy=False)
     n = np.linalg.norm(x, axis=1, keepdims=True)
     return (x / np.maximum(n, 1e-12)).astype(np.float32, copy=False)
+
+
+def _dot(x: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """(B, D) @ (D,) -> (B,) on one thread.
+
+    Why einsum and not ``x @ q``: the product is memory-bound, and OpenBLAS's gemv wakes its
+    thread pool, whose threads keep spinning after the call. On 2 loaded cores (a training run
+    alongside) that took 8 ms instead of 2.3 ms at 50k x 256, and the spinning threads then
+    slowed the next query's text encoding in torch from ~13 to ~30 ms
+    (benchmarks/bench_search.py; OPENBLAS_NUM_THREADS=1 gave the same gain).
+    """
+    return np.einsum("nd,d->n", x, q)
 
 
 def checkpoint_hash(path: str | Path) -> str:

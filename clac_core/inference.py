@@ -232,6 +232,87 @@ def _pca_xy(x: np.ndarray) -> np.ndarray:
     return (c @ vt[:2].T).astype(np.float32)
 
 
+# ---------------------------------------------------------------------- what is loaded (files only)
+
+
+def _missing_checkpoint(ck: Path) -> FileNotFoundError:
+    return FileNotFoundError(
+        f"checkpoint {ck} not found; run `python scripts/make_assets.py --random-init --out assets/` "
+        "or set CLAC_CHECKPOINT"
+    )
+
+
+def load_model(checkpoint_dir: str | Path) -> Any:
+    """The CLaC model of a checkpoint on CPU in eval mode (imports torch + transformers)."""
+    from clac_core.models import CLaCModel
+
+    ck = Path(checkpoint_dir)
+    if not ck.exists():
+        raise _missing_checkpoint(ck)
+    model = CLaCModel.from_checkpoint(ck)
+    model.eval()
+    return model
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+
+
+def _docs_info() -> dict[str, Any]:
+    """The shipped model card and evaluation results, when present."""
+    card = ASSETS / "MODEL_CARD.md"
+    return {
+        "model_card": card.read_text(encoding="utf-8") if card.is_file() else None,
+        "eval_results": _read_json(ASSETS / "eval" / "results.json"),
+    }
+
+
+def loaded_info(checkpoint_dir: str | Path | None = None, index_dir: str | Path | None = None) -> dict[str, Any]:
+    """What the app has loaded, read from files only: checkpoint ``config.json``, index
+    ``manifest.json`` (counts), model card and eval results. No torch, no model, no parquet,
+    so the Home page and the sidebar render in well under a second.
+
+    Returns:
+        the keys of :meth:`Explorer.model_info`.
+
+    Raises:
+        FileNotFoundError: no checkpoint or no index at the given paths.
+    """
+    ck = Path(checkpoint_dir) if checkpoint_dir else default_checkpoint()
+    ix = Path(index_dir) if index_dir else default_index()
+    if not ck.exists():
+        raise _missing_checkpoint(ck)
+    if not is_index_dir(ix):
+        raise FileNotFoundError(f"{ix} is not a CLaC index (needs manifest.json and embeddings.npy)")
+    manifest = _read_json(ix / "manifest.json") or {}
+    counts = manifest.get("counts") or {}
+    emb = np.load(ix / "embeddings.npy", mmap_mode="r", allow_pickle=False)  # header only: (N, D)
+    n_desc = counts.get("descriptions")
+    if n_desc is None:
+        demb = ix / "description_embeddings.npy"
+        n_desc = np.load(demb, mmap_mode="r", allow_pickle=False).shape[0] if demb.is_file() else 0
+    ck_hash = checkpoint_hash(ck)
+    ih = manifest.get("checkpoint_hash")
+    extra = checkpoint_extra(ck)
+    return {
+        "checkpoint": str(ck),
+        "checkpoint_hash": ck_hash,
+        "index_dir": str(ix),
+        "index": manifest,
+        "index_matches_model": ih is None or ih == ck_hash,
+        "crystals": int(emb.shape[0]),
+        "descriptions": int(n_desc),
+        "by_source": {str(k): int(v) for k, v in (counts.get("by_source") or {}).items()},
+        "embed_dim": int(emb.shape[1]) if emb.ndim == 2 else int(manifest.get("dim", 0)),
+        "extra": extra,
+        "untrained": bool(extra.get("untrained", False)),
+        **_docs_info(),
+    }
+
+
 # ---------------------------------------------------------------------- the explorer
 
 
@@ -253,18 +334,9 @@ class Explorer:
     @classmethod
     def load(cls, checkpoint_dir: str | Path | None = None, index_dir: str | Path | None = None) -> Explorer:
         """Load the model (CPU) and the index; defaults as in :func:`default_checkpoint`."""
-        from clac_core.models import CLaCModel
-
         ck = Path(checkpoint_dir) if checkpoint_dir else default_checkpoint()
         ix = Path(index_dir) if index_dir else default_index()
-        if not ck.exists():
-            raise FileNotFoundError(
-                f"checkpoint {ck} not found; run `python scripts/make_assets.py --random-init --out assets/` "
-                "or set CLAC_CHECKPOINT"
-            )
-        model = CLaCModel.from_checkpoint(ck)
-        model.eval()
-        return cls(model, CorpusIndex.load(ix), checkpoint=ck, index_dir=ix)
+        return cls(load_model(ck), CorpusIndex.load(ix), checkpoint=ck, index_dir=ix)
 
     def with_index(self, index_dir: str | Path) -> Explorer:
         """Same model, another corpus index."""
@@ -455,13 +527,7 @@ class Explorer:
         extra = checkpoint_extra(self.checkpoint, self.model)
         info["extra"] = extra
         info["untrained"] = bool(extra.get("untrained", False))
-        card = ASSETS / "MODEL_CARD.md"
-        info["model_card"] = card.read_text(encoding="utf-8") if card.is_file() else None
-        res = ASSETS / "eval" / "results.json"
-        try:
-            info["eval_results"] = json.loads(res.read_text(encoding="utf-8")) if res.is_file() else None
-        except json.JSONDecodeError:
-            info["eval_results"] = None
+        info.update(_docs_info())
         return info
 
 

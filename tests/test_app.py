@@ -85,6 +85,33 @@ def test_home(app_env):
     assert any(m.value == "12" for m in at.metric)
 
 
+HEAVY = ("torch", "transformers", "torch_geometric", "umap", "pymatgen")
+HOME_PROBE = """
+import sys
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file(sys.argv[1], default_timeout=60)
+at.run()
+assert not at.exception, [e.message for e in at.exception]
+assert any(m.value == "12" for m in at.metric), "Home did not render its metrics"
+print("HEAVY=" + ",".join(m for m in sys.argv[2:] if m in sys.modules))
+"""
+
+
+def test_home_does_not_import_torch(app_env):
+    """Home + sidebar read JSON files only: a fresh process rendering them imports no torch.
+
+    A subprocess, because this test process has torch loaded already (the tiny assets).
+    """
+    import subprocess
+
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    res = subprocess.run([sys.executable, "-c", HOME_PROBE, str(REPO / "app.py"), *HEAVY], cwd=REPO, env=env,
+                         capture_output=True, text=True, timeout=180)
+    assert res.returncode == 0, res.stderr[-3000:]
+    heavy = res.stdout.strip().splitlines()[-1].removeprefix("HEAVY=")
+    assert heavy == "", f"the Home page imported {heavy}"
+
+
 def test_search_returns_rows_and_filters_narrow(app_env):
     at = _app("search.py")
     frames = _frames(at)
@@ -133,6 +160,29 @@ def test_explorer_chart(app_env):
     at.text_input(key="map_query").set_value("a cubic oxide").run()
     assert not at.exception
     assert at.get("plotly_chart")
+
+
+def test_map_selection_opens_in_viewer(app_env):
+    from app_pages._shared import selected_points
+
+    at = _app("explorer.py")
+    assert at.get("plotly_chart")
+    # what st.plotly_chart reports for a click: customdata = (modality, row); stars have none
+    sel = [{"customdata": ["crystal", 6], "hovertext": "SrTiO3"}, {"customdata": ["text", 0]}, {"x": 0.1}]
+    import pandas as pd
+
+    pts = pd.DataFrame({"modality": ["crystal"] * 8 + ["text"] * 2, "row": list(range(8)) + [0, 1]})
+    picked = selected_points(pts, sel)
+    assert list(zip(picked["modality"], picked["row"], strict=True)) == [("crystal", 6), ("text", 0)]
+    # the button's effect: the viewer opens on the picked crystal
+    from clac_core.index import CorpusIndex
+
+    s = CorpusIndex.load(os.environ["CLAC_INDEX"]).structure(6)
+    at.session_state["viewer_structure"] = ("SrTiO3 (t:SrTiO3)", s)
+    at.switch_page("app_pages/viewer.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.selectbox(key="viewer_pick").value == "(last selected)"
+    assert any("SrTiO3" in m.value for m in at.subheader)
 
 
 def test_corpus_builds_index_from_csv(app_env):

@@ -145,3 +145,49 @@ def test_load_rejects_non_index(tmp_path):
 
     with pytest.raises(CorpusIndexError, match="not a CLaC index"):
         CorpusIndex.load(tmp_path)
+
+
+def test_element_table_matches_pymatgen():
+    from pymatgen.core.periodic_table import Element
+
+    from clac_core.index import ELEMENT_SYMBOLS, atomic_number
+
+    assert len(ELEMENT_SYMBOLS) == 119
+    assert all(ELEMENT_SYMBOLS[z] == Element.from_Z(z).symbol for z in range(1, 119))
+    assert atomic_number(" ti ") == 22
+
+
+def test_filtered_search_equals_brute_force():
+    """Selective filters score only the kept rows; loose ones take the full product: same ranking."""
+    import pandas as pd
+
+    from clac_core.index import CorpusIndex, SearchFilters
+
+    rng = np.random.default_rng(0)
+    n, d = 400, 16
+    meta = pd.DataFrame({
+        "crystal_id": [f"c{i}" for i in range(n)], "formula": [f"X{i}" for i in range(n)],
+        "source": rng.choice(["a", "b"], n), "hypothetical": rng.random(n) < 0.3,
+        "spacegroup_symbol": "P1", "spacegroup_number": 1, "crystal_system": rng.choice(["Cubic", "hexagonal"], n),
+        "nsites": rng.integers(1, 30, n), "elements": "", "lattice": [[0.0] * 9] * n, "frac_coords": [[0.0] * 3] * n,
+        "atomic_numbers": [rng.choice([1, 8, 22, 26], size=rng.integers(1, 3), replace=False).tolist() for _ in range(n)],
+        "band_gap": np.where(rng.random(n) < 0.7, rng.exponential(2.0, n), np.nan),
+    })
+    idx = CorpusIndex(embeddings=rng.standard_normal((n, d)), metadata=meta, desc_embeddings=np.zeros((0, d)),
+                      descriptions=pd.DataFrame({"text": [], "view": [], "crystal_id": []}))
+    q = rng.standard_normal(d).astype(np.float32)
+    scores = idx.embeddings @ (q / np.linalg.norm(q))
+    has = meta["atomic_numbers"].map
+    cases = [  # filters, and the same rows by plain pandas
+        (SearchFilters(must_contain=["O"], crystal_systems=["cubic"], band_gap=(0.5, 3.0), sources=["a"]),
+         has(lambda z: 8 in z) & (meta["crystal_system"] == "Cubic") & meta["band_gap"].between(0.5, 3.0)
+         & (meta["source"] == "a")),
+        (SearchFilters(must_not_contain=["H"], nsites=(2, None)), has(lambda z: 1 not in z) & (meta["nsites"] >= 2)),
+        (SearchFilters(nsites=(1, 29)), meta["nsites"] >= 1),  # keeps every row: the full-product path
+    ]
+    for f, keep in cases:
+        keep = keep.to_numpy()
+        expect = np.flatnonzero(keep)[np.argsort(-scores[keep], kind="stable")][:10]
+        hits = idx.search(q, 10, f)
+        assert list(hits["row"]) == list(expect)
+        np.testing.assert_allclose(hits["similarity"], scores[expect], rtol=1e-5)
