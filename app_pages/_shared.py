@@ -17,6 +17,7 @@ from clac_core.inference import (
     Explorer,
     default_checkpoint,
     default_index,
+    docs_info,
     list_indexes,
     load_model,
     loaded_info,
@@ -67,7 +68,9 @@ def get_info() -> dict[str, Any]:
     """What is loaded (checkpoint + index files; no model), or an error message and st.stop()."""
     ck, ix = default_checkpoint(), Path(current_index_dir())
     try:
-        return _loaded_info(str(ck), str(ix), _stamp(ck / "config.json", ix / "manifest.json", ix / "embeddings.npy"))
+        info = dict(_loaded_info(str(ck), str(ix), _stamp(ck / "config.json", ix / "manifest.json", ix / "embeddings.npy")))
+        info.update(docs_info())  # model card + eval results: two small files, always current
+        return info
     except Exception as exc:  # show, do not crash the page
         _fail("model or index", exc)
         raise  # pragma: no cover

@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages._shared import get_info
+from clac_core.evaluation.report import comparison_rows, headline
 
 st.title("CLaC Explorer")
 st.markdown(
@@ -58,7 +59,21 @@ with right:
 
 st.subheader("Evaluation")
 if info["eval_results"] is not None:
-    st.json(info["eval_results"], expanded=False)
+    res = info["eval_results"]
+    h = headline(res)
+    st.caption(
+        f"`clac eval` on the test split (reduced formulas never seen in training), pool of "
+        f"{h['pool_size'] or '?'} crystals; read from `assets/eval/results.json`."
+    )
+    m1, m2, m3, m4 = st.columns(4)
+    fmt = lambda v, suffix="": "–" if v is None else f"{v:.3f}{suffix}"  # noqa: E731
+    m1.metric("text → crystal R@10", fmt(h["text_to_crystal_R@10"]))
+    m2.metric("crystal → text R@10", fmt(h["crystal_to_text_R@10"]))
+    m3.metric("zero-shot crystal system", fmt(h["zero_shot_crystal_system_accuracy"]))
+    m4.metric("vs best baseline (t→c R@10)", fmt(h["text_to_crystal_R@10_vs_best_baseline"], "×"))
+    st.dataframe(pd.DataFrame(comparison_rows(res)), hide_index=True)
+    with st.expander("Full results.json"):
+        st.json(res, expanded=False)
 else:
     st.caption("No evaluation results shipped (assets/eval/results.json not present).")
 if info["model_card"]:

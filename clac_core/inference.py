@@ -4,7 +4,8 @@ Pages call :class:`Explorer` and render; nothing here imports streamlit. Heavy i
 transformers, umap) happen inside functions.
 
 Default locations: ``assets/model`` (checkpoint) and ``assets/index`` (corpus index), overridden
-by the ``CLAC_CHECKPOINT`` / ``CLAC_INDEX`` environment variables. Indexes built in the app are
+by the ``CLAC_CHECKPOINT`` / ``CLAC_INDEX`` environment variables (``CLAC_MODEL_CARD`` /
+``CLAC_EVAL_RESULTS`` for the model card and ``clac eval`` results shown on Home). Indexes built in the app are
 saved under ``CLAC_USER_INDEXES`` (default ``~/.cache/clac_explorer/indexes``).
 Shape legend: N crystals, M descriptions, D embedding dims, B queries.
 """
@@ -261,12 +262,12 @@ def _read_json(path: Path) -> Any:
         return None
 
 
-def _docs_info() -> dict[str, Any]:
+def docs_info() -> dict[str, Any]:
     """The shipped model card and evaluation results, when present."""
-    card = ASSETS / "MODEL_CARD.md"
+    card = Path(os.environ.get("CLAC_MODEL_CARD", ASSETS / "MODEL_CARD.md"))
     return {
         "model_card": card.read_text(encoding="utf-8") if card.is_file() else None,
-        "eval_results": _read_json(ASSETS / "eval" / "results.json"),
+        "eval_results": _read_json(Path(os.environ.get("CLAC_EVAL_RESULTS", ASSETS / "eval" / "results.json"))),
     }
 
 
@@ -309,7 +310,7 @@ def loaded_info(checkpoint_dir: str | Path | None = None, index_dir: str | Path 
         "embed_dim": int(emb.shape[1]) if emb.ndim == 2 else int(manifest.get("dim", 0)),
         "extra": extra,
         "untrained": bool(extra.get("untrained", False)),
-        **_docs_info(),
+        **docs_info(),
     }
 
 
@@ -527,7 +528,7 @@ class Explorer:
         extra = checkpoint_extra(self.checkpoint, self.model)
         info["extra"] = extra
         info["untrained"] = bool(extra.get("untrained", False))
-        info.update(_docs_info())
+        info.update(docs_info())
         return info
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -83,6 +84,23 @@ def test_home(app_env):
     text = " ".join(m.value for m in at.markdown) + " ".join(e.value for e in at.error)
     assert "UNTRAINED" in text
     assert any(m.value == "12" for m in at.metric)
+
+
+def test_home_shows_eval_numbers_from_results_file(app_env, tmp_path, monkeypatch):
+    ret = {d: {"pool_1000": {"R@1": 0.25, "R@5": 0.5, "R@10": 0.625, "MRR": 0.375, "pool_size": 1000}}
+           for d in ("text_to_crystal", "crystal_to_text")}
+    results = {"retrieval": ret, "zero_shot": {"crystal_system": {"accuracy": 0.875}},
+               "baselines": {"ratios": {"text_to_crystal": {"pool_1000": {"R@10": 2.5}}}}}
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(results))
+    monkeypatch.setenv("CLAC_EVAL_RESULTS", str(path))
+    monkeypatch.setenv("CLAC_MODEL_CARD", str(tmp_path / "missing.md"))
+    at = _app()
+    values = {m.label: m.value for m in at.metric}
+    assert values["text → crystal R@10"] == "0.625"
+    assert values["crystal → text R@10"] == "0.625"
+    assert values["zero-shot crystal system"] == "0.875"
+    assert values["vs best baseline (t→c R@10)"] == "2.500×"
 
 
 HEAVY = ("torch", "transformers", "torch_geometric", "umap", "pymatgen")
