@@ -23,7 +23,7 @@ s = pd.read_csv(f"{shared}/mp_37k/structures.csv.gz", usecols=["material_id"])
 e = pd.read_csv(f"{shared}/mp_37k/elastic.csv.gz")
 e[~e.material_id.isin(s.material_id)].to_csv(out, index=False)
 PY
-.venv/bin/python scripts/make_assets.py --checkpoint runs/default/best --out assets/ --sources prototypes decorated --n-decorated 20000
+.venv/bin/python scripts/make_assets.py --checkpoint runs/default/best --out assets/ --sources prototypes decorated --n-decorated 5000
 .venv/bin/$EVAL_CMD
 .venv/bin/python scripts/model_card.py --run runs/default --data data/full --eval assets/eval/results.json \
   --data-command "$DATA_CMD" --train-command "$TRAIN_CMD" --eval-command "$EVAL_CMD"
