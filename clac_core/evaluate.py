@@ -662,6 +662,13 @@ def zero_shot_eval(es: EvalSet, emb: Embeddings) -> dict[str, Any]:
 def _grouped_split(formulas: Sequence[str], seed: int) -> tuple[np.ndarray, np.ndarray]:
     from sklearn.model_selection import GroupShuffleSplit
 
+    if len(set(formulas)) < 2:
+        # One composition only (e.g. carbon_24: every row is "C"): a formula-grouped split is
+        # impossible, so rows are split at random; polymorphs of one formula, not new chemistry.
+        rng = np.random.default_rng(seed)
+        perm = rng.permutation(len(formulas))
+        n_test = max(1, int(round(PROBE_TEST_FRACTION * len(formulas))))
+        return np.sort(perm[n_test:]), np.sort(perm[:n_test])
     gss = GroupShuffleSplit(n_splits=1, test_size=PROBE_TEST_FRACTION, random_state=seed)
     tr, te = next(gss.split(np.zeros(len(formulas)), groups=list(formulas)))
     return np.sort(tr), np.sort(te)
