@@ -64,33 +64,23 @@ def umap_png(checkpoint: Path, data: Path, out: Path, n: int = 1500, seed: int =
     import matplotlib.pyplot as plt
     import numpy as np
     import pandas as pd
-    import torch
     import umap
 
     from clac_core.corpus.record import structure_from_arrays
-    from clac_core.graph import collate, structure_to_graph
+    from clac_core.index import encode_structures, encode_texts
     from clac_core.models import CLaCModel
 
     model = CLaCModel.from_checkpoint(checkpoint)
-    model.eval()
     cry = pd.read_parquet(data / "crystals.parquet")
     cry = cry[cry.split == "test"].sample(n=min(n, (cry.split == "test").sum()), random_state=seed)
     pairs = pd.read_parquet(data / "pairs.parquet", columns=["crystal_id", "text", "view"])
     pairs = pairs[pairs.crystal_id.isin(cry.crystal_id) & (pairs.view == "composition")].drop_duplicates("crystal_id")
-    with torch.no_grad():
-        ce, te = [], []
-        rows = list(cry.itertuples())
-        for i in range(0, len(rows), 256):
-            graphs = [structure_to_graph(structure_from_arrays(r.lattice, r.frac_coords, r.atomic_numbers), model.cfg.graph)
-                      for r in rows[i:i + 256]]
-            ce.append(model.encode_crystal(collate(graphs)).numpy())
-        texts = pairs.text.tolist()
-        for i in range(0, len(texts), 128):
-            te.append(model.encode_text(texts[i:i + 128]).numpy())
-    ce, te = np.concatenate(ce), np.concatenate(te)
+    structures = [structure_from_arrays(r.lattice, r.frac_coords, r.atomic_numbers) for r in cry.itertuples()]
+    ce = encode_structures(model, structures, batch_size=256)  # (N, D)
+    te = encode_texts(model, pairs.text.tolist())  # (T, D)
     xy = umap.UMAP(n_neighbors=15, metric="cosine", random_state=seed).fit_transform(np.concatenate([ce, te]))
     systems = cry.crystal_system.tolist()
-    sys_of = dict(zip(cry.crystal_id, systems))
+    sys_of = dict(zip(cry.crystal_id, systems, strict=True))
     tsys = [sys_of[c] for c in pairs.crystal_id]
     fig, ax = plt.subplots(figsize=(8, 6.5), dpi=120)
     names = sorted(set(systems))
