@@ -29,6 +29,11 @@ class GraphConfig:
     max_neighbors: int = 12  # keep the nearest k neighbours per atom
     num_gaussians: int = 41  # Gaussian basis size for distances (CGCNN: 0..8 Å step 0.2)
     gaussian_width: float = 0.2  # Å
+    # Global symmetry features per crystal (spglib space group + conventional-cell shape, see
+    # clac_core.graph.symmetry_features). Local message passing cannot see the space group;
+    # with this on, the crystal tower can (needed for crystal-system prompts).
+    symmetry: bool = False
+    symprec: float = 0.1  # Å, spglib tolerance; the same as the text facts' crystal system
 
 
 @dataclass

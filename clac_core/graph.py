@@ -6,7 +6,11 @@ each of the nearest ``cfg.max_neighbors`` periodic neighbours ``j`` (any image) 
 ``edge_index[1]`` = target = center). Distances are kept raw; encoders expand them with
 :func:`gaussian_expand` so one cache serves any basis width.
 
-Shape legend: N atoms, E edges, G Gaussians, F element features.
+With ``cfg.symmetry`` a graph also carries two per-crystal fields (see
+:func:`symmetry_features`): ``sg`` (1,) long space-group number (0 = unknown) and ``lat``
+(1, L) float32 conventional-cell shape; batches stack them to (B,) and (B, L).
+
+Shape legend: N atoms, E edges, G Gaussians, F element features, L lattice features.
 
 Heavy imports (torch, torch_geometric) happen inside functions so ``clac --help`` stays fast.
 """
@@ -36,6 +40,55 @@ MAX_Z = 118  # element table rows 0..118; row 0 = unknown / padding (all zeros)
 _FALLBACK_GROWTH = 1.5  # radius factor when an atom has no neighbour within the cutoff
 _FALLBACK_TRIES = 4
 _DIST_DECIMALS = 4  # distances rounded for tie-breaking only (stored values are exact)
+NUM_LATTICE_FEATURES = 6  # see symmetry_features
+
+
+# --------------------------------------------------------------------------------------
+# global symmetry features
+# --------------------------------------------------------------------------------------
+def symmetry_features(structure: Structure, symprec: float = 0.1) -> tuple[int, np.ndarray]:
+    """Space group and conventional-cell shape of a crystal (one spglib call, ~1 ms).
+
+    Both come from spglib's standardized conventional cell, which spglib derives from the
+    primitive cell, so they do not change with the choice of supercell, atom order or
+    origin. If spglib finds no symmetry (badly distorted cells) the space group is 0
+    ("unknown") and the shape is read from the Niggli-reduced input cell.
+
+    Args:
+        structure: ordered pymatgen Structure.
+        symprec: spglib distance tolerance in Å.
+
+    Returns:
+        (space group number 1..230 or 0, (L,) float32 features): log(b/a), log(c/a),
+        cos(alpha), cos(beta), cos(gamma), log(volume per atom / 10 Å³).
+    """
+    import spglib
+
+    lattice = np.asarray(structure.lattice.matrix, dtype=np.float64)
+    cell = (lattice, np.asarray(structure.frac_coords, dtype=np.float64), list(structure.atomic_numbers))
+    try:
+        ds = spglib.get_symmetry_dataset(cell, symprec=symprec)
+    except Exception:  # spglib raises on some degenerate cells; treat as "no symmetry found"
+        ds = None
+    if ds is not None:
+        number = int(ds.number)
+        shape_lattice = np.asarray(ds.std_lattice, dtype=np.float64)
+        n_std = len(ds.std_types)
+    else:
+        number = 0
+        reduced = spglib.niggli_reduce(lattice)
+        shape_lattice = lattice if reduced is None else np.asarray(reduced, dtype=np.float64)
+        n_std = len(structure)
+    a, b, c = np.linalg.norm(shape_lattice, axis=1)
+    cos = [
+        float(np.dot(shape_lattice[1], shape_lattice[2]) / (b * c)),
+        float(np.dot(shape_lattice[0], shape_lattice[2]) / (a * c)),
+        float(np.dot(shape_lattice[0], shape_lattice[1]) / (a * b)),
+    ]
+    vol = abs(float(np.linalg.det(shape_lattice))) / max(n_std, 1)
+    feats = np.array([math.log(b / a), math.log(c / a), *cos, math.log(vol / 10.0)], dtype=np.float32)
+    return number, feats
+
 
 
 # --------------------------------------------------------------------------------------
@@ -104,7 +157,8 @@ def structure_to_graph(structure: Structure, cfg: GraphConfig | None = None) -> 
     Returns:
         ``torch_geometric.data.Data`` with ``z`` (N,) long atomic numbers, ``edge_index``
         (2, E) long (source = neighbour j, target = center i), ``edge_dist`` (E,) float32 Å,
-        and ``num_nodes`` = N.
+        and ``num_nodes`` = N; with ``cfg.symmetry`` also ``sg`` (1,) long and ``lat`` (1, L)
+        float32 (:func:`symmetry_features`).
     """
     import torch
     from torch_geometric.data import Data
@@ -112,11 +166,16 @@ def structure_to_graph(structure: Structure, cfg: GraphConfig | None = None) -> 
     cfg = cfg or GraphConfig()
     z = np.asarray(structure.atomic_numbers, dtype=np.int64)
     edge_index, edge_dist = neighbor_arrays(structure, cfg, z)
+    extra: dict[str, Any] = {}
+    if cfg.symmetry:
+        sg, lat = symmetry_features(structure, cfg.symprec)
+        extra = {"sg": torch.tensor([sg], dtype=torch.long), "lat": torch.from_numpy(lat).unsqueeze(0)}
     return Data(
         z=torch.from_numpy(z),
         edge_index=torch.from_numpy(edge_index),
         edge_dist=torch.from_numpy(edge_dist),
         num_nodes=int(z.size),
+        **extra,
     )
 
 
@@ -323,23 +382,30 @@ def collate(graphs: Sequence[Data]) -> Batch:
 
 def graph_config_key(cfg: GraphConfig) -> str:
     """Short stable hash of the settings that change the cached arrays."""
-    payload = json.dumps(
-        {"cutoff": float(cfg.cutoff), "max_neighbors": int(cfg.max_neighbors)}, sort_keys=True
-    )
+    fields: dict[str, Any] = {"cutoff": float(cfg.cutoff), "max_neighbors": int(cfg.max_neighbors)}
+    if cfg.symmetry:  # only then, so caches built before the option existed keep their key
+        fields.update(symmetry=True, symprec=float(cfg.symprec))
+    payload = json.dumps(fields, sort_keys=True)
     return hashlib.sha1(payload.encode()).hexdigest()[:12]
 
 
-def _build_one(args: tuple[Structure, GraphConfig]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+GraphParts = tuple  # (z, edge_index, edge_dist) or, with cfg.symmetry, (..., sg, lat)
+
+
+def _build_one(args: tuple[Structure, GraphConfig]) -> GraphParts:
     structure, cfg = args
     z = np.asarray(structure.atomic_numbers, dtype=np.int64)
     ei, dist = neighbor_arrays(structure, cfg, z)
+    if cfg.symmetry:
+        sg, lat = symmetry_features(structure, cfg.symprec)
+        return z, ei, dist, sg, lat
     return z, ei, dist
 
 
 _FORK_STATE: dict[str, Any] = {}  # set only while a fork pool of GraphCache.build runs
 
 
-def _build_index(i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _build_index(i: int) -> GraphParts:
     return _build_one((_FORK_STATE["structures"][i], _FORK_STATE["cfg"]))
 
 
@@ -348,6 +414,7 @@ class GraphCache:
 
     Arrays: ``z`` (sum N,) int16, ``edge_index`` (2, sum E) int32 local to each graph,
     ``edge_dist`` (sum E,) float32, ``node_offsets`` / ``edge_offsets`` (n + 1,) int64.
+    With ``cfg.symmetry`` also ``sg`` (n,) int16 and ``lat`` (n, L) float32 per graph.
     ``cache[i]`` returns a fresh ``Data``. Saved as ``.npz`` and loaded with
     ``allow_pickle=False``; the graph config travels inside the file and must match on load.
     """
@@ -361,7 +428,13 @@ class GraphCache:
         node_offsets: np.ndarray,
         edge_offsets: np.ndarray,
         ids: Sequence[str] | None = None,
+        sg: np.ndarray | None = None,
+        lat: np.ndarray | None = None,
     ) -> None:
+        if cfg.symmetry and (sg is None or lat is None):
+            raise ValueError("a graph cache with cfg.symmetry needs the sg and lat arrays")
+        self.sg = sg if cfg.symmetry else None
+        self.lat = lat if cfg.symmetry else None
         self.cfg = cfg
         self.z = z
         self.edge_index = edge_index
@@ -420,7 +493,7 @@ class GraphCache:
     @classmethod
     def from_parts(
         cls,
-        parts: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+        parts: Sequence[GraphParts],
         cfg: GraphConfig,
         ids: Sequence[str] | None = None,
     ) -> GraphCache:
@@ -434,7 +507,15 @@ class GraphCache:
             dist = np.concatenate([p[2] for p in parts]).astype(np.float32)
         else:
             z, ei, dist = np.zeros(0, np.int16), np.zeros((2, 0), np.int32), np.zeros(0, np.float32)
-        return cls(cfg, z, ei, dist, node_offsets, edge_offsets, ids=ids)
+        sg = lat = None
+        if cfg.symmetry:
+            sg = np.array([p[3] for p in parts], dtype=np.int16)
+            lat = (
+                np.stack([p[4] for p in parts]).astype(np.float32)
+                if parts
+                else np.zeros((0, NUM_LATTICE_FEATURES), np.float32)
+            )
+        return cls(cfg, z, ei, dist, node_offsets, edge_offsets, ids=ids, sg=sg, lat=lat)
 
     # -- access ------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -451,11 +532,18 @@ class GraphCache:
             raise IndexError(f"graph index {i} out of range for {n} graphs")
         a, b = self.node_offsets[i], self.node_offsets[i + 1]
         c, d = self.edge_offsets[i], self.edge_offsets[i + 1]
+        extra: dict[str, Any] = {}
+        if self.sg is not None and self.lat is not None:
+            extra = {
+                "sg": torch.tensor([int(self.sg[i])], dtype=torch.long),
+                "lat": torch.from_numpy(np.array(self.lat[i : i + 1], dtype=np.float32)),
+            }
         return Data(
             z=torch.from_numpy(self.z[a:b].astype(np.int64)),
             edge_index=torch.from_numpy(self.edge_index[:, c:d].astype(np.int64)),
             edge_dist=torch.from_numpy(np.ascontiguousarray(self.edge_dist[c:d])),
             num_nodes=int(b - a),
+            **extra,
         )
 
     def batch(self, indices: Sequence[int]) -> Batch:
@@ -478,6 +566,8 @@ class GraphCache:
         )
         if self.ids is not None:
             arrays["ids"] = np.array(self.ids, dtype=str)
+        if self.sg is not None and self.lat is not None:
+            arrays["sg"], arrays["lat"] = self.sg, self.lat
         with open(path, "wb") as fh:  # np.savez would append .npz to names without it
             np.savez(fh, **arrays)
         return path
@@ -504,4 +594,6 @@ class GraphCache:
                 f["node_offsets"],
                 f["edge_offsets"],
                 ids=[str(x) for x in f["ids"]] if "ids" in f.files else None,
+                sg=f["sg"] if "sg" in f.files else None,
+                lat=f["lat"] if "lat" in f.files else None,
             )

@@ -129,6 +129,28 @@ def test_graph_cache_roundtrip_without_pickle(tmp_path):
     assert graph_config_key(GraphConfig()) != graph_config_key(GraphConfig(max_neighbors=8))
 
 
+def test_graph_cache_with_symmetry_features(tmp_path):
+    sym = GraphConfig(symmetry=True)
+    structures = [nacl(), silicon(), nacl(5.0) * (2, 1, 1)]
+    cache = GraphCache.build(structures, sym, progress=False)
+    assert cache.sg.tolist() == [225, 166, 225]  # this "silicon" is a 2-atom cubic cell: R-3m and cache.lat.shape == (3, 6)
+    # a supercell has the space group and conventional-cell shape of its primitive cell
+    assert np.allclose(cache.lat[2, :5], cache.lat[0, :5], atol=1e-6)
+    path = cache.save(tmp_path / "g.npz")
+    loaded = GraphCache.load(path, sym)
+    for i, s in enumerate(structures):
+        direct, got = structure_to_graph(s, sym), loaded[i]
+        assert torch.equal(got.sg, direct.sg) and torch.allclose(got.lat, direct.lat)
+    batch = loaded.batch([0, 1])
+    assert batch.sg.shape == (2,) and batch.lat.shape == (2, 6)
+    # a cache without the features is not taken for one with them, and vice versa
+    with pytest.raises(ValueError, match="built with"):
+        GraphCache.load(path, GraphConfig())
+    # the option leaves the key of caches built without it unchanged
+    assert graph_config_key(GraphConfig()) == "8bdceb2a7022" != graph_config_key(sym)
+    assert not hasattr(structure_to_graph(nacl()), "sg") or structure_to_graph(nacl()).sg is None
+
+
 def test_graph_cache_multiprocessing_matches_serial():
     structures = [nacl(5.0 + 0.01 * i) for i in range(70)]
     serial = GraphCache.build(structures, progress=False)

@@ -3,10 +3,15 @@
 Both consume batches from :func:`clac_core.graph.collate` (fields ``z``, ``edge_index``,
 ``edge_dist``, ``batch``) and never recompute neighbours, so periodic images found by the
 featurizer are used as they are. Pooling is ``global_mean_pool`` (a vectorized scatter),
-so a supercell of a crystal gets the same embedding as its primitive cell.
+so a supercell of a crystal gets the same embedding as its primitive cell. With
+``graph_cfg.symmetry`` the pooled atoms are concatenated with a :class:`SymmetryEmbedding`
+of the crystal's space group and conventional-cell shape before the head (late fusion):
+message passing over nearest neighbours alone cannot tell, say, a cubic from a slightly
+tetragonal cell, and crystal-system prompts need exactly that.
 Both run on plain PyTorch + torch_geometric (no torch-scatter / torch-sparse needed).
 
-Shape legend: N atoms, E edges, G Gaussians, F element features, H hidden, B crystals.
+Shape legend: N atoms, E edges, G Gaussians, F element features, H hidden, B crystals,
+L lattice features.
 """
 
 from __future__ import annotations
@@ -16,7 +21,11 @@ from torch import nn
 from torch_geometric.nn import CGConv, global_mean_pool
 
 from clac_core.config import CrystalEncoderConfig, GraphConfig
-from clac_core.graph import element_features, gaussian_expand
+from clac_core.graph import NUM_LATTICE_FEATURES, element_features, gaussian_expand
+
+# first space-group number of each crystal system: triclinic 1, monoclinic 3, orthorhombic
+# 16, tetragonal 75, trigonal 143, hexagonal 168, cubic 195 (International Tables)
+_SYSTEM_STARTS = (1, 3, 16, 75, 143, 168, 195)
 
 
 class ElementEmbedding(nn.Module):
@@ -32,6 +41,43 @@ class ElementEmbedding(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """z (N,) long -> (N, H)."""
         return self.proj(self.table[z])
+
+
+class SymmetryEmbedding(nn.Module):
+    """Space group (1..230, 0 = unknown) + its crystal system + cell shape -> (B, H).
+
+    The crystal system is derived from the space-group number in the module (a fixed
+    lookup), so rare space groups still share the embedding of their system.
+    """
+
+    def __init__(self, hidden_dim: int) -> None:
+        super().__init__()
+        system = torch.zeros(231, dtype=torch.long)  # 0 = unknown
+        for k, start in enumerate(_SYSTEM_STARTS, start=1):
+            system[start:] = k
+        self.register_buffer("system_of", system, persistent=False)
+        self.spacegroup = nn.Embedding(231, hidden_dim)
+        self.system = nn.Embedding(len(_SYSTEM_STARTS) + 1, hidden_dim)
+        self.lattice = nn.Sequential(nn.Linear(NUM_LATTICE_FEATURES, hidden_dim), nn.Softplus())
+        for emb in (self.spacegroup, self.system):
+            nn.init.normal_(emb.weight, std=0.1)
+
+    def forward(self, sg: torch.Tensor, lat: torch.Tensor) -> torch.Tensor:
+        """sg (B,) long, lat (B, L) -> (B, H)."""
+        sg = sg.clamp(0, 230)
+        return self.spacegroup(sg) + self.system(self.system_of[sg]) + self.lattice(lat)
+
+
+def _with_symmetry(module: nn.Module, pooled: torch.Tensor, batch) -> torch.Tensor:
+    """(B, H) pooled atoms -> (B, 2H) with the symmetry embedding, or unchanged."""
+    if module.symmetry is None:
+        return pooled
+    if getattr(batch, "sg", None) is None or getattr(batch, "lat", None) is None:
+        raise ValueError(
+            "this crystal encoder was built with graph.symmetry=True but the batch has no "
+            "sg/lat fields: build graphs with the model's own graph config (model.cfg.graph)"
+        )
+    return torch.cat([pooled, module.symmetry(batch.sg, batch.lat.to(pooled.dtype))], dim=-1)
 
 
 class FactorizedCGConv(CGConv):
@@ -87,8 +133,10 @@ class CGCNNEncoder(nn.Module):
         )
         self.act = nn.Softplus()
         self.dropout = nn.Dropout(cfg.dropout)
+        self.symmetry = SymmetryEmbedding(h) if graph_cfg.symmetry else None
+        head_in = 2 * h if graph_cfg.symmetry else h
         self.head = nn.Sequential(
-            nn.Linear(h, cfg.out_dim), nn.Softplus(), nn.Linear(cfg.out_dim, cfg.out_dim)
+            nn.Linear(head_in, cfg.out_dim), nn.Softplus(), nn.Linear(cfg.out_dim, cfg.out_dim)
         )
 
     def atom_features(self, batch) -> torch.Tensor:
@@ -103,7 +151,7 @@ class CGCNNEncoder(nn.Module):
         """Batch of B crystal graphs -> (B, out_dim)."""
         x = self.atom_features(batch)
         pooled = global_mean_pool(x, batch.batch, size=batch.num_graphs)  # (B, H)
-        return self.head(pooled)
+        return self.head(_with_symmetry(self, pooled, batch))  # (B, H or 2H) -> (B, out_dim)
 
 
 class SchNetEncoder(nn.Module):
@@ -138,8 +186,10 @@ class SchNetEncoder(nn.Module):
         )
         self.dropout = nn.Dropout(cfg.dropout)
         self.atom_mlp = nn.Sequential(nn.Linear(h, h), ShiftedSoftplus(), nn.Linear(h, h))
+        self.symmetry = SymmetryEmbedding(h) if graph_cfg.symmetry else None
+        head_in = 2 * h if graph_cfg.symmetry else h
         self.head = nn.Sequential(
-            nn.Linear(h, cfg.out_dim), ShiftedSoftplus(), nn.Linear(cfg.out_dim, cfg.out_dim)
+            nn.Linear(head_in, cfg.out_dim), ShiftedSoftplus(), nn.Linear(cfg.out_dim, cfg.out_dim)
         )
 
     def atom_features(self, batch) -> torch.Tensor:
@@ -155,7 +205,7 @@ class SchNetEncoder(nn.Module):
         """Batch of B crystal graphs -> (B, out_dim)."""
         x = self.atom_features(batch)
         pooled = global_mean_pool(x, batch.batch, size=batch.num_graphs)  # (B, H)
-        return self.head(pooled)
+        return self.head(_with_symmetry(self, pooled, batch))  # (B, H or 2H) -> (B, out_dim)
 
 
 CRYSTAL_ENCODERS: dict[str, type[nn.Module]] = {"cgcnn": CGCNNEncoder, "schnet": SchNetEncoder}
