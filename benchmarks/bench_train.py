@@ -1,7 +1,9 @@
 """Training throughput of the real loop (clac_core.train) beside bare baselines; JSON lines.
 
 Measures, on real crystals (first N rows of ``../shared/data/mp_37k/structures.csv.gz``, or
-a ``clac data build`` directory via ``--data``):
+every pair of the first N crystals of a ``clac data build`` directory via ``--data``; a data
+directory reuses its graph cache under ``DIR/cache/`` (built there once if missing), so with the
+cache present no pymatgen is needed, e.g. on a GPU machine, see ``benchmarks/gpu_check.sh``):
 
 * ``train_step``: optimizer steps of :class:`clac_core.train.Trainer` (forward, loss, backward,
   clip, AdamW, scheduler) for a config (``--config``, default ``configs/default.yaml``), with
@@ -27,6 +29,7 @@ import resource
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -49,14 +52,8 @@ def _sync(device) -> None:
         torch.cuda.synchronize(device)
 
 
-def load_structures(n: int, data: Path | None) -> tuple[list, list[str]]:
-    """N structures and one text each (data dir texts, or formula sentences for mp_37k)."""
-    if data is not None:
-        from clac_core.data import load_data_dir
-
-        d = load_data_dir(data)
-        pairs = d.pairs.drop_duplicates("crystal_index").head(n)
-        return d.structures(pairs["crystal_index"].tolist()), list(pairs["text"])
+def load_structures(n: int) -> tuple[list, list[str]]:
+    """First N structures of mp_37k and one formula sentence each (needs pymatgen)."""
     import pandas as pd
     from pymatgen.core import Structure
 
@@ -70,8 +67,29 @@ def load_structures(n: int, data: Path | None) -> tuple[list, list[str]]:
     return structs, texts
 
 
-def bench_trainer(cfg, graphs, texts, device, steps: int, warmup: int) -> dict:
+def load_inputs(n: int, data: Path | None, gcfg) -> tuple[Any, np.ndarray, list[str]]:
+    """Graphs, the crystal row of every pair (P,) and the P texts.
 
+    With ``data``: the data dir's graph cache (loaded from ``DIR/cache/``, built there once if
+    missing) and every pair (all views) of its first N crystals. Else N mp_37k crystals, one
+    text each, graphs built here.
+    """
+    from clac_core.graph import GraphCache
+
+    workers = os.cpu_count() or 1
+    if data is not None:
+        from clac_core.data import load_data_dir, load_graph_cache
+
+        d = load_data_dir(data)
+        graphs = load_graph_cache(d, gcfg, num_workers=workers, progress=False)
+        pairs = d.pairs[d.pairs["crystal_index"] < n]
+        return graphs, pairs["crystal_index"].to_numpy(), list(pairs["text"])
+    structs, texts = load_structures(n)
+    graphs = GraphCache.build(structs, gcfg, num_workers=workers, progress=False)
+    return graphs, np.arange(len(graphs)), texts
+
+
+def bench_trainer(cfg, graphs, crystal_index, texts, device, steps: int, warmup: int) -> dict:
     from clac_core.data import EpochSampler, PairDataset
     from clac_core.train import DistInfo, Trainer
 
@@ -83,7 +101,7 @@ def bench_trainer(cfg, graphs, texts, device, steps: int, warmup: int) -> dict:
 
         rng = np.random.default_rng(0)  # cached features: their values do not change the cost
         feats = rng.normal(size=(len(texts), text_hidden_size(cfg.model.text.name))).astype(np.float32)
-    tr.dataset = PairDataset(graphs, np.arange(len(graphs)), texts, feats)
+    tr.dataset = PairDataset(graphs, crystal_index, texts, feats)
     tr.sampler = EpochSampler(tr.dataset.crystal_index, "pairs", seed=0)
     tr.total_steps = 10_000
     tr._build_model()
@@ -92,11 +110,15 @@ def bench_trainer(cfg, graphs, texts, device, steps: int, warmup: int) -> dict:
     batches = list(tr.sampler.batches(0, bs))
     atoms = []
     t0 = None
+    collate_s = 0.0
     for i in range(warmup + steps):
         if i == warmup:
             _sync(device)
             t0 = time.perf_counter()
+            collate_s = 0.0
+        tc = time.perf_counter()
         batch = tr.dataset.collate(batches[i % len(batches)]).to(device)
+        collate_s += time.perf_counter() - tc
         atoms.append(int(batch.graphs.num_nodes))
         loss = tr._forward_loss(batch)
         loss.backward()
@@ -111,6 +133,7 @@ def bench_trainer(cfg, graphs, texts, device, steps: int, warmup: int) -> dict:
         steps=steps,
         pairs_per_s=steps * bs / dt,
         ms_per_step=1000 * dt / steps,
+        collate_ms_per_step=1000 * collate_s / steps,  # host-side batching (graphs + to(device))
         atoms_per_batch=float(np.mean(atoms)),
         trainable_params=trainable,
         hidden_dim=cfg.model.crystal.hidden_dim,
@@ -120,7 +143,7 @@ def bench_trainer(cfg, graphs, texts, device, steps: int, warmup: int) -> dict:
     )
 
 
-def bench_bare_cgconv(cfg, graphs, device, steps: int, warmup: int) -> dict:
+def bench_bare_cgconv(cfg, graphs, crystal_index, device, steps: int, warmup: int) -> dict:
     import torch
     from torch import nn
     from torch_geometric.nn import CGConv, global_mean_pool
@@ -137,13 +160,13 @@ def bench_bare_cgconv(cfg, graphs, device, steps: int, warmup: int) -> dict:
     params = [*emb.parameters(), *convs.parameters(), *head.parameters()]
     opt = torch.optim.AdamW(params, lr=1e-3)
     bs = cfg.train.batch_size
-    n = len(graphs)
+    n = len(crystal_index)
     t0 = None
     for i in range(warmup + steps):
         if i == warmup:
             _sync(device)
             t0 = time.perf_counter()
-        idx = [(i * bs + j) % n for j in range(bs)]
+        idx = [int(crystal_index[(i * bs + j) % n]) for j in range(bs)]
         b = graphs.batch(idx).to(device)
         x = emb(table[b.z])
         ea = gaussian_expand(b.edge_dist, cfg.model.graph)
@@ -212,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", type=Path, default=REPO / "configs" / "default.yaml")
     p.add_argument("--set", dest="overrides", action="append", default=[])
     p.add_argument("--data", type=Path, default=None, help="a clac data build dir (default: mp_37k rows)")
-    p.add_argument("--n", type=int, default=1024, help="crystals to load")
+    p.add_argument("--n", type=int, default=1024, help="crystals to load (their every pair with --data)")
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--skip-bare", action="store_true")
@@ -221,7 +244,6 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from clac_core.config import load_config
-    from clac_core.graph import GraphCache
     from clac_core.train import resolve_device
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -229,12 +251,13 @@ def main(argv: list[str] | None = None) -> int:
     device = resolve_device(cfg.train.device)
     torch.manual_seed(0)
     t = time.perf_counter()
-    structs, texts = load_structures(args.n, args.data)
-    graphs = GraphCache.build(structs, cfg.model.graph, num_workers=os.cpu_count() or 1, progress=False)
+    graphs, crystal_index, texts = load_inputs(args.n, args.data, cfg.model.graph)
+    crystals = np.unique(crystal_index)
     common = dict(
         device=str(device),
         config=str(args.config.name),
-        n_crystals=len(graphs),
+        n_crystals=int(crystals.size),
+        n_pairs=len(texts),
         threads=torch.get_num_threads(),
         gpu=torch.cuda.get_device_name(device) if device.type == "cuda" else None,
     )
@@ -243,13 +266,13 @@ def main(argv: list[str] | None = None) -> int:
             dict(
                 bench="setup",
                 seconds=time.perf_counter() - t,
-                mean_atoms=float(np.mean([len(s) for s in structs])),
+                mean_atoms=float(np.mean(np.diff(graphs.node_offsets)[crystals])),
                 **common,
             )
         ),
         flush=True,
     )
-    results = [bench_trainer(cfg, graphs, texts, device, args.steps, args.warmup)]
+    results = [bench_trainer(cfg, graphs, crystal_index, texts, device, args.steps, args.warmup)]
     print(json.dumps({**results[-1], **common, "peak_mem_mb": _peak_mb(device)}), flush=True)
     if not args.skip_bare:
         if device.type == "cuda":
@@ -257,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             json.dumps(
                 {
-                    **bench_bare_cgconv(cfg, graphs, device, args.steps, args.warmup),
+                    **bench_bare_cgconv(cfg, graphs, crystal_index, device, args.steps, args.warmup),
                     **common,
                     "peak_mem_mb": _peak_mb(device),
                 }
