@@ -45,3 +45,56 @@ def comparison_rows(results: dict[str, Any], pool: str = "pool_1000") -> list[di
                 row[name] = _get(results, "baselines", name, "retrieval", direction, pool, metric)
             rows.append(row)
     return rows
+
+
+def key_metrics(results: dict[str, Any]) -> dict[str, float]:
+    """Flat ``{"path.to.metric": value}`` of the numbers a model card reports.
+
+    Retrieval R@1/R@10/MRR in both directions at every pool, free-text P@10, zero-shot
+    accuracy per task and the probes' ridge/kNN MAE; missing entries are left out.
+    """
+    out: dict[str, float] = {}
+    ret = results.get("retrieval") or {}
+    for direction in ("text_to_crystal", "crystal_to_text"):
+        for pool, row in sorted((ret.get(direction) or {}).items()):
+            for metric in ("R@1", "R@10", "MRR"):
+                v = _get(row, metric)
+                if isinstance(v, (int, float)):
+                    out[f"retrieval.{direction}.{pool}.{metric}"] = float(v)
+    v = _get(ret, "free_text", "P@10")
+    if isinstance(v, (int, float)):
+        out["retrieval.free_text.P@10"] = float(v)
+    for task, row in sorted((results.get("zero_shot") or {}).items()):
+        v = _get(row, "accuracy")
+        if isinstance(v, (int, float)):
+            out[f"zero_shot.{task}.accuracy"] = float(v)
+    for prop, row in sorted((results.get("probes") or {}).items()):
+        for kind in ("ridge", "knn"):
+            v = _get(row, "MAE", kind)
+            if isinstance(v, (int, float)):
+                out[f"probes.{prop}.MAE.{kind}"] = float(v)
+    return out
+
+
+def compare_results(
+    reference: dict[str, Any], other: dict[str, Any], *, tol: float = 0.01, rel_tol_mae: float = 0.05
+) -> list[dict[str, Any]]:
+    """Metric-by-metric comparison of two ``clac eval`` results (e.g. model card vs a re-run).
+
+    Scores in [0, 1] (recalls, MRR, accuracy, P@10) agree when ``|a - b| <= tol``; probe MAEs,
+    which carry units, when ``|a - b| <= rel_tol_mae * |a|``. A metric present in only one
+    file never agrees.
+
+    Returns:
+        One row per metric in either file: ``{"metric", "reference", "other", "diff", "ok"}``.
+    """
+    a, b = key_metrics(reference), key_metrics(other)
+    rows = []
+    for k in sorted(set(a) | set(b)):
+        ra, rb = a.get(k), b.get(k)
+        if ra is None or rb is None:
+            rows.append({"metric": k, "reference": ra, "other": rb, "diff": None, "ok": False})
+            continue
+        limit = rel_tol_mae * abs(ra) if ".MAE." in k else tol
+        rows.append({"metric": k, "reference": ra, "other": rb, "diff": rb - ra, "ok": abs(rb - ra) <= limit})
+    return rows
