@@ -266,8 +266,50 @@ ELEMENT_FEATURE_BLOCKS: tuple[tuple[str, int], ...] = (
 )
 
 
+ELEMENT_TABLE_RESOURCE = Path(__file__).resolve().parent / "resources" / "element_features.json"
+
+
 @functools.lru_cache(maxsize=1)
 def _element_table_numpy() -> np.ndarray:
+    """The packaged table (no pymatgen needed), else computed from pymatgen."""
+    if ELEMENT_TABLE_RESOURCE.is_file():
+        return read_element_table(ELEMENT_TABLE_RESOURCE)
+    return compute_element_table()
+
+
+def read_element_table(path: str | Path) -> np.ndarray:
+    """(119, F) float32 table from the JSON written by :func:`write_element_table`."""
+    data = json.loads(Path(path).read_text())
+    blocks = [(str(name), int(n)) for name, n in data["blocks"]]
+    if tuple(blocks) != ELEMENT_FEATURE_BLOCKS:
+        raise ValueError(f"{path}: feature blocks {blocks} differ from {ELEMENT_FEATURE_BLOCKS}")
+    table = np.zeros((MAX_Z + 1, sum(n for _, n in blocks)), dtype=np.float32)
+    for z, ones in enumerate(data["ones"]):
+        table[z, ones] = 1.0
+    return table
+
+
+def write_element_table(path: str | Path = ELEMENT_TABLE_RESOURCE) -> Path:
+    """Freeze :func:`compute_element_table` into a JSON resource (row z: indices of its ones).
+
+    Shipping the table pins the crystal tower's input across pymatgen versions and lets a
+    model be built where pymatgen is not installed (e.g. a bare GPU machine with a graph cache).
+    """
+    table = compute_element_table()
+    if not np.isin(table, (0.0, 1.0)).all():
+        raise ValueError("element table is not one-hot; the JSON format stores only ones")
+    payload = {
+        "source": "clac_core.graph.compute_element_table (pymatgen periodic table data)",
+        "blocks": [list(b) for b in ELEMENT_FEATURE_BLOCKS],
+        "ones": [np.flatnonzero(row).tolist() for row in table],
+    }
+    path = Path(path)
+    path.write_text(json.dumps(payload, separators=(",", ":")) + "\n")
+    return path
+
+
+def compute_element_table() -> np.ndarray:
+    """Element feature table computed from pymatgen (see :func:`element_features`)."""
     import warnings
 
     from pymatgen.analysis.molecule_structure_comparator import CovalentRadius
@@ -312,7 +354,9 @@ def element_features() -> torch.Tensor:
     value); see ``ELEMENT_FEATURE_BLOCKS`` for the block order and lengths. A property
     pymatgen does not know for an element leaves its block all zero.
 
-    Computed once per process (``functools.lru_cache``).
+    Read from the packaged ``clac_core/resources/element_features.json`` (written by
+    :func:`write_element_table`; a test checks it against a fresh :func:`compute_element_table`),
+    so building a model needs no pymatgen; loaded once per process (``functools.lru_cache``).
 
     Returns:
         (119, F) float32 tensor; row z is element z, row 0 (unknown) is all zeros.

@@ -171,3 +171,31 @@ def test_augment_structure_same_composition_small_displacement():
     assert seen_sizes == {2, 4}
     a = augment_structure(s, np.random.default_rng(1), sigma=0.0, p_supercell=0.0)
     assert np.allclose(a.cart_coords, s.cart_coords)
+
+
+def test_packaged_element_table_matches_pymatgen():
+    """The shipped JSON table is exactly what pymatgen's data gives today (else regenerate it
+    with clac_core.graph.write_element_table and retrain: the crystal tower's input changed)."""
+    from clac_core.graph import (
+        ELEMENT_TABLE_RESOURCE,
+        compute_element_table,
+        read_element_table,
+    )
+
+    packaged = read_element_table(ELEMENT_TABLE_RESOURCE)
+    assert np.array_equal(packaged, compute_element_table())
+    assert torch.equal(element_features(), torch.from_numpy(packaged))
+    assert packaged[0].sum() == 0 and packaged[8].sum() > 5  # row 0 unknown; oxygen has data
+
+
+def test_element_table_round_trip_and_block_check(tmp_path):
+    import json
+
+    from clac_core.graph import read_element_table, write_element_table
+
+    path = write_element_table(tmp_path / "t.json")
+    data = json.loads(path.read_text())
+    data["blocks"][0][1] = 17  # a table for another feature layout is refused
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="feature blocks"):
+        read_element_table(path)

@@ -34,7 +34,7 @@ class ElementEmbedding(nn.Module):
     def __init__(self, hidden_dim: int) -> None:
         super().__init__()
         table = element_features()  # (119, F)
-        # non-persistent: rebuilt from pymatgen on construction, not stored in checkpoints
+        # non-persistent: the packaged table (clac_core/resources), not stored in checkpoints
         self.register_buffer("table", table, persistent=False)
         self.proj = nn.Linear(table.shape[1], hidden_dim)
 
