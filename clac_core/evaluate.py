@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -892,7 +893,17 @@ def evaluate(
     emb, _ = compute_embeddings(model, es, graphs, seed=seed, batch_size=batch_size, progress=progress)
     seconds: dict[str, float] = {"load_data": es.load_seconds, "embed": emb.seconds}
 
+    def stage(name: str, started: float | None = None) -> None:
+        """One line per stage on stderr (the stages without a tqdm bar take minutes)."""
+        if progress:
+            done = "" if started is None else f" (previous stage {time.time() - started:.0f} s)"
+            print(f"[clac eval] {name}{done}", file=sys.stderr, flush=True)
+
     t = time.time()
+    stage(
+        f"retrieval: {len(pools)} pool sizes x {repeats} repeats, model + {len(BASELINES)} baselines, "
+        "then free-text queries"
+    )
     systems = ("model", *BASELINES)
     ret = retrieval_eval(es, make_scorers(es, emb, systems), pools, repeats, seed)
     free = free_text_eval(es, emb, systems, queries_path)
@@ -900,13 +911,16 @@ def evaluate(
         ret[s]["free_text"] = free[s]
     seconds["retrieval"] = time.time() - t
 
+    stage("zero-shot classification", t)
     t = time.time()
     zero = zero_shot_eval(es, emb)
     seconds["zero_shot"] = time.time() - t
+    stage(f"property probes (ridge, kNN, supervised encoder {probe_epochs} epochs per property)", t)
     t = time.time()
     probes = probe_eval(es, emb, graphs, model.cfg, seed=seed, epochs=probe_epochs, device=dev)
     seconds["probes"] = time.time() - t
 
+    stage("leakage check" + (f" and second corpus {second}" if second else ""), t)
     t = time.time()
     leakage = leakage_eval(es, meta_ckpt)
     leakage["second_corpus"] = None

@@ -124,7 +124,7 @@ def test_cli_errors_are_clear(tiny_checkpoint, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_cli_eval_end_to_end_perov(tiny_checkpoint, shared_data, tmp_path):
+def test_cli_eval_end_to_end_perov(tiny_checkpoint, shared_data, tmp_path, capsys):
     from clac_core import cli
 
     out = tmp_path / "res" / "results.json"
@@ -149,10 +149,12 @@ def test_cli_eval_end_to_end_perov(tiny_checkpoint, shared_data, tmp_path):
             "12",
             "--out",
             str(out),
-            "--no-progress",
         ]
     )
     assert rc == 0
+    err = capsys.readouterr().err  # with progress on, every stage without a bar is announced
+    for stage in ("retrieval", "zero-shot", "property probes", "leakage check and second corpus"):
+        assert f"[clac eval] {stage}" in err, stage
     res = json.loads(out.read_text())
     assert set(res) == TOP_KEYS
     assert (out.parent / "results.md").read_text().startswith("# CLaC evaluation")
