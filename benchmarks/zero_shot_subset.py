@@ -1,0 +1,87 @@
+"""Zero-shot crystal-system accuracy and retrieval R@10 of a checkpoint on a data dir's split,
+reading crystal systems from the graph cache's space groups (needs a checkpoint trained with
+``graph.symmetry`` and a built graph cache; no pymatgen / spglib, so it runs on a bare GPU box).
+
+    python benchmarks/zero_shot_subset.py RUN/best --data DIR [--split val] [--device cuda]
+
+Prints one JSON line. Prompts are clac_core.evaluate's crystal-system prompts (copied here so
+this script does not import the evaluation stack); a test keeps the two equal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+SYSTEMS = ("triclinic", "monoclinic", "orthorhombic", "tetragonal", "trigonal", "hexagonal", "cubic")
+STARTS = (1, 3, 16, 75, 143, 168, 195)  # first space group of each system
+
+
+def prompts(system: str) -> tuple[str, ...]:
+    return (
+        f"a crystal in the {system} crystal system",
+        f"a {system} crystal structure",
+        f"a material with a {system} lattice",
+    )
+
+
+def system_of(sg: int) -> str | None:
+    if not 1 <= sg <= 230:
+        return None
+    return SYSTEMS[max(i for i, s in enumerate(STARTS) if sg >= s)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    from clac_core.data import load_data_dir, load_graph_cache, text_feature_cache
+    from clac_core.models import load_checkpoint
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("checkpoint")
+    p.add_argument("--data", required=True)
+    p.add_argument("--split", default="val")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    a = p.parse_args(argv)
+    t0 = time.time()
+    model = load_checkpoint(a.checkpoint, device=a.device)
+    if not model.cfg.graph.symmetry:
+        raise SystemExit("needs a checkpoint trained with graph.symmetry (labels come from its graph cache)")
+    data = load_data_dir(a.data)
+    graphs = load_graph_cache(data, model.cfg.graph, progress=False)
+    crystals = pd.read_parquet(Path(a.data) / "crystals.parquet", columns=["crystal_id", "split"])
+    rows = np.flatnonzero(crystals["split"].to_numpy() == a.split)
+    labels = [system_of(int(graphs.sg[i])) for i in rows]
+    keep = [i for i, y in zip(rows, labels, strict=True) if y is not None]
+    y_true = np.array([y for y in labels if y is not None])
+    with torch.no_grad():
+        emb = torch.cat(
+            [model.encode_crystal(graphs.batch(keep[i : i + 256]).to(a.device)).float().cpu()
+             for i in range(0, len(keep), 256)]
+        )  # (n, D), normalized
+        flat = [t for s in SYSTEMS for t in prompts(s)]
+        if model.cfg.text.train_mode == "cached":
+            feats = torch.from_numpy(text_feature_cache(a.data, flat, model.cfg.text, progress=False))
+            pe = model.encode_text_features(feats.to(a.device)).float().cpu()
+        else:
+            pe = model.encode_text(flat).float().cpu()  # (21, D)
+    cls = torch.nn.functional.normalize(pe.view(len(SYSTEMS), 3, -1).mean(1), dim=-1)  # (7, D)
+    pred = np.array(SYSTEMS)[(emb @ cls.T).argmax(1).numpy()]
+    majority = max((y_true == s).mean() for s in SYSTEMS)
+    print(json.dumps({
+        "checkpoint": str(a.checkpoint), "text_train_mode": model.cfg.text.train_mode, "split": a.split,
+        "n": int(len(y_true)), "zero_shot_crystal_system_acc": float((pred == y_true).mean()),
+        "majority_acc": float(majority), "device": a.device, "seconds": round(time.time() - t0, 1),
+    }))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
