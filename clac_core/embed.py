@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -102,34 +103,112 @@ def load_texts(path: Path) -> tuple[list[str], list[str]]:
     return ids, texts
 
 
-def embed_structures(model: Any, structures: list[Any], batch_size: int = 64, progress: bool = True) -> Any:
-    """Normalized crystal embeddings (B, D) float32 numpy array."""
+ProgressFn = Callable[[str, int, int], None]  # (desc, done, total), e.g. a Streamlit bar
+
+
+def _batched(
+    n: int,
+    batch_size: int,
+    encode: Callable[[int, int], Any],
+    *,
+    dim: int,
+    desc: str,
+    bar: bool,
+    callback: ProgressFn | None,
+) -> Any:
+    """The one batching loop: ``encode(i, j)`` -> (j - i, D) tensor for rows i..j-1.
+
+    Returns (n, D) float32 numpy; a tqdm bar when ``bar``; ``callback(desc, done, n)`` after
+    each batch.
+    """
     import numpy as np
     import torch
     from tqdm.auto import tqdm
 
+    out = []
+    with torch.no_grad(), tqdm(total=n, desc=desc, disable=not bar, leave=False) as pbar:
+        for i in range(0, n, batch_size):
+            j = min(i + batch_size, n)
+            out.append(encode(i, j).detach().float().cpu().numpy())
+            pbar.update(j - i)
+            if callback is not None:
+                callback(desc, j, n)
+    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, dim), np.float32)
+
+
+def _device(model: Any) -> Any:
+    return next(model.parameters()).device
+
+
+def embed_graphs(
+    model: Any,
+    graphs: Sequence[Any],
+    batch_size: int = 256,
+    progress: bool = True,
+    *,
+    callback: ProgressFn | None = None,
+    desc: str = "crystals",
+) -> Any:
+    """Normalized crystal embeddings (B, D) float32 numpy of prebuilt graphs (model's graph config)."""
+    from clac_core.graph import collate
+
+    model.eval()
+    device = _device(model)
+    return _batched(
+        len(graphs),
+        batch_size,
+        lambda i, j: model.encode_crystal(collate(graphs[i:j]).to(device)),
+        dim=model.cfg.embed_dim,
+        desc=desc,
+        bar=progress,
+        callback=callback,
+    )
+
+
+def embed_structures(
+    model: Any,
+    structures: Sequence[Any],
+    batch_size: int = 64,
+    progress: bool = True,
+    *,
+    callback: ProgressFn | None = None,
+    desc: str = "crystals",
+) -> Any:
+    """Normalized crystal embeddings (B, D) float32 numpy; graphs are built batch by batch."""
     from clac_core.graph import collate, structure_to_graph
 
-    device = next(model.parameters()).device
-    out = []
-    with torch.no_grad():
-        for i in tqdm(range(0, len(structures), batch_size), desc="crystals", disable=not progress):
-            graphs = [structure_to_graph(s, model.cfg.graph) for s in structures[i : i + batch_size]]
-            out.append(model.encode_crystal(collate(graphs).to(device)).float().cpu().numpy())
-    return np.concatenate(out).astype(np.float32)
+    model.eval()
+    device, gcfg = _device(model), model.cfg.graph
+
+    def encode(i: int, j: int) -> Any:
+        return model.encode_crystal(collate([structure_to_graph(s, gcfg) for s in structures[i:j]]).to(device))
+
+    return _batched(
+        len(structures), batch_size, encode, dim=model.cfg.embed_dim, desc=desc, bar=progress, callback=callback
+    )
 
 
-def embed_texts(model: Any, texts: list[str], batch_size: int = 64, progress: bool = True) -> Any:
+def embed_texts(
+    model: Any,
+    texts: Sequence[str],
+    batch_size: int = 64,
+    progress: bool = True,
+    *,
+    callback: ProgressFn | None = None,
+    desc: str = "texts",
+) -> Any:
     """Normalized text embeddings (B, D) float32 numpy array."""
-    import numpy as np
-    import torch
-    from tqdm.auto import tqdm
-
-    out = []
-    with torch.no_grad():
-        for i in tqdm(range(0, len(texts), batch_size), desc="texts", disable=not progress):
-            out.append(model.encode_text(texts[i : i + batch_size]).float().cpu().numpy())
-    return np.concatenate(out).astype(np.float32)
+    model.eval()
+    texts = list(texts)
+    return _batched(
+        len(texts),
+        batch_size,
+        lambda i, j: model.encode_text(texts[i:j]),
+        dim=model.cfg.embed_dim,
+        desc=desc,
+        bar=progress,
+        callback=callback,
+    )
 
 
 def write_embeddings(path: Path, ids: list[str], emb: Any) -> None:

@@ -352,23 +352,6 @@ class Embeddings:
     seconds: float = 0.0
 
 
-def _embed_crystals(
-    model: Any, graphs: Sequence[Any], batch_size: int, device: Any, progress: bool, desc: str
-):
-    import torch
-    from tqdm.auto import tqdm
-
-    from clac_core.graph import collate
-
-    out = []
-    with torch.no_grad():
-        for i in tqdm(range(0, len(graphs), batch_size), desc=desc, disable=not progress):
-            out.append(
-                model.encode_crystal(collate(graphs[i : i + batch_size]).to(device)).float().cpu().numpy()
-            )
-    return np.concatenate(out) if out else np.zeros((0, model.cfg.embed_dim), np.float32)
-
-
 def build_graphs(structures: Sequence[Any], graph_cfg: Any, progress: bool = True) -> list[Any]:
     from tqdm.auto import tqdm
 
@@ -387,6 +370,7 @@ def compute_embeddings(
     """
     import torch
 
+    from clac_core.embed import embed_graphs
     from clac_core.models import CLaCModel, HFTextEncoder
 
     t0 = time.time()
@@ -430,10 +414,8 @@ def compute_embeddings(
     f_model = feats(model_text, es.texts)
     f_base = f_model if base_text is model_text else feats(base_text, es.texts)
     emb = Embeddings(
-        crystal=_embed_crystals(model, graphs, batch_size, device, progress, "crystals (model)"),
-        crystal_random=_embed_crystals(
-            random_model, graphs, batch_size, device, progress, "crystals (random init)"
-        ),
+        crystal=embed_graphs(model, graphs, batch_size, progress, desc="crystals (model)"),
+        crystal_random=embed_graphs(random_model, graphs, batch_size, progress, desc="crystals (random init)"),
         text=proj(model, f_model),
         text_random=proj(random_model, f_base),
         text_base=l2_normalize(f_base.numpy()),

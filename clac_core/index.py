@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from clac_core.embed import ProgressFn  # (stage, done, total) callback
+
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     from pymatgen.core import Structure
@@ -57,7 +59,6 @@ METADATA_COLUMNS: tuple[str, ...] = (
     "frac_coords",  # 3N floats
     "atomic_numbers",  # N ints
 )
-ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
 
 
 class CorpusIndexError(RuntimeError):
@@ -466,16 +467,6 @@ def metadata_row(record: CrystalRecord) -> dict[str, Any]:
     return row
 
 
-def _model_graph_config(model: Any) -> Any:
-    for name in ("cfg", "config"):
-        cfg = getattr(model, name, None)
-        if cfg is not None and hasattr(cfg, "graph"):
-            return cfg.graph
-    from clac_core.config import GraphConfig
-
-    return GraphConfig()
-
-
 def encode_structures(
     model: Any,
     structures: Sequence[Structure],
@@ -484,33 +475,17 @@ def encode_structures(
     progress: ProgressFn | None = None,
     desc: str = "crystals",
 ) -> np.ndarray:
-    """Embed structures with a CLaC model.
+    """Embed structures with a CLaC model (:func:`clac_core.embed.embed_structures`).
 
     Returns:
         (B, D) float32, L2-normalized.
     """
-    import torch
-    from torch_geometric.data import Batch
-    from tqdm.auto import tqdm
+    from clac_core.embed import embed_structures
 
-    from clac_core.graph import structure_to_graph
-
-    gcfg = _model_graph_config(model)
-    out: list[np.ndarray] = []
-    n = len(structures)
-    model.eval()
-    with torch.no_grad(), tqdm(total=n, desc=f"embed {desc}", disable=n < 256, leave=False) as bar:
-        for i in range(0, n, batch_size):
-            chunk = structures[i : i + batch_size]
-            batch = Batch.from_data_list([structure_to_graph(s, gcfg) for s in chunk])
-            emb = model.encode_crystal(batch, normalize=True)  # (b, D)
-            out.append(emb.detach().float().cpu().numpy())
-            bar.update(len(chunk))
-            if progress:
-                progress(desc, min(i + batch_size, n), n)
-    if not out:
-        return np.zeros((0, 0), dtype=np.float32)
-    return _normalize(np.concatenate(out))
+    structures = list(structures)
+    return embed_structures(
+        model, structures, batch_size, len(structures) >= 256, callback=progress, desc=f"embed {desc}"
+    )
 
 
 def encode_texts(
@@ -521,24 +496,11 @@ def encode_texts(
     progress: ProgressFn | None = None,
     desc: str = "descriptions",
 ) -> np.ndarray:
-    """Embed texts with a CLaC model. Returns (B, D) float32, L2-normalized."""
-    import torch
-    from tqdm.auto import tqdm
+    """Embed texts with a CLaC model (:func:`clac_core.embed.embed_texts`). Returns (B, D) float32, L2-normalized."""
+    from clac_core.embed import embed_texts
 
-    out: list[np.ndarray] = []
-    n = len(texts)
-    model.eval()
-    with torch.no_grad(), tqdm(total=n, desc=f"embed {desc}", disable=n < 256, leave=False) as bar:
-        for i in range(0, n, batch_size):
-            chunk = list(texts[i : i + batch_size])
-            emb = model.encode_text(chunk, normalize=True)  # (b, D)
-            out.append(emb.detach().float().cpu().numpy())
-            bar.update(len(chunk))
-            if progress:
-                progress(desc, min(i + batch_size, n), n)
-    if not out:
-        return np.zeros((0, 0), dtype=np.float32)
-    return _normalize(np.concatenate(out))
+    texts = list(texts)
+    return embed_texts(model, texts, batch_size, len(texts) >= 256, callback=progress, desc=f"embed {desc}")
 
 
 def _descriptions_for(records: Sequence[CrystalRecord], seed: int) -> list[tuple[str, str, str]]:
