@@ -483,9 +483,7 @@ def encode_structures(
     from clac_core.embed import embed_structures
 
     structures = list(structures)
-    return embed_structures(
-        model, structures, batch_size, len(structures) >= 256, callback=progress, desc=f"embed {desc}"
-    )
+    return embed_structures(model, structures, batch_size, len(structures) >= 256, callback=progress, desc=desc)
 
 
 def encode_texts(
@@ -500,7 +498,7 @@ def encode_texts(
     from clac_core.embed import embed_texts
 
     texts = list(texts)
-    return embed_texts(model, texts, batch_size, len(texts) >= 256, callback=progress, desc=f"embed {desc}")
+    return embed_texts(model, texts, batch_size, len(texts) >= 256, callback=progress, desc=desc)
 
 
 def _descriptions_for(records: Sequence[CrystalRecord], seed: int) -> list[tuple[str, str, str]]:

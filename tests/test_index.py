@@ -191,3 +191,22 @@ def test_filtered_search_equals_brute_force():
         hits = idx.search(q, 10, f)
         assert list(hits["row"]) == list(expect)
         np.testing.assert_allclose(hits["similarity"], scores[expect], rtol=1e-5)
+
+
+def test_build_reports_progress_by_stage_name():
+    """The Corpus page shows "<stage>: done/total": the stage names are the plain ones."""
+    import torch
+
+    from clac_core.config import model_config_from_dict
+    from clac_core.index import build
+    from clac_core.models import CLaCModel
+
+    torch.manual_seed(0)
+    model = CLaCModel(model_config_from_dict(TINY_MODEL)).eval()
+    calls: list[tuple[str, int, int]] = []
+    records = tiny_records()
+    build(model, records, max_descriptions=40, progress=lambda *a: calls.append(a))
+    stages = [c[0] for c in calls]
+    assert {"metadata", "crystals", "descriptions"} <= set(stages)
+    assert set(stages) <= {"metadata", "crystals", "descriptions"}
+    assert ("crystals", len(records), len(records)) in calls
