@@ -4,8 +4,8 @@ reading crystal systems from the graph cache's space groups (needs a checkpoint 
 
     python benchmarks/zero_shot_subset.py RUN/best --data DIR [--split val] [--device cuda]
 
-Prints one JSON line. Prompts are clac_core.evaluate's crystal-system prompts (copied here so
-this script does not import the evaluation stack); a test keeps the two equal.
+Prints one JSON line. Prompts are ``clac_core.evaluate.ZERO_SHOT_PROMPTS["crystal_system"]``,
+labels ``clac_core.text.facts.crystal_system_from_number`` (neither imports pymatgen).
 """
 
 from __future__ import annotations
@@ -18,22 +18,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-SYSTEMS = ("triclinic", "monoclinic", "orthorhombic", "tetragonal", "trigonal", "hexagonal", "cubic")
-STARTS = (1, 3, 16, 75, 143, 168, 195)  # first space group of each system
-
-
-def prompts(system: str) -> tuple[str, ...]:
-    return (
-        f"a crystal in the {system} crystal system",
-        f"a {system} crystal structure",
-        f"a material with a {system} lattice",
-    )
 
 
 def system_of(sg: int) -> str | None:
-    if not 1 <= sg <= 230:
-        return None
-    return SYSTEMS[max(i for i, s in enumerate(STARTS) if sg >= s)]
+    """Crystal system of a graph cache's space-group number (0 = spglib found none -> None)."""
+    from clac_core.text.facts import crystal_system_from_number
+
+    return crystal_system_from_number(sg) if 1 <= sg <= 230 else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from clac_core.data import load_data_dir, load_graph_cache, text_feature_cache
+    from clac_core.evaluate import ZERO_SHOT_PROMPTS
     from clac_core.models import load_checkpoint
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -66,15 +58,18 @@ def main(argv: list[str] | None = None) -> int:
             [model.encode_crystal(graphs.batch(keep[i : i + 256]).to(a.device)).float().cpu()
              for i in range(0, len(keep), 256)]
         )  # (n, D), normalized
-        flat = [t for s in SYSTEMS for t in prompts(s)]
+        prompts = ZERO_SHOT_PROMPTS["crystal_system"]
+        systems = list(prompts)
+        flat = [t for s in systems for t in prompts[s]]
         if model.cfg.text.train_mode == "cached":
             feats = torch.from_numpy(text_feature_cache(a.data, flat, model.cfg.text, progress=False))
             pe = model.encode_text_features(feats.to(a.device)).float().cpu()
         else:
             pe = model.encode_text(flat).float().cpu()  # (21, D)
-    cls = torch.nn.functional.normalize(pe.view(len(SYSTEMS), 3, -1).mean(1), dim=-1)  # (7, D)
-    pred = np.array(SYSTEMS)[(emb @ cls.T).argmax(1).numpy()]
-    majority = max((y_true == s).mean() for s in SYSTEMS)
+    per_class = pe.view(len(systems), -1, pe.shape[-1])  # (7, prompts per class, D)
+    cls = torch.nn.functional.normalize(per_class.mean(1), dim=-1)  # (7, D)
+    pred = np.array(systems)[(emb @ cls.T).argmax(1).numpy()]
+    majority = max((y_true == s).mean() for s in systems)
     print(json.dumps({
         "checkpoint": str(a.checkpoint), "text_train_mode": model.cfg.text.train_mode, "split": a.split,
         "n": int(len(y_true)), "zero_shot_crystal_system_acc": float((pred == y_true).mean()),

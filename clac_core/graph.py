@@ -90,7 +90,6 @@ def symmetry_features(structure: Structure, symprec: float = 0.1) -> tuple[int, 
     return number, feats
 
 
-
 # --------------------------------------------------------------------------------------
 # neighbour search
 # --------------------------------------------------------------------------------------

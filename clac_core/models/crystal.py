@@ -22,10 +22,7 @@ from torch_geometric.nn import CGConv, global_mean_pool
 
 from clac_core.config import CrystalEncoderConfig, GraphConfig
 from clac_core.graph import NUM_LATTICE_FEATURES, element_features, gaussian_expand
-
-# first space-group number of each crystal system: triclinic 1, monoclinic 3, orthorhombic
-# 16, tetragonal 75, trigonal 143, hexagonal 168, cubic 195 (International Tables)
-_SYSTEM_STARTS = (1, 3, 16, 75, 143, 168, 195)
+from clac_core.text.facts import CRYSTAL_SYSTEMS, crystal_system_from_number
 
 
 class ElementEmbedding(nn.Module):
@@ -52,12 +49,12 @@ class SymmetryEmbedding(nn.Module):
 
     def __init__(self, hidden_dim: int) -> None:
         super().__init__()
-        system = torch.zeros(231, dtype=torch.long)  # 0 = unknown
-        for k, start in enumerate(_SYSTEM_STARTS, start=1):
-            system[start:] = k
+        system = torch.zeros(231, dtype=torch.long)  # 0 = unknown, k = CRYSTAL_SYSTEMS[k - 1]
+        for n in range(1, 231):
+            system[n] = CRYSTAL_SYSTEMS.index(crystal_system_from_number(n)) + 1
         self.register_buffer("system_of", system, persistent=False)
         self.spacegroup = nn.Embedding(231, hidden_dim)
-        self.system = nn.Embedding(len(_SYSTEM_STARTS) + 1, hidden_dim)
+        self.system = nn.Embedding(len(CRYSTAL_SYSTEMS) + 1, hidden_dim)
         self.lattice = nn.Sequential(nn.Linear(NUM_LATTICE_FEATURES, hidden_dim), nn.Softplus())
         for emb in (self.spacegroup, self.system):
             nn.init.normal_(emb.weight, std=0.1)

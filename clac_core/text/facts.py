@@ -91,6 +91,7 @@ _SYSTEMS = [
     (194, "hexagonal"),
     (230, "cubic"),
 ]
+CRYSTAL_SYSTEMS: tuple[str, ...] = tuple(name for _, name in _SYSTEMS)  # lowest to highest symmetry
 
 
 def element_family(symbol: str) -> str:
