@@ -20,7 +20,7 @@ import argparse
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -77,6 +77,9 @@ class SearchFilters:
         nsites: (min, max) number of sites in the cell, inclusive.
         sources: allowed ``source`` values.
         include_hypothetical: keep generated (decorated) crystals.
+        property_ranges: metadata column -> (min, max), e.g. ``{"formation_energy_per_atom":
+            (None, 0.0)}``; rows whose value is unknown (NaN, or no such column) are dropped
+            when a bound is set.
     """
 
     must_contain: Sequence[str] = ()
@@ -86,6 +89,7 @@ class SearchFilters:
     nsites: tuple[int | None, int | None] = (None, None)
     sources: Sequence[str] = ()
     include_hypothetical: bool = True
+    property_ranges: Mapping[str, tuple[float | None, float | None]] = field(default_factory=dict)
 
     def is_empty(self) -> bool:
         """True when no field filters anything (empty lists count as empty, as from the UI)."""
@@ -96,6 +100,7 @@ class SearchFilters:
             or self.sources
             or any(v is not None for v in (*self.band_gap, *self.nsites))
             or not self.include_hypothetical
+            or any(v is not None for lo_hi in self.property_ranges.values() for v in lo_hi)
         )
 
 
@@ -194,6 +199,7 @@ class CorpusIndex:
     descriptions: pd.DataFrame
     manifest: dict[str, Any] = field(default_factory=dict)
     _filter_cols: FilterColumns | None = field(default=None, repr=False)
+    _property_arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.embeddings = _normalize(np.asarray(self.embeddings, dtype=np.float32))
@@ -271,7 +277,29 @@ class CorpusIndex:
             keep &= cols.source.isin({str(s) for s in filters.sources})
         if not filters.include_hypothetical:
             keep &= ~cols.hypothetical
+        for col, (lo, hi) in filters.property_ranges.items():
+            if lo is None and hi is None:
+                continue
+            vals = self.property_array(col)
+            keep &= ~np.isnan(vals)  # unknown values are dropped when filtering by a property
+            if lo is not None:
+                keep &= vals >= lo
+            if hi is not None:
+                keep &= vals <= hi
         return keep
+
+    def property_array(self, column: str) -> np.ndarray:
+        """(N,) float64 values of a metadata column, NaN where unknown (all NaN without the
+        column); built once per column, like :class:`FilterColumns`."""
+        if column not in self._property_arrays:
+            import pandas as pd
+
+            if column in self.metadata.columns:
+                vals = pd.to_numeric(self.metadata[column], errors="coerce").to_numpy(dtype=np.float64)
+            else:
+                vals = np.full(len(self), np.nan)
+            self._property_arrays[column] = vals
+        return self._property_arrays[column]
 
     def search(
         self, query_emb: np.ndarray, k: int = 20, filters: SearchFilters | None = None
