@@ -60,6 +60,10 @@ class TextEncoderConfig:
     # full: fine-tune everything.
     train_mode: Literal["frozen", "cached", "top_k", "full"] = "cached"
     top_k_layers: int = 2
+    # Append number-aware features to the pooled text features: what the text states about
+    # band gap, formation energy, density and magnetization (value, range, bound or class
+    # word) as soft memberships over a grid per property (clac_core.text.quantities).
+    quantities: bool = False
 
 
 @dataclass
@@ -71,6 +75,9 @@ class ModelConfig:
     text: TextEncoderConfig = field(default_factory=TextEncoderConfig)
     embed_dim: int = 256  # shared space width
     proj_hidden: int = 512  # hidden width of the 2-layer projection heads (0 = linear)
+    # Auxiliary regression head on the pooled crystal features (multi-task): keeps these
+    # properties in the crystal tower. Names from clac_core.properties (plus "density").
+    aux_properties: list[str] = field(default_factory=list)
     init_logit_scale: float = math.log(1 / 0.07)
     max_logit_scale: float = math.log(100.0)
 
@@ -83,6 +90,7 @@ class LossConfig:
     intra_text_weight: float = 0.0  # two text views of one crystal
     intra_crystal_weight: float = 0.0  # two augmentations of one crystal
     label_smoothing: float = 0.0
+    aux_weight: float = 0.0  # masked MSE of standardized aux_properties (unknown values skipped)
 
 
 @dataclass

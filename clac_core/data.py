@@ -45,7 +45,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 CRYSTAL_COLUMNS = ("crystal_id", "split", "formula", "lattice", "frac_coords", "atomic_numbers")
 PAIR_COLUMNS = ("crystal_id", "text", "view", "split")
-EVAL_EXCLUDED_VIEWS = ("caption",)  # captions mix several views; keep validation per-view
+# captions mix several views; the property queries (query, query2) are many-to-one (many
+# crystals share a band gap), so validation retrieval keeps the one-to-one views
+EVAL_EXCLUDED_VIEWS = ("caption", "query", "query2")
 
 
 def _sha(text: str, n: int = 12) -> str:
@@ -117,6 +119,65 @@ def load_data_dir(path: str | Path) -> DataDir:
         raise ValueError(f"pairs.parquet names crystal {bad!r} that is not in crystals.parquet")
     pairs = pairs.assign(crystal_index=ci.to_numpy().astype(np.int64)).reset_index(drop=True)
     return DataDir(path=path, crystals=crystals, pairs=pairs)
+
+
+# --------------------------------------------------------------------------------------
+# crystal property targets (auxiliary regression head)
+# --------------------------------------------------------------------------------------
+# Heavy-tailed targets are regressed in a transformed space (and mapped back on prediction).
+AUX_TRANSFORMS: dict[str, str] = {"total_magnetization": "log1p_abs"}
+
+
+def _atomic_masses() -> np.ndarray:
+    """(119,) atomic masses in u by atomic number (index 0 unused)."""
+    from pymatgen.core.periodic_table import Element
+
+    table = np.full(119, np.nan)
+    for z in range(1, 119):
+        try:
+            table[z] = float(Element.from_Z(z).atomic_mass)
+        except (ValueError, TypeError):  # pragma: no cover - superheavy elements without a mass
+            pass
+    return table
+
+
+def crystal_density(lattice: Any, atomic_numbers: Any, masses: np.ndarray | None = None) -> float:
+    """Mass density in g/cm³ from a (3, 3) lattice in Å (rows, possibly stored as a list of
+    arrays) and the atomic numbers."""
+    masses = _atomic_masses() if masses is None else masses
+    lat = np.vstack([np.ravel(np.asarray(r, dtype=float)) for r in lattice]).reshape(3, 3)
+    mass = float(masses[np.asarray(atomic_numbers, dtype=np.int64)].sum())
+    return mass * 1.66053906660 / abs(float(np.linalg.det(lat)))
+
+
+def crystal_targets(data: DataDir, names: Sequence[str]) -> np.ndarray:
+    """(C, K) float32 property values of every crystal in ``names`` order, NaN where unknown,
+    in the regression space of :data:`AUX_TRANSFORMS`. ``"density"`` is computed from the
+    structure when the record does not state it."""
+    props = [json.loads(p) if isinstance(p, str) else {} for p in data.crystals.get("properties", [None] * len(data.crystals))]
+    if len(props) != len(data.crystals):
+        props = [{}] * len(data.crystals)
+    out = np.full((len(data.crystals), len(names)), np.nan, dtype=np.float32)
+    for k, name in enumerate(names):
+        if name == "density":
+            masses = _atomic_masses()
+            for i, (lat, z, p) in enumerate(zip(data.crystals["lattice"], data.crystals["atomic_numbers"], props, strict=True)):
+                out[i, k] = p["density"] if "density" in p else crystal_density(lat, z, masses)
+            continue
+        vals = np.array([p.get(name, np.nan) for p in props], dtype=np.float64)
+        if AUX_TRANSFORMS.get(name) == "log1p_abs":
+            vals = np.log1p(np.abs(vals))
+        out[:, k] = vals
+    return out
+
+
+def inverse_aux_transform(values: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """Map (B, K) values from the regression space back to physical units."""
+    out = np.array(values, dtype=np.float64, copy=True)
+    for k, name in enumerate(names):
+        if AUX_TRANSFORMS.get(name) == "log1p_abs":
+            out[:, k] = np.expm1(np.clip(out[:, k], 0, None))
+    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -212,7 +273,8 @@ def text_feature_cache(
         progress: tqdm bar over texts.
 
     Returns:
-        (P, H) float32 array, row i = features of ``texts[i]``.
+        (P, H) float32 array, row i = features of ``texts[i]``; (P, H + Q) when
+        ``cfg.quantities`` (quantity features appended after reading, never cached).
     """
     from tqdm.auto import tqdm
 
@@ -251,7 +313,19 @@ def text_feature_cache(
     for i, t in enumerate(texts):
         k, row = where[t]
         out[i] = arrays[k][row]
+    if cfg.quantities:  # cheap (regex), so never cached: parser changes need no re-embedding
+        out = _append_quantity_features(out, texts)
     return out
+
+
+def _append_quantity_features(pooled: np.ndarray, texts: list[str]) -> np.ndarray:
+    """(P, H) -> (P, H + Q), quantity features computed once per unique text."""
+    from clac_core.text.quantities import quantity_features
+
+    uniq = list(dict.fromkeys(texts))
+    q = quantity_features(uniq)
+    row = {t: i for i, t in enumerate(uniq)}
+    return np.concatenate([pooled, q[[row[t] for t in texts]]], axis=1)
 
 
 def _default_embed(cfg: TextEncoderConfig, batch_size: int) -> Callable[[list[str]], np.ndarray]:
@@ -259,7 +333,7 @@ def _default_embed(cfg: TextEncoderConfig, batch_size: int) -> Callable[[list[st
 
     from clac_core.models.text import HFTextEncoder
 
-    enc = HFTextEncoder(dataclasses.replace(cfg, train_mode="frozen"))
+    enc = HFTextEncoder(dataclasses.replace(cfg, train_mode="frozen", quantities=False))
     return lambda texts: enc.embed(texts, batch_size=batch_size).numpy()
 
 
@@ -381,6 +455,7 @@ class PairBatch:
     texts2: list[str] | None = None
     text_features2: torch.Tensor | None = None
     graphs2: Batch | None = None
+    targets: torch.Tensor | None = None  # (B, K) standardized aux targets, NaN = unknown
 
     def to(self, device: Any) -> PairBatch:
         return PairBatch(
@@ -392,6 +467,7 @@ class PairBatch:
             texts2=self.texts2,
             text_features2=None if self.text_features2 is None else self.text_features2.to(device),
             graphs2=None if self.graphs2 is None else self.graphs2.to(device),
+            targets=None if self.targets is None else self.targets.to(device),
         )
 
     def __len__(self) -> int:
@@ -414,6 +490,8 @@ class PairDataset:
             when given, every batch also carries graphs of augmented copies of its crystals
             (``PairBatch.graphs2``, see :func:`clac_core.graph.augment_structure`), built on
             the fly with the graph cache's settings.
+        targets: (C, K) standardized aux-property targets per crystal row (NaN = unknown);
+            batches then carry ``PairBatch.targets`` (B, K).
     """
 
     def __init__(
@@ -425,8 +503,10 @@ class PairDataset:
         *,
         second_text: bool = False,
         structures: Callable[[Sequence[int]], list[Structure]] | None = None,
+        targets: np.ndarray | None = None,
     ) -> None:
         self.graphs = graphs
+        self.targets = targets  # (C, K) per crystal row, standardized, NaN = unknown
         self.crystal_index = np.asarray(crystal_index, dtype=np.int64)
         self.texts = list(texts)
         self.text_features = text_features
@@ -506,6 +586,7 @@ class PairDataset:
             text_features=feats,
             crystal_index=torch.from_numpy(ci),
             pair_index=torch.from_numpy(pos),
+            targets=None if self.targets is None else torch.from_numpy(np.ascontiguousarray(self.targets[ci])),
         )
         if not self.has_views:
             return batch

@@ -101,6 +101,8 @@ class ClacLoss(nn.Module):
         crystal_ids: torch.Tensor,
         crystal_emb2: torch.Tensor | None = None,
         text_emb2: torch.Tensor | None = None,
+        aux_pred: torch.Tensor | None = None,
+        aux_target: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Compute the loss terms.
 
@@ -113,9 +115,12 @@ class ClacLoss(nn.Module):
                 ``intra_crystal_weight > 0``).
             text_emb2: (B, D) embeddings of a second text view (needed if
                 ``intra_text_weight > 0``).
+            aux_pred: (B, K) standardized property predictions of the crystal tower
+                (needed if ``aux_weight > 0``).
+            aux_target: (B, K) standardized targets, NaN where unknown.
 
         Returns:
-            {"loss", "cross"} plus "intra_text" / "intra_crystal" when their weight is > 0;
+            {"loss", "cross"} plus "intra_text" / "intra_crystal" / "aux" when their weight is > 0;
             each a scalar tensor (unweighted terms; "loss" is the weighted sum).
         """
         cfg = self.cfg
@@ -135,5 +140,22 @@ class ClacLoss(nn.Module):
                 crystal_emb, crystal_emb2, logit_scale, crystal_ids, ls
             )
             total = total + cfg.intra_crystal_weight * out["intra_crystal"]
+        if cfg.aux_weight > 0:
+            if aux_pred is None or aux_target is None:
+                raise ValueError("aux_weight > 0 needs aux_pred and aux_target (model.aux_properties)")
+            out["aux"] = masked_mse(aux_pred, aux_target)
+            total = total + cfg.aux_weight * out["aux"]
         out["loss"] = total
         return out
+
+
+def masked_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over the known entries of ``target`` (NaN = unknown): (B, K) -> ().
+
+    Zero (with a gradient path) when nothing is known, so a batch without labels is harmless.
+    """
+    known = torch.isfinite(target)
+    if not bool(known.any()):
+        return (pred * 0.0).sum()
+    diff = pred.float()[known] - target.float()[known]
+    return (diff * diff).mean()

@@ -125,21 +125,26 @@ def lr_factor(step: int, warmup: int, total: int) -> float:
 def retrieval_metrics(text_emb: torch.Tensor, crystal_emb: torch.Tensor) -> dict[str, float]:
     """R@1/5/10 and MRR for text->crystal and crystal->text; row i of both is one pair.
 
+    Delegates to :func:`clac_core.evaluation.metrics.retrieval_metrics`, the one metrics
+    function of the project: ties are broken at random in expectation, so a collapsed model
+    (all scores equal) scores chance, never 1.0, and cannot be saved as the best checkpoint.
+
     Args:
         text_emb: (P, D) normalized.
         crystal_emb: (P, D) normalized.
 
     Returns:
-        {"t2c_r1", ..., "c2t_mrr", "mean_r10"} (ties are counted in the query's favour).
+        {"t2c_r1", ..., "c2t_mrr", "mean_r10"}.
     """
-    sim = (text_emb.float() @ crystal_emb.float().t()).cpu()  # (P, P)
-    diag = sim.diagonal()
+    from clac_core.evaluation.metrics import retrieval_metrics as pooled_metrics
+
+    sim = (text_emb.float() @ crystal_emb.float().t()).cpu().numpy()  # (P, P)
     out: dict[str, float] = {}
-    for name, s in (("t2c", sim), ("c2t", sim.t())):
-        rank = (s > diag.unsqueeze(1)).sum(1).float()  # (P,) 0 = first
+    for name, s in (("t2c", sim), ("c2t", sim.T)):
+        m = pooled_metrics(s, ks=(1, 5, 10))
         for k in (1, 5, 10):
-            out[f"{name}_r{k}"] = float((rank < k).float().mean())
-        out[f"{name}_mrr"] = float((1.0 / (rank + 1)).mean())
+            out[f"{name}_r{k}"] = m[f"R@{k}"]
+        out[f"{name}_mrr"] = m["MRR"]
     out["mean_r10"] = 0.5 * (out["t2c_r10"] + out["c2t_r10"])
     return out
 
@@ -291,6 +296,7 @@ class Trainer:
             train_feats, pool_feats = feats[: len(train_pairs)], feats[len(train_pairs) :]
         self.data = data
         self.train_pairs = train_pairs
+        targets = self._aux_targets(data, train_pairs)
         # second texts are drawn among the training pairs, so cached mode already has
         # their features; augmented crystals are rebuilt from the stored arrays per batch
         self.dataset: PairDataset = _PairDataset(
@@ -300,6 +306,7 @@ class Trainer:
             train_feats,
             second_text=self.intra_text,
             structures=data.structures if self.intra_crystal else None,
+            targets=targets,
         )
         self.pool = pool
         self.pool_dataset = _PairDataset(
@@ -319,6 +326,24 @@ class Trainer:
         self.total_steps = self.steps_per_epoch * tc.epochs
         self._build_model()
 
+    def _aux_targets(self, data: Any, train_pairs: Any) -> np.ndarray | None:
+        """(C, K) standardized aux targets (NaN = unknown), statistics from training crystals
+        only (kept in ``self.aux_stats`` and written into the model's buffers)."""
+        names = list(self.cfg.model.aux_properties)
+        self.aux_stats: tuple[np.ndarray, np.ndarray] | None = None
+        if not names:
+            return None
+        from clac_core.data import crystal_targets
+
+        raw = crystal_targets(data, names)  # (C, K)
+        rows = np.unique(train_pairs["crystal_index"].to_numpy())
+        mean = np.nanmean(raw[rows], axis=0)
+        std = np.nanstd(raw[rows], axis=0)
+        mean = np.where(np.isfinite(mean), mean, 0.0)
+        std = np.where(np.isfinite(std) & (std > 1e-8), std, 1.0)
+        self.aux_stats = (mean.astype(np.float32), std.astype(np.float32))
+        return ((raw - mean) / std).astype(np.float32)
+
     def _build_model(self) -> None:
         import torch
 
@@ -328,6 +353,9 @@ class Trainer:
         tc = self.tc
         torch.manual_seed(tc.seed)  # identical initial weights on every rank
         self.model = CLaCModel(self.cfg.model, load_text_backbone=not self.cached).to(self.device)
+        if getattr(self, "aux_stats", None) is not None:
+            self.model.aux_mean.copy_(torch.from_numpy(self.aux_stats[0]))
+            self.model.aux_std.copy_(torch.from_numpy(self.aux_stats[1]))
         torch.manual_seed(tc.seed + 1000 * self.dist.rank)  # per-rank dropout streams
         self.loss_fn = ClacLoss(self.cfg.loss)
         groups: dict[str, list[torch.nn.Parameter]] = {
@@ -503,9 +531,12 @@ class Trainer:
         import torch
 
         ctx = torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else contextlib.nullcontext()
-        crystal_emb2 = text_emb2 = None
+        crystal_emb2 = text_emb2 = aux_pred = None
         with ctx:
-            crystal_emb = self.model.encode_crystal(batch.graphs)  # (B, D)
+            if self.cfg.loss.aux_weight > 0:
+                crystal_emb, aux_pred = self.model.encode_crystal_aux(batch.graphs)  # (B, D), (B, K)
+            else:
+                crystal_emb = self.model.encode_crystal(batch.graphs)  # (B, D)
             text_emb = self._encode_texts(batch.texts, batch.text_features)  # (B, D)
             if self.intra_text:
                 text_emb2 = self._encode_texts(batch.texts2, batch.text_features2)  # (B, D)
@@ -525,6 +556,8 @@ class Trainer:
             ids,
             crystal_emb2=crystal_emb2,
             text_emb2=text_emb2,
+            aux_pred=None if aux_pred is None else aux_pred.float(),  # per rank: a local regression term
+            aux_target=batch.targets,
         )
 
     def _forward_loss(self, batch: PairBatch) -> torch.Tensor:

@@ -283,6 +283,22 @@ def test_retrieval_metrics_perfect_and_reversed() -> None:
     assert shuffled["t2c_r1"] < 0.5
 
 
+def test_retrieval_metrics_collapsed_model_scores_chance() -> None:
+    """A collapsed model (every embedding equal, all scores tied) must not look perfect:
+    best/ is chosen by mean_r10, so counting ties in the query's favour would save it."""
+    import torch
+
+    from clac_core.train import retrieval_metrics
+
+    p = 50
+    same = torch.nn.functional.normalize(torch.ones(p, 8), dim=-1)
+    m = retrieval_metrics(same, same)
+    assert m["t2c_r1"] == pytest.approx(1 / p)
+    assert m["mean_r10"] == pytest.approx(10 / p)
+    good = torch.nn.functional.normalize(torch.randn(p, 8), dim=-1)
+    assert retrieval_metrics(good, good)["mean_r10"] > m["mean_r10"]
+
+
 def test_lr_schedule_warmup_then_cosine() -> None:
     from clac_core.train import lr_factor
 

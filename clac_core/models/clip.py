@@ -48,15 +48,22 @@ class CLaCModel(nn.Module):
         self.text: nn.Module | None = None
         if load_text_backbone:
             self.attach_text_backbone()
-            text_dim = self.text.hidden_size
+            text_dim = self.text.feature_size
         else:
-            from clac_core.models.text import text_hidden_size
+            from clac_core.models.text import text_feature_size, text_hidden_size
 
-            text_dim = text_hidden_size(cfg.text.name)
-        self.text_hidden_size = int(text_dim)
+            text_dim = text_feature_size(cfg.text, text_hidden_size(cfg.text.name))
+        self.text_hidden_size = int(text_dim)  # F: pooled width (+ quantity features)
         self.crystal_proj = projection_head(cfg.crystal.out_dim, cfg.embed_dim, cfg.proj_hidden)
         self.text_proj = projection_head(self.text_hidden_size, cfg.embed_dim, cfg.proj_hidden)
         self.logit_scale = nn.Parameter(torch.tensor(float(cfg.init_logit_scale)))
+        # multi-task head: standardized properties from the pooled crystal features (K outputs)
+        k = len(cfg.aux_properties)
+        self.aux_head: nn.Module | None = (
+            projection_head(cfg.crystal.out_dim, k, cfg.crystal.out_dim) if k else None
+        )
+        self.register_buffer("aux_mean", torch.zeros(k))
+        self.register_buffer("aux_std", torch.ones(k))
 
     # -- text backbone -------------------------------------------------------------------------
     def attach_text_backbone(self) -> None:
@@ -87,11 +94,33 @@ class CLaCModel(nn.Module):
         emb = self.crystal_proj(self.crystal(batch))  # (B, D)
         return F.normalize(emb, dim=-1) if normalize else emb
 
+    def encode_crystal_aux(self, batch: Any, normalize: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """Crystal embeddings (B, D) and standardized aux-property predictions (B, K)."""
+        if self.aux_head is None:
+            raise RuntimeError("this model has no aux_properties (ModelConfig.aux_properties is empty)")
+        h = self.crystal(batch)  # (B, C)
+        emb = self.crystal_proj(h)
+        return (F.normalize(emb, dim=-1) if normalize else emb), self.aux_head(h)
+
+    @torch.no_grad()
+    def predict_properties(self, batch: Any) -> torch.Tensor:
+        """Aux-head predictions in physical units, (B, K) in ``cfg.aux_properties`` order."""
+        _, z = self.encode_crystal_aux(batch)
+        return z * self.aux_std + self.aux_mean
+
     def text_features(self, texts_or_tokens: Sequence[str] | dict[str, torch.Tensor]) -> torch.Tensor:
-        """Pooled backbone features (B, H) of a list of texts or a tokenizer output dict."""
+        """Text features (B, F) of a list of texts or a tokenizer output dict (pooled backbone
+        output, plus the number-aware quantity features when ``cfg.text.quantities``)."""
         text = self._require_text()
-        tokens = text.tokenize(texts_or_tokens) if not isinstance(texts_or_tokens, dict) else texts_or_tokens
-        return text(tokens)
+        if not isinstance(texts_or_tokens, dict):
+            return text.features(list(texts_or_tokens) if not isinstance(texts_or_tokens, str) else [texts_or_tokens])
+        pooled = text(texts_or_tokens)
+        if not self.cfg.text.quantities:
+            return pooled
+        from clac_core.models.text import append_quantities
+
+        texts = text.tokenizer.batch_decode(texts_or_tokens["input_ids"], skip_special_tokens=True)
+        return append_quantities(pooled, texts, self.cfg.text)
 
     def encode_text(
         self, texts_or_tokens: Sequence[str] | dict[str, torch.Tensor], normalize: bool = True
@@ -100,7 +129,7 @@ class CLaCModel(nn.Module):
         return self.encode_text_features(self.text_features(texts_or_tokens), normalize=normalize)
 
     def encode_text_features(self, features: torch.Tensor, normalize: bool = True) -> torch.Tensor:
-        """Cached pooled backbone features (B, H) -> (B, D)."""
+        """Cached text features (B, F) (see :meth:`text_features`) -> (B, D)."""
         emb = self.text_proj(features.to(self.logit_scale.dtype))  # (B, D)
         return F.normalize(emb, dim=-1) if normalize else emb
 

@@ -58,6 +58,25 @@ def text_hidden_size(name: str) -> int:
     return int(cfg.hidden_size)
 
 
+def text_feature_size(cfg: TextEncoderConfig, hidden_size: int) -> int:
+    """Width of the text features the projection head reads: H (+ quantity features)."""
+    if not cfg.quantities:
+        return int(hidden_size)
+    from clac_core.text.quantities import FEATURE_DIM
+
+    return int(hidden_size) + FEATURE_DIM
+
+
+def append_quantities(pooled: torch.Tensor, texts: Sequence[str], cfg: TextEncoderConfig) -> torch.Tensor:
+    """(B, H) pooled features -> (B, F): the number-aware features appended when ``cfg.quantities``."""
+    if not cfg.quantities:
+        return pooled
+    from clac_core.text.quantities import quantity_features
+
+    q = torch.from_numpy(quantity_features(list(texts))).to(device=pooled.device, dtype=pooled.dtype)
+    return torch.cat([pooled, q], dim=-1)
+
+
 def mean_pool(last_hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     """Mean over real tokens: (B, L, H), (B, L) -> (B, H) (sentence-transformers pooling)."""
     mask = attention_mask.unsqueeze(-1).to(last_hidden.dtype)  # (B, L, 1)
@@ -139,8 +158,21 @@ class HFTextEncoder(nn.Module):
         return int(self.backbone.config.hidden_size)
 
     @property
+    def feature_size(self) -> int:
+        """Width F of :meth:`features`: H, plus the quantity features when ``cfg.quantities``."""
+        return text_feature_size(self.cfg, self.hidden_size)
+
+    @property
     def device(self) -> torch.device:
         return next(self.backbone.parameters()).device
+
+    def features(self, texts: Sequence[str]) -> torch.Tensor:
+        """B texts -> (B, F): pooled backbone features, then (``cfg.quantities``) the
+        number-aware features of :func:`clac_core.text.quantities.quantity_features`."""
+        if isinstance(texts, str):
+            texts = [texts]
+        pooled = self(self.tokenize(texts))  # (B, H)
+        return append_quantities(pooled, texts, self.cfg)
 
     def tokenize(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
         """Tokenize to (B, L) ``input_ids`` / ``attention_mask`` (padded, truncated to max_length)."""
@@ -170,7 +202,7 @@ class HFTextEncoder(nn.Module):
 
     @torch.no_grad()
     def embed(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> torch.Tensor:
-        """Pooled backbone features for caching: list of B texts -> (B, H) float32 on CPU."""
+        """Text features for caching: list of B texts -> (B, F) float32 on CPU (see :meth:`features`)."""
         from tqdm.auto import tqdm
 
         was_training = self.training
@@ -179,9 +211,9 @@ class HFTextEncoder(nn.Module):
         out = []
         try:
             for i in tqdm(range(0, len(texts), batch_size), disable=not progress, desc="text features"):
-                out.append(self(self.tokenize(texts[i : i + batch_size])).float().cpu())
+                out.append(self.features(texts[i : i + batch_size]).float().cpu())
         finally:
             self.train(was_training)
         if not out:
-            return torch.zeros(0, self.hidden_size)
+            return torch.zeros(0, self.feature_size)
         return torch.cat(out)

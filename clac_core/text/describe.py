@@ -9,6 +9,8 @@ Views (one :class:`Description` each):
 - ``properties``: only when the record has known properties (or is hypothetical): each
   value in words and in numbers with units from :data:`clac_core.properties.QUANTITIES`.
 - ``caption``: a short search-box style phrase, never the formula.
+- ``query`` / ``query2``: formula-free property queries with numbers written many ways
+  (:mod:`clac_core.text.queries`).
 - ``robocrys`` (opt-in): robocrystallographer's full description (slow, ~2 s).
 
 Texts never state a fact that is not known: no gap wording without a band gap, no
@@ -28,7 +30,7 @@ from clac_core.text.templates import Picker
 if TYPE_CHECKING:
     from clac_core.corpus.record import CrystalRecord
 
-VIEWS = ("composition", "structure", "properties", "caption", "robocrys")
+VIEWS = ("composition", "structure", "properties", "caption", "query", "query2", "robocrys")
 
 
 @dataclass(frozen=True)
@@ -502,6 +504,7 @@ def describe(
     seed: int = 0,
     robocrys: bool = False,
     facts: CrystalFacts | None = None,
+    query_views: bool = True,
 ) -> list[Description]:
     """Synthetic descriptions of a crystal, one per view.
 
@@ -510,9 +513,12 @@ def describe(
         seed: phrasing seed; phrasing is a pure function of (seed, record.id, view).
         robocrys: also add a "robocrys" view (slow, seconds per crystal).
         facts: precomputed :func:`analyze` output for ``record.structure`` (saves time).
+        query_views: add the formula-free property queries (``query``, ``query2``; see
+            :mod:`clac_core.text.queries`).
 
     Returns:
-        Descriptions in view order: composition, structure, [properties], caption, [robocrys].
+        Descriptions in view order: composition, structure, [properties], caption,
+        [query, query2], [robocrys].
     """
     if facts is None:
         facts = analyze(record.structure, labels=record.labels)
@@ -530,6 +536,10 @@ def describe(
     if props:
         out.append(Description("properties", props))
     out.append(Description("caption", caption_text(record, facts, picker("caption"))))
+    if query_views:
+        from clac_core.text.queries import query_texts
+
+        out += [Description(v, t) for v, t in query_texts(record, facts, seed)]
     if robocrys:
         out.append(Description("robocrys", robocrys_text(record.structure)))
     return out

@@ -1,0 +1,285 @@
+"""Quantities stated in a text -> typed, number-aware features (the text side of CLaC's
+property language).
+
+A frozen sentence encoder barely tells "1 eV" from "3 eV" (mean-pooled MiniLM features of
+"material with bandgap around {v} eV" have pairwise cosine 0.93-0.96, see
+``../shared/STACK_NOTES.md``). This module reads what a text *says* about a property (a value,
+an approximate value, a range or a bound, or a qualitative class such as "metallic") and writes
+it as a soft membership vector over a fixed grid per property. The vectors are appended to the
+pooled text features before the projection head (``TextEncoderConfig.quantities``), so the
+model sees the number directly, in the spirit of number-aware encoders such as xVal
+(Golkar et al. 2023) and of quantity extraction with units.
+
+Everything here is plain Python + numpy, no model: :func:`parse_constraints` is also what the
+app's property-aware search uses to say what it understood.
+
+Shape legend: Q = :data:`FEATURE_DIM` feature columns.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Evenly spaced grid of one property's values (unit as in :mod:`clac_core.properties`)."""
+
+    lo: float
+    hi: float
+    n: int
+
+    @property
+    def step(self) -> float:
+        return (self.hi - self.lo) / (self.n - 1)
+
+    def centers(self) -> np.ndarray:
+        return np.linspace(self.lo, self.hi, self.n)
+
+
+# Properties the text features cover, with their grids. Order fixes the feature layout.
+GRIDS: dict[str, Grid] = {
+    "band_gap": Grid(0.0, 8.0, 33),  # eV, step 0.25
+    "formation_energy_per_atom": Grid(-4.5, 2.0, 27),  # eV/atom, step 0.25
+    "density": Grid(0.0, 24.0, 25),  # g/cm³, step 1
+    "total_magnetization": Grid(0.0, 20.0, 21),  # μB per cell, step 1
+}
+FEATURE_DIM = sum(1 + g.n for g in GRIDS.values())  # presence flag + grid per property
+LABELS = {
+    "band_gap": ("band gap", "eV"),
+    "formation_energy_per_atom": ("formation energy", "eV/atom"),
+    "density": ("density", "g/cm³"),
+    "total_magnetization": ("magnetization", "μB"),
+}
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """What a text says about one property: the value lies in ``[lo, hi]``.
+
+    ``kind`` is how it was said: "value" (a plain number), "approx" (around / about / ~),
+    "range" (between a and b), "above", "below" or "class" (a word such as "metallic").
+    """
+
+    prop: str
+    lo: float
+    hi: float
+    kind: str
+    text: str  # the words it was read from
+
+    def describe(self) -> str:
+        """Plain words for the UI: "band gap ≈ 2 eV", "band gap > 3 eV", "metallic"."""
+        label, unit = LABELS[self.prop]
+        fmt = lambda x: f"{x:g}"  # noqa: E731
+        if self.kind == "class":
+            return f"{label} {fmt(self.lo)}–{fmt(self.hi)} {unit} ({self.text})"
+        if self.kind == "above":
+            return f"{label} > {fmt(self.lo)} {unit}"
+        if self.kind == "below":
+            return f"{label} < {fmt(self.hi)} {unit}"
+        if self.kind == "range":
+            return f"{label} {fmt(self.lo)}–{fmt(self.hi)} {unit}"
+        return f"{label} ≈ {fmt(0.5 * (self.lo + self.hi))} {unit}"
+
+    @property
+    def target(self) -> float:
+        """One representative value (interval centre; for open bounds the bound itself)."""
+        g = GRIDS[self.prop]
+        if self.kind == "above":
+            return self.lo
+        if self.kind == "below":
+            return max(self.hi, g.lo) if self.prop != "formation_energy_per_atom" else self.hi
+        return 0.5 * (self.lo + self.hi)
+
+
+# --------------------------------------------------------------------------------------
+# patterns
+_NUM = r"[-−–]?\s?\d+(?:[.,]\d+)?"
+_UNITS: list[tuple[str, str, float]] = [  # (regex, unit class, scale to the canonical unit)
+    (r"m\s?ev\s*(?:/|per)\s*(?:atom|at\.?)\b|mev\s*atom(?:-1|⁻¹)", "ev_atom", 1e-3),
+    (r"ev\s*(?:/|per)\s*(?:atom|at\.?)\b|ev\s*atom(?:-1|⁻¹)|ev\s*·\s*atom⁻¹", "ev_atom", 1.0),
+    (r"m\s?ev\b", "ev", 1e-3),
+    (r"e\s?v\b|electron[- ]?volts?\b", "ev", 1.0),
+    (
+        r"g\s*/\s*cm\s*(?:\^?3|³)|g\s*cm\s*(?:\^?-3|⁻³)|g\s*/\s*cc\b|grams?\s+per\s+cubic\s+cent[a-z]*"
+        r"|g\s*/\s*ml\b|kg\s*/\s*m\s*(?:\^?3|³)",
+        "density",
+        1.0,
+    ),
+    (r"[μµu]\s?_?b\b|mu_?b\b|bohr\s+magnetons?", "mag", 1.0),
+]
+_UNIT_RE = "|".join(f"(?:{u})" for u, _, _ in _UNITS)
+_ABOVE = (
+    r"above|over|greater\s+than|more\s+than|larger\s+than|higher\s+than|bigger\s+than|exceeding|in\s+excess\s+of"
+    r"|at\s+least|no\s+less\s+than|not\s+less\s+than|beyond|>=|≥|>|⩾"
+)
+_BELOW = (
+    r"below|under|less\s+than|smaller\s+than|lower\s+than|at\s+most|up\s+to|no\s+more\s+than"
+    r"|not\s+exceeding|not\s+more\s+than|<=|≤|<|⩽|within"
+)
+_APPROX = (
+    r"around|about|approximately|approx\.?|roughly|near(?:ly)?|close\s+to|some|circa|ca\.|~|≈|≃|∼|~=|of\s+about"
+    r"|of\s+around|on\s+the\s+order\s+of"
+)
+_Q = re.compile(
+    rf"(?:(?P<between>between|from|in\s+the\s+range(?:\s+of)?|range\s+of)\s+)?"
+    rf"(?:(?P<cmp_above>{_ABOVE})\s*|(?P<cmp_below>{_BELOW})\s*|(?P<approx>{_APPROX})\s*)?"
+    rf"(?P<a>{_NUM})\s*(?P<unit_a>{_UNIT_RE})?"
+    rf"(?:\s*(?:-|–|—|to|and|\.\.)\s*(?P<b>{_NUM}))?"
+    rf"\s*(?P<unit>{_UNIT_RE})"
+    rf"(?P<post>\s*(?:or\s+(?:more|higher|above|greater|larger)|or\s+(?:less|lower|below|smaller)|\+))?",
+    re.IGNORECASE,
+)
+# which property a number belongs to, read from the words before it (nearest keyword wins)
+_KEYWORDS: list[tuple[str, str]] = [
+    (r"band[\s-]?gaps?|\bgaps?\b|\be_?g\b|\bgapped\b|optical\s+gap", "band_gap"),
+    (r"formation|formed|heat\s+of|enthalp|\bδ?h_?f\b|stability", "formation_energy_per_atom"),
+    (r"fermi", "_ignore"),
+    (r"total\s+energy|dft\s+energy|energy\s+per\s+atom|cohesive|above\s+(?:the\s+)?hull|hull", "_ignore"),
+    (r"densit|\bρ\b|\brho\b|heavy|light", "density"),
+    (r"magneti|moment|spin", "total_magnetization"),
+    (r"modul|\bgpa\b", "_ignore"),
+]
+_CLASSES: list[tuple[str, str, float, float]] = [  # (regex, property, lo, hi)
+    (r"no\s+(?:band\s+)?gap|zero[\s-](?:band[\s-])?gap|gapless|without\s+a\s+(?:band\s+)?gap", "band_gap", 0.0, 0.0),
+    (r"\bmetallic\b|\bmetals?\b(?![\s-]*(?:oxide|sulfide|halide|nitride|carbide|organic|ion|atom|cation|site"
+     r"|centre|center|chalcogenide|hydride|fluoride|chloride|phosphide|boride|silicide|alloy))|(?<!semi)\bconductors?\b"
+     r"|\bconducting\b|\bsemimetal", "band_gap", 0.0, 0.0),
+    (r"narrow[\s-](?:band[\s-])?gap|small\s+(?:band\s+)?gap", "band_gap", 0.05, 1.2),
+    (r"wide[\s-](?:band[\s-])?gap|large\s+(?:band\s+)?gap|ultra[\s-]?wide", "band_gap", 3.0, 8.0),
+    (r"\binsulat(?:or|ors|ing)\b|\bdielectric\b", "band_gap", 3.0, 8.0),
+    (r"\bsemiconduct(?:or|ors|ing)\b", "band_gap", 0.1, 3.5),
+    (r"\bnon[\s-]?magnetic\b|\bdiamagnetic\b|\bno\s+(?:net\s+)?(?:magnetic\s+)?moment|\bunpolari[sz]ed", "total_magnetization", 0.0, 0.05),
+    (r"(?<!non-)(?<!non)(?<!non )\b(?:ferro|ferri)?magnetic\b|\bmagnet\b|spin[\s-]polari[sz]ed", "total_magnetization", 0.5, 20.0),
+    (r"\bunstable\b|positive\s+formation\s+energy|energetically\s+unfavou?rable", "formation_energy_per_atom", 0.0, 2.0),
+    (r"\bstrongly\s+bound\b|very\s+stable|highly\s+stable", "formation_energy_per_atom", -4.5, -1.5),
+]
+_CLASSES_RE = [(re.compile(r, re.IGNORECASE), p, lo, hi) for r, p, lo, hi in _CLASSES]
+_KEYWORDS_RE = [(re.compile(r, re.IGNORECASE), p) for r, p in _KEYWORDS]
+
+
+def _num(s: str) -> float:
+    s = s.replace("−", "-").replace("–", "-").replace(" ", "").replace(",", ".")
+    return float(s)
+
+
+def _unit_class(u: str) -> tuple[str, float]:
+    for rx, cls, scale in _UNITS:
+        if re.fullmatch(rx, u.strip(), re.IGNORECASE):
+            return cls, scale
+    return "", 1.0  # pragma: no cover - _Q only matches listed units
+
+
+def _owner(text: str, start: int, unit_cls: str) -> str | None:
+    """Property a quantity at ``text[start:]`` belongs to, from its unit and the words before it."""
+    left = text[max(0, start - 60) : start]
+    left = re.split(r"[;.!?]\s|,\s(?=[a-z]+\s(?:of|is|at)\b)", left)[-1]  # stay in the clause
+    best, best_end = None, -1
+    for rx, prop in _KEYWORDS_RE:
+        for m in rx.finditer(left):
+            if m.end() > best_end:
+                best, best_end = prop, m.end()
+    if unit_cls == "density":
+        return "density"
+    if unit_cls == "mag":
+        return "total_magnetization"
+    if unit_cls == "ev_atom":
+        if best in ("_ignore",):
+            return None
+        return "formation_energy_per_atom"
+    # plain eV
+    if best in ("band_gap", "formation_energy_per_atom"):
+        return best
+    if best is None and re.search(r"gap|\be_?g\b", text, re.IGNORECASE):
+        return "band_gap"
+    if best is None and re.search(r"formation", text, re.IGNORECASE):
+        return "formation_energy_per_atom"
+    return None
+
+
+def parse_constraints(text: str) -> list[Constraint]:
+    """Every property statement in ``text``: numbers with units first, then class words
+    for properties that no number covered. At most one constraint per property (the first).
+    """
+    t = " ".join(str(text).split())
+    found: dict[str, Constraint] = {}
+    for m in _Q.finditer(t):
+        cls, scale = _unit_class(m.group("unit"))
+        prop = _owner(t, m.start(), cls)
+        if prop is None or prop in found:
+            continue
+        g = GRIDS[prop]
+        a = _num(m.group("a")) * scale
+        if cls == "density" and re.match(r"kg", m.group("unit"), re.IGNORECASE):
+            a /= 1000.0
+        b = _num(m.group("b")) * scale if m.group("b") else None
+        if b is not None and cls == "density" and re.match(r"kg", m.group("unit"), re.IGNORECASE):
+            b /= 1000.0
+        post = (m.group("post") or "").strip().lower()
+        words = m.group(0).strip()
+        if b is not None:
+            lo, hi = min(a, b), max(a, b)
+            c = Constraint(prop, lo, hi, "range", words)
+        elif m.group("cmp_above") or post.startswith("or m") or post.startswith("or h") or post in (
+            "or above",
+            "or greater",
+            "or larger",
+            "+",
+        ):
+            c = Constraint(prop, a, g.hi, "above", words)
+        elif m.group("cmp_below"):
+            lo = g.lo if prop != "band_gap" else 0.0
+            c = Constraint(prop, lo, a, "below", words)
+        elif post.startswith("or l") or post.startswith("or b") or post.startswith("or s"):
+            c = Constraint(prop, g.lo, a, "below", words)
+        elif m.group("approx"):
+            tol = max(g.step, 0.15 * abs(a))
+            c = Constraint(prop, a - tol, a + tol, "approx", words)
+        else:
+            tol = 0.5 * g.step
+            c = Constraint(prop, a - tol, a + tol, "value", words)
+        found[prop] = c
+    for rx, prop, lo, hi in _CLASSES_RE:
+        if prop in found:
+            continue
+        m = rx.search(t)
+        if m:
+            found[prop] = Constraint(prop, lo, hi, "class", m.group(0))
+    return list(found.values())
+
+
+def membership(c: Constraint) -> np.ndarray:
+    """Soft membership of the grid points in ``[c.lo, c.hi]``, peak 1: (n,) float32."""
+    g = GRIDS[c.prop]
+    x = g.centers()
+    s = 0.5 * g.step
+    lo, hi = min(c.lo, c.hi), max(c.lo, c.hi)
+    with np.errstate(over="ignore"):
+        m = 1.0 / (1.0 + np.exp(-(x - lo) / s)) / (1.0 + np.exp(-(hi - x) / s))
+    peak = float(m.max())
+    if peak < 1e-6:  # outside the grid: clamp to the nearest end
+        m = np.zeros_like(x)
+        m[0 if hi < g.lo else -1] = 1.0
+        return m.astype(np.float32)
+    return (m / peak).astype(np.float32)
+
+
+def quantity_features(texts: list[str] | tuple[str, ...]) -> np.ndarray:
+    """Number-aware features of B texts: (B, Q) float32, Q = :data:`FEATURE_DIM`.
+
+    Per property in :data:`GRIDS` order: a presence flag, then the membership vector.
+    """
+    out = np.zeros((len(texts), FEATURE_DIM), dtype=np.float32)
+    offsets, o = {}, 0
+    for name, g in GRIDS.items():
+        offsets[name] = o
+        o += 1 + g.n
+    for i, text in enumerate(texts):
+        for c in parse_constraints(text):
+            o = offsets[c.prop]
+            out[i, o] = 1.0
+            out[i, o + 1 : o + 1 + GRIDS[c.prop].n] = membership(c)
+    return out
