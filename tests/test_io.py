@@ -371,3 +371,198 @@ def test_no_raw_library_exception_escapes(tmp_path: Path) -> None:
         with pytest.raises(StructureReadError) as err:
             read_structures(data, filename=name)
         assert name in str(err.value), (name, str(err.value))
+
+
+# --------------------------------------------------------------------------- issue 13: limits first
+
+
+def _cif(
+    a: object = 4.0,
+    b: object = 4.0,
+    c: object = 4.0,
+    angles: tuple[object, object, object] = (90, 90, 90),
+    sites: tuple[tuple[str, object, object], ...] = (("Na", "Na", None), ("Cl", "Cl", None)),
+    space_group: str | None = None,
+) -> str:
+    """A small hand-written CIF; ``sites`` are (label, type symbol, occupancy) at NaCl positions."""
+    pos = [(0, 0, 0), (0.5, 0.5, 0.5)] + [(0.25 * (i % 4), 0.25, 0.1 * (i // 4)) for i in range(400)]
+    text = (
+        f"data_x\n_cell_length_a {a}\n_cell_length_b {b}\n_cell_length_c {c}\n"
+        f"_cell_angle_alpha {angles[0]}\n_cell_angle_beta {angles[1]}\n_cell_angle_gamma {angles[2]}\n"
+    )
+    if space_group:
+        text += f"_symmetry_space_group_name_H-M '{space_group}'\n"
+    with_occ = any(o is not None for _, _, o in sites)
+    text += "loop_\n_atom_site_label\n_atom_site_type_symbol\n_atom_site_fract_x\n_atom_site_fract_y\n"
+    text += "_atom_site_fract_z\n" + ("_atom_site_occupancy\n" if with_occ else "")
+    for i, (label, symbol, occ) in enumerate(sites):
+        x, y, z = pos[i]
+        text += (
+            f"{label}{i} {symbol} {x} {y} {z}" + (f" {1 if occ is None else occ}" if with_occ else "") + "\n"
+        )
+    return text
+
+
+def test_declared_atom_counts_are_refused_before_parsing() -> None:
+    poscar = b"big\n1.0\n4 0 0\n0 4 0\n0 0 4\nNa\n1000000000\nDirect\n0 0 0\n"
+    with pytest.raises(TooManySitesError, match="declares 1000000000 atoms; the limit is 500"):
+        read_structures(poscar, filename="POSCAR")
+    xyz = b'1000000000\nLattice="4 0 0 0 4 0 0 0 4" Properties=species:S:1:pos:R:3\nNa 0 0 0\n'
+    with pytest.raises(TooManySitesError, match="declares 1000000000 atoms"):
+        read_structures(xyz, filename="a.xyz")
+    many = _cif(a=40, b=40, c=40, sites=tuple(("Na", "Na", None) for _ in range(400)))
+    with pytest.raises(TooManySitesError, match="has 400 sites; the limit is 300"):
+        read_structures(many.encode(), filename="big.cif", max_sites=300)
+
+
+def test_symmetry_expansion_is_estimated_before_expanding() -> None:
+    text = _cif(a=20, b=20, c=20, sites=tuple(("Na", "Na", None) for _ in range(40)), space_group="F m -3 m")
+    with pytest.raises(
+        TooManySitesError, match=r"40 atom sites and 192 symmetry operations.*up to 7680 atoms"
+    ):
+        read_structures(text.encode(), filename="fm3m.cif")
+    # rock salt itself (2 sites x 192 operations, 8 atoms) is well within the allowance
+    ok = _cif(a=5.64, b=5.64, c=5.64, space_group="F m -3 m")
+    assert len(read_structures(ok.encode(), filename="nacl.cif")[0]) == 8
+
+
+def test_too_many_blocks_frames_and_items() -> None:
+    blocks = "".join(_cif().replace("data_x", f"data_x{i}") for i in range(101))
+    with pytest.raises(cio.TooManyBlocksError, match="101 data blocks; the limit is 100"):
+        read_structures(blocks.encode(), filename="many.cif")
+    frame = '2\nLattice="4 0 0 0 4 0 0 0 4" Properties=species:S:1:pos:R:3\nNa 0 0 0\nCl 2 2 2\n'
+    with pytest.raises(cio.TooManyBlocksError, match="more than 3 frames"):
+        read_structures((frame * 4).encode(), filename="a.extxyz", max_blocks=3)
+    items = json.dumps([si().as_dict()] * 4)
+    with pytest.raises(cio.TooManyBlocksError, match="holds 4 structures; the limit is 3"):
+        read_structures(items.encode(), filename="list.json", max_blocks=3)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"a": "1e30"}, "_cell_length_a is 1e30; cell lengths must be positive and at most 500"),
+        ({"a": "1e6"}, "_cell_length_a is 1e6"),
+        ({"c": "1e308"}, "_cell_length_c is 1e308"),
+        ({"a": -4}, "_cell_length_a is -4; cell lengths must be positive"),
+        ({"angles": (-90, 90, 90)}, "_cell_angle_alpha is -90; cell angles must be between 0 and 180"),
+        ({"angles": (90, 90, 270)}, "_cell_angle_gamma is 270"),
+        ({"angles": (120, 120, 120)}, "cannot form a cell"),
+    ],
+)
+def test_bad_cif_cell_parameters_are_refused_not_fixed(kwargs: dict, match: str) -> None:
+    with pytest.raises(BadLatticeError, match=match) as err:
+        read_structures(_cif(**kwargs).encode(), filename="cell.cif")
+    assert "cell.cif" in str(err.value)
+
+
+def test_bad_cell_in_other_formats() -> None:
+    huge = b"x\n1.0\n1e6 0 0\n0 4 0\n0 0 4\nNa\n1\nDirect\n0 0 0\n"
+    with pytest.raises(BadLatticeError, match="lattice vector 1e\\+06 Å long; the limit is 500"):
+        read_structures(huge, filename="POSCAR")
+    inf = b"x\n1.0\n4 0 0\n0 4 0\n0 0 1e308\nNa\n1\nDirect\n0 0 0\n"
+    with pytest.raises(BadLatticeError, match="the limit is 500"):
+        read_structures(inf, filename="POSCAR")
+    xyz = b'1\nLattice="1e6 0 0 0 4 0 0 0 4" Properties=species:S:1:pos:R:3\nNa 0 0 0\n'
+    with pytest.raises(BadLatticeError, match="the limit is 500"):
+        read_structures(xyz, filename="a.xyz")
+    # nearly flat but not degenerate: refused before the neighbour search, not after a minute
+    flat = b"flat\n1.0\n4 0 0\n0 4 0\n4 4 0.01\nNa\n1\nDirect\n0 0 0\n"
+    with pytest.raises(BadLatticeError, match="nearly flat cell: it is only 0.01 Å thick"):
+        read_structures(flat, filename="POSCAR")
+
+
+@pytest.mark.parametrize("occ", ["0", "-0.5", "nan", "1.5"])
+def test_bad_occupancies_are_refused(occ: str) -> None:
+    text = _cif(sites=(("Na", "Na", occ), ("Cl", "Cl", 1)))
+    with pytest.raises(ParseError, match="occupancy") as err:
+        read_structures(text.encode(), filename="occ.cif")
+    assert "occ.cif" in str(err.value)
+    d = si().as_dict()
+    d["sites"][0]["species"][0]["occu"] = float(occ)
+    with pytest.raises(ParseError, match="occupancy"):
+        read_structures(json.dumps(d).encode(), filename="occ.json")
+
+
+@pytest.mark.parametrize("symbol", ["Xx", "123", "*", "Uue", "X", "?"])
+def test_unknown_element_symbols_are_refused(symbol: str) -> None:
+    text = _cif(sites=((("Na", symbol, None)), ("Cl", "Cl", None)))
+    with pytest.raises(cio.UnknownElementError, match="not a chemical element symbol") as err:
+        read_structures(text.encode(), filename="el.cif")
+    assert "el.cif" in str(err.value)
+    d = si().as_dict()
+    d["sites"][0]["species"][0]["element"] = symbol
+    with pytest.raises(cio.UnknownElementError):
+        read_structures(json.dumps(d).encode(), filename="el.json")
+
+
+def test_unknown_element_symbols_in_poscar_xyz_and_labels() -> None:
+    with pytest.raises(cio.UnknownElementError, match="Uue"):
+        read_structures(b"x\n1.0\n4 0 0\n0 4 0\n0 0 4\nUue\n1\nDirect\n0 0 0\n", filename="POSCAR")
+    xyz = b'1\nLattice="4 0 0 0 4 0 0 0 4" Properties=species:S:1:pos:R:3\nXx 0 0 0\n'
+    with pytest.raises(cio.UnknownElementError, match="'Xx'"):
+        read_structures(xyz, filename="a.xyz")
+    # a label-only CIF (no _atom_site_type_symbol): "Uue1" must not be read as uranium
+    text = _cif().replace("_atom_site_type_symbol\n", "").replace("Na0 Na", "Uue1").replace("Cl1 Cl", "Cl1")
+    with pytest.raises(cio.UnknownElementError, match="_atom_site_label 'Uue1'"):
+        read_structures(text.encode(), filename="label.cif")
+    # type symbols with charges are real elements
+    charged = _cif(sites=(("Na", "Na1+", None), ("Cl", "Cl1-", None)))
+    assert read_structures(charged.encode(), filename="ions.cif")[0].composition.reduced_formula == "NaCl"
+
+
+def test_poscar_without_element_symbols_is_an_error_not_hydrogen() -> None:
+    no_symbols = b"no names\n1.0\n4 0 0\n0 4 0\n0 0 4\n1 1\nDirect\n0 0 0\n0.5 0.5 0.5\n"
+    with pytest.raises(ParseError, match="has no element symbols") as err:
+        read_structures(no_symbols, filename="POSCAR")
+    assert "POSCAR" in str(err.value)
+    # old VASP 4 files with the symbols on the comment line are read with those symbols
+    vasp4 = b"Na Cl\n1.0\n4 0 0\n0 4 0\n0 0 4\n1 1\nDirect\n0 0 0\n0.5 0.5 0.5\n"
+    assert read_structures(vasp4, filename="POSCAR")[0].composition.reduced_formula == "NaCl"
+
+
+def test_json_site_without_species() -> None:
+    d = si().as_dict()
+    d["sites"][0]["species"] = []
+    with pytest.raises(ParseError, match="site 1 has no species") as err:
+        read_structures(json.dumps(d).encode(), filename="nospecies.json")
+    assert "nospecies.json" in str(err.value)
+
+
+def test_isolated_atom_is_a_reader_error() -> None:
+    lone = _cif(a=20, b=20, c=20, sites=(("Na", "Na", None),))
+    with pytest.raises(cio.IsolatedAtomError, match=r"site 0 \(Na\) has no neighbour within 8 Å") as err:
+        read_structures(lone.encode(), filename="lone.cif")
+    assert "lone.cif" in str(err.value)
+    # the cutoff is a parameter (the graph cutoff of another model)
+    assert len(read_structures(lone.encode(), filename="lone.cif", neighbor_cutoff=25.0)[0]) == 1
+    # a 4 Å cell: the atom's own periodic images are its neighbours
+    assert len(read_structures(_cif(sites=(("Na", "Na", None),)).encode(), filename="one.cif")[0]) == 1
+
+
+def test_time_budget_stops_a_slow_read() -> None:
+    # 60 sites x 192 operations = 11,520 candidate positions: allowed with a large max_sites,
+    # then the expansion runs longer than the tiny budget
+    text = _cif(a=30, b=30, c=30, sites=tuple(("Na", "Na", None) for _ in range(60)), space_group="F m -3 m")
+    with pytest.raises(cio.ReadTimeoutError, match=r"took longer than 0.01 s \(time_budget\)") as err:
+        read_structures(text.encode(), filename="slow.cif", max_sites=20_000, time_budget=0.01)
+    assert "slow.cif" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "words"),
+    [
+        ("loop.cif", _cif().rstrip("\n") + " 0.7\n", "does not fill whole rows"),
+        ("num.cif", _cif(a="oops"), "'oops' is not a number"),
+        ("POSCAR", "x\n1.0\n4 0 0\n0 4 0\n0 0 4\nNa\n1\nDirect\n0 zero 0\n", None),
+    ],
+)
+def test_messages_are_plain_words(name: str, data: str, words: str | None) -> None:
+    with pytest.raises(StructureReadError) as err:
+        read_structures(data.encode(), filename=name)
+    msg = str(err.value)
+    assert name in msg
+    if words:
+        assert words in msg
+    for internal in ("len(", "n=", "items)", "Traceback", "NoneType", "object has no", "could not convert"):
+        assert internal not in msg, msg
