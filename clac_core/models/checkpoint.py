@@ -19,6 +19,81 @@ import torch
 
 from clac_core.config import model_config_from_dict, to_dict
 
+
+class CheckpointError(ValueError):
+    """A checkpoint directory exists but its config or weights are unusable (damaged, edited,
+    out of range); the message says which file and what is wrong."""
+
+
+# Accepted ranges of model-config values, checked before anything is allocated (a cutoff of
+# 1e4 Å made graph building take over 4 GB). (section, field) -> (type, low, high); None = open.
+CONFIG_RANGES: dict[tuple[str, str], tuple[type, float | None, float | None]] = {
+    ("graph", "cutoff"): (float, 0.5, 20.0),
+    ("graph", "max_neighbors"): (int, 1, 128),
+    ("graph", "num_gaussians"): (int, 1, 1024),
+    ("graph", "gaussian_width"): (float, 1e-3, 10.0),
+    ("graph", "symprec"): (float, 1e-5, 1.0),
+    ("crystal", "hidden_dim"): (int, 1, 4096),
+    ("crystal", "num_layers"): (int, 1, 64),
+    ("crystal", "out_dim"): (int, 1, 8192),
+    ("crystal", "dropout"): (float, 0.0, 0.99),
+    ("text", "max_length"): (int, 1, 8192),
+    ("text", "top_k_layers"): (int, 0, 256),
+    ("", "embed_dim"): (int, 1, 8192),
+    ("", "proj_hidden"): (int, 0, 16384),
+    ("", "init_logit_scale"): (float, -20.0, 20.0),
+    ("", "max_logit_scale"): (float, -20.0, 20.0),
+}
+CONFIG_CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("crystal", "kind"): ("cgcnn", "schnet"),
+    ("text", "train_mode"): ("frozen", "cached", "top_k", "full"),
+}
+MAX_CONFIG_BYTES = 10_000_000  # a config.json is a few kB
+
+
+def check_model_config(data: Any, *, where: str = "model_config") -> None:
+    """Types and ranges of a stored model config (a dict), before the model is built.
+
+    Raises:
+        CheckpointError: a section is not a mapping, a value has the wrong type (a dimension
+            given as a string) or is out of range (see :data:`CONFIG_RANGES`).
+    """
+    import math
+
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{where} must be a mapping of settings, not {_kind(data)}")
+    for section in ("graph", "crystal", "text"):
+        if section in data and not isinstance(data[section], dict):
+            raise CheckpointError(
+                f"{where}.{section} must be a mapping of settings, not {_kind(data[section])}"
+            )
+    for (section, key), (typ, low, high) in CONFIG_RANGES.items():
+        node = data.get(section, {}) if section else data
+        if key not in node:
+            continue
+        value, name = node[key], f"{where}.{section + '.' if section else ''}{key}"
+        numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not numeric or (typ is int and not float(value).is_integer()):
+            want = "a whole number" if typ is int else "a number"
+            raise CheckpointError(f"{name} must be {want}, not {value!r}")
+        if (
+            not math.isfinite(value)
+            or (low is not None and value < low)
+            or (high is not None and value > high)
+        ):
+            raise CheckpointError(f"{name} is {value!r}; it must be between {low:g} and {high:g}")
+    for (section, key), choices in CONFIG_CHOICES.items():
+        node = data.get(section, {})
+        if key in node and node[key] not in choices:
+            raise CheckpointError(
+                f"{where}.{section}.{key} is {node[key]!r}; it must be one of {', '.join(choices)}"
+            )
+
+
+def _kind(value: Any) -> str:
+    return {list: "a list", str: "a string", type(None): "null"}.get(type(value), f"a {type(value).__name__}")
+
+
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 FORMAT = "clac-checkpoint"
@@ -133,18 +208,42 @@ def save_checkpoint(model: Any, path: str | Path, *, step: int, extra: dict[str,
 
 
 def read_checkpoint_meta(path: str | Path) -> dict[str, Any]:
-    """The parsed ``config.json`` of a checkpoint directory."""
+    """The parsed, checked ``config.json`` of a checkpoint directory.
+
+    Raises:
+        FileNotFoundError: not a checkpoint directory.
+        CheckpointError: the config is not valid JSON, not a CLaC checkpoint config, lacks
+            ``model_config`` or has a value of the wrong type or out of range.
+    """
     path = Path(path)
     cfg_file = path / CONFIG_NAME
     if not cfg_file.is_file() or not (path / WEIGHTS_NAME).is_file():
         raise FileNotFoundError(f"{path} is not a CLaC checkpoint (needs {CONFIG_NAME} and {WEIGHTS_NAME})")
-    meta = json.loads(cfg_file.read_text(encoding="utf-8"))
+    if cfg_file.stat().st_size > MAX_CONFIG_BYTES:
+        raise CheckpointError(f"{cfg_file} is too large to be a checkpoint config")
+    try:
+        meta = json.loads(cfg_file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise CheckpointError(f"{cfg_file} is damaged: it is not valid JSON text") from exc
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{cfg_file} must hold a JSON object, not {_kind(meta)}")
     if meta.get("format") != FORMAT:
-        raise ValueError(f"{cfg_file} is not a CLaC checkpoint config (format={meta.get('format')!r})")
-    if int(meta.get("format_version", 0)) > FORMAT_VERSION:
-        raise ValueError(
+        raise CheckpointError(f"{cfg_file} is not a CLaC checkpoint config (format={meta.get('format')!r})")
+    version = meta.get("format_version", 0)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise CheckpointError(f"{cfg_file}: format_version must be a whole number, not {version!r}")
+    if version > FORMAT_VERSION:
+        raise CheckpointError(
             f"{path} has checkpoint format {meta['format_version']}, newer than this code ({FORMAT_VERSION})"
         )
+    if "model_config" not in meta:
+        raise CheckpointError(f"{cfg_file} has no model_config: the model cannot be rebuilt from it")
+    check_model_config(meta["model_config"], where=f"{cfg_file.name}: model_config")
+    prefixes = meta.get("stored_text_prefixes", [])
+    if not isinstance(prefixes, list) or not all(isinstance(p, str) for p in prefixes):
+        raise CheckpointError(f"{cfg_file}: stored_text_prefixes must be a list of strings")
+    if not isinstance(meta.get("text_base") or {}, dict):
+        raise CheckpointError(f"{cfg_file}: text_base must be a mapping")
     return meta
 
 
@@ -163,8 +262,9 @@ def load_checkpoint(
 
     Raises:
         FileNotFoundError: not a checkpoint directory.
-        ValueError: stored tensors do not fit the model, or a key outside the base text
-            model is missing.
+        CheckpointError: (a ``ValueError``) damaged or out-of-range config, damaged or
+            non-finite weights, stored tensors that do not fit the model, or a missing key
+            outside the base text model.
     """
     from safetensors.torch import load_file
 
@@ -172,9 +272,25 @@ def load_checkpoint(
 
     path = Path(path)
     meta = read_checkpoint_meta(path)
-    cfg = model_config_from_dict(meta["model_config"])
+    try:
+        cfg = model_config_from_dict(meta["model_config"])
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path / CONFIG_NAME}: model_config is invalid: {exc}") from exc
+    # Read (and check) the weights before building the model: a damaged file fails fast.
+    try:
+        state = load_file(str(path / WEIGHTS_NAME), device="cpu")
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
+        raise CheckpointError(
+            f"{path / WEIGHTS_NAME} is damaged or not a safetensors file (truncated copy or "
+            "download?); save or download the checkpoint again"
+        ) from exc
+    bad = sorted(k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all()))
+    if bad:
+        raise CheckpointError(
+            f"{path / WEIGHTS_NAME} has NaN or infinite values in {len(bad)} tensor(s), e.g. {bad[0]}: "
+            "the training run diverged or the file is damaged; use an earlier checkpoint"
+        )
     model = CLaCModel(cfg, load_text_backbone=load_text_backbone)
-    state = load_file(str(path / WEIGHTS_NAME), device="cpu")
     prefixes = list(meta.get("stored_text_prefixes", []))
     if not load_text_backbone:
         state = {k: v for k, v in state.items() if not k.startswith(TEXT_PREFIX)}
@@ -182,18 +298,18 @@ def load_checkpoint(
     expected = model.state_dict()
     unexpected = sorted(set(state) - set(expected))
     if unexpected:
-        raise ValueError(
+        raise CheckpointError(
             f"checkpoint {path} has {len(unexpected)} tensors the model does not know: {unexpected[:5]}"
         )
     bad_missing = sorted(k for k in set(expected) - set(state) if _is_stored(k, prefixes))
     if bad_missing:
-        raise ValueError(
+        raise CheckpointError(
             f"checkpoint {path} lacks {len(bad_missing)} tensors that are not part of the base text model "
             f"{cfg.text.name!r}: {bad_missing[:5]}"
         )
     for k, v in state.items():
         if tuple(v.shape) != tuple(expected[k].shape):
-            raise ValueError(
+            raise CheckpointError(
                 f"checkpoint {path}: {k} has shape {tuple(v.shape)}, model expects {tuple(expected[k].shape)}"
             )
     stored_fp = (meta.get("text_base") or {}).get("fingerprint")
