@@ -62,8 +62,9 @@ class CLaCModel(nn.Module):
         self.aux_head: nn.Module | None = (
             projection_head(cfg.crystal.out_dim, k, cfg.crystal.out_dim) if k else None
         )
-        self.register_buffer("aux_mean", torch.zeros(k))
-        self.register_buffer("aux_std", torch.ones(k))
+        if k:  # standardization of the targets (set by the trainer); absent without a head
+            self.register_buffer("aux_mean", torch.zeros(k))
+            self.register_buffer("aux_std", torch.ones(k))
 
     # -- text backbone -------------------------------------------------------------------------
     def attach_text_backbone(self) -> None:
