@@ -9,16 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clac_core.evaluate import (
-    BASELINES,
-    DIRECTIONS,
-    Embeddings,
-    EvalSet,
-    make_scorers,
-    ratios_to_strongest,
-    retrieval_eval,
-)
-from clac_core.evaluation.metrics import l2_normalize
+from clac_core.evaluation.dataset import EvalSet
+from clac_core.evaluation.embeddings import Embeddings
+from clac_core.evaluation.metrics import DIRECTIONS, l2_normalize
+from clac_core.evaluation.retrieval import ratios_to_strongest, retrieval_eval
+from clac_core.evaluation.systems import BASELINES, SYSTEMS, make_scorers
 
 TOP_KEYS = {"retrieval", "zero_shot", "probes", "baselines", "leakage", "meta"}
 METRICS = ("R@1", "R@5", "R@10", "MRR", "median_rank")
@@ -86,6 +81,84 @@ def test_retrieval_eval_layout_pools_and_baselines():
     r = ratios["text_to_crystal"]["pool_all"]
     assert r["R@1_vs"] == "lexical" and r["R@1"] == pytest.approx(1.0)
     assert r["median_rank"] == pytest.approx(1.0)
+
+
+def test_unknown_system_is_a_clear_error_and_baselines_come_from_the_registry():
+    from clac_core.evaluation.report import BASELINE_NAMES
+
+    es, emb = _constructed_set(5)
+    with pytest.raises(ValueError, match="unknown system 'bm25'.*lexical"):
+        make_scorers(es, emb, ("model", "bm25"))
+    assert BASELINES == BASELINE_NAMES == tuple(n for n in SYSTEMS if n != "model")
+    assert all(SYSTEMS[b].description for b in BASELINES)
+
+
+def test_the_app_shows_the_evaluated_zero_shot_prompts():
+    """One prompt table: every task the app labels crystals with is scored by clac eval with
+    the very same prompts (the app once showed prompts that were never evaluated)."""
+    from clac_core.evaluation.prompts import ZERO_SHOT_PROMPTS
+    from clac_core.evaluation.zero_shot import zero_shot_labels
+    from clac_core.inference import ZERO_SHOT_TASKS
+    from clac_core.text.facts import CRYSTAL_SYSTEMS
+
+    es, _ = _constructed_set(3)
+    evaluated = set(zero_shot_labels(es))
+    assert [t.name for t in ZERO_SHOT_TASKS] == ["crystal system", "metal / insulator"]
+    for task in ZERO_SHOT_TASKS:
+        assert task.key in evaluated
+        assert task.prompts == ZERO_SHOT_PROMPTS[task.key]
+    assert tuple(ZERO_SHOT_PROMPTS["crystal_system"]) == CRYSTAL_SYSTEMS
+
+
+def test_sections_run_in_order_on_one_context(caplog):
+    """The hook for new results.json sections: Section(key, fn(ctx) -> dict, announce)."""
+    import logging
+
+    from clac_core.evaluation.context import EvalContext, EvalOptions, Section
+    from clac_core.evaluation.pipeline import SECTIONS, run_sections
+
+    assert [s.key for s in SECTIONS] == ["retrieval", "zero_shot", "probes", "baselines", "leakage"]
+    es, emb = _constructed_set(12)
+    ctx = EvalContext(
+        checkpoint="ckpt",
+        data="constructed",
+        options=EvalOptions(pools=(5, None), repeats=2),
+        es=es,
+        model=None,
+        graphs=[],
+        emb=emb,
+        device="cpu",
+        checkpoint_meta={},
+    )
+
+    def scores(c: EvalContext) -> dict:
+        ret = retrieval_eval(c.es, make_scorers(c.es, c.emb, ("model",)), c.options.pools, 2, 0)
+        c.shared["model"] = ret["model"]
+        return {"R@1": ret["model"]["text_to_crystal"]["pool_all"]["R@1"]}
+
+    def reads_earlier(c: EvalContext) -> dict:
+        return {"twice": 2 * c.results["first"]["R@1"], "pools": sorted(c.shared["model"]["crystal_to_text"])}
+
+    with caplog.at_level(logging.INFO, logger="clac_core"):
+        seconds = run_sections(
+            ctx,
+            [Section("first", scores, lambda c: f"first on {len(c.es)}"), Section("second", reads_earlier)],
+        )
+    assert list(ctx.results) == ["first", "second"] and set(seconds) == {"first", "second"}
+    assert ctx.results["first"]["R@1"] == 1.0  # the constructed model is near perfect
+    assert ctx.results["second"] == {"twice": 2.0, "pools": ["pool_5", "pool_all"]}
+    assert [r.getMessage() for r in caplog.records] == ["[clac eval] first on 12"]
+
+
+def test_clac_evaluate_stays_the_cli_entry():
+    from clac_core import evaluate
+    from clac_core.cli import COMMANDS
+    from clac_core.evaluation import cli, pipeline
+
+    module, _ = COMMANDS["eval"]
+    assert module == "clac_core.evaluate"
+    assert evaluate.run is cli.run and evaluate.configure_parser is cli.configure_parser
+    assert evaluate.evaluate is pipeline.evaluate
 
 
 @pytest.fixture(scope="module")

@@ -252,11 +252,11 @@ def test_facts_record_from_real_structure():
 
 
 def test_probe_split_with_a_single_formula_falls_back_to_rows():
-    from clac_core.evaluate import _grouped_split
+    from clac_core.evaluation.probes import grouped_split
 
-    tr, te = _grouped_split(["C"] * 40, seed=0)
+    tr, te = grouped_split(["C"] * 40, seed=0)
     assert len(te) == 10 and len(tr) == 30
     assert not set(tr) & set(te)
-    tr2, te2 = _grouped_split(["A", "A", "B", "B", "C", "C", "D", "D"], seed=0)
+    tr2, te2 = grouped_split(["A", "A", "B", "B", "C", "C", "D", "D"], seed=0)
     groups = {0: "A", 1: "A", 2: "B", 3: "B", 4: "C", 5: "C", 6: "D", 7: "D"}
     assert not {groups[i] for i in tr2} & {groups[i] for i in te2}

@@ -18,6 +18,7 @@ import numpy as np
 
 RETRIEVAL_KS = (1, 5, 10)
 RETRIEVAL_METRICS = ("R@1", "R@5", "R@10", "MRR", "median_rank")
+DIRECTIONS = ("text_to_crystal", "crystal_to_text")  # retrieval directions, in results order
 
 
 def tie_counts(scores: np.ndarray, target: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

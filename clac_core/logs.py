@@ -1,0 +1,35 @@
+"""Console logging for the ``clac`` commands.
+
+The library only logs (``logging.getLogger(__name__)``, under the ``clac_core`` logger); a
+command turns the messages on for the time it runs with :func:`console_logging`, so importing
+the package or calling it from Python never configures logging behind the caller's back.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+@contextmanager
+def console_logging(level: int = logging.INFO, fmt: str = "%(message)s") -> Iterator[None]:
+    """Show ``clac_core`` log records of at least ``level`` on stderr while the block runs.
+
+    The handler writes to the ``sys.stderr`` of the moment the block starts (pytest's capture
+    included) and is removed afterwards.
+    """
+    root = logging.getLogger("clac_core")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(fmt))
+    handler.setLevel(level)
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(min(level, previous) if previous else level)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous)
+        handler.flush()
