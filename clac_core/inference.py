@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from clac_core.evaluation.prompts import ZeroShotTask, zero_shot_tasks
 from clac_core.index import (
-    CRYSTAL_SYSTEMS,
     CorpusIndex,
     ProgressFn,
     SearchFilters,
@@ -108,38 +108,8 @@ def encode_query_texts(model: Any, texts: Sequence[str]) -> np.ndarray:
 # ---------------------------------------------------------------------- zero-shot prompts
 
 
-@dataclass(frozen=True)
-class ZeroShotTask:
-    """A zero-shot classification task: class -> prompt templates (averaged embeddings)."""
-
-    name: str
-    prompts: dict[str, tuple[str, ...]]
-
-
-ZERO_SHOT_TASKS: tuple[ZeroShotTask, ...] = (
-    ZeroShotTask(
-        "crystal system",
-        {
-            s: (
-                f"a {s} crystal",
-                f"a crystal structure in the {s} crystal system",
-                f"this material crystallizes in the {s} system",
-            )
-            for s in CRYSTAL_SYSTEMS
-        },
-    ),
-    ZeroShotTask(
-        "metal / insulator",
-        {
-            "metal": ("a metal", "a metallic crystal with no band gap", "a metallic conductor"),
-            "insulator": (
-                "an insulator with a wide band gap",
-                "a semiconductor with a band gap",
-                "an insulating crystal",
-            ),
-        },
-    ),
-)
+# The tasks shown are clac eval's own (one prompt table, clac_core.evaluation.prompts).
+ZERO_SHOT_TASKS: tuple[ZeroShotTask, ...] = zero_shot_tasks("crystal_system", "metal_vs_insulator")
 
 
 @dataclass
