@@ -39,9 +39,11 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--strict", action="store_true", help="stop at the first bad structure file (default: skip it)")
 
 
-def _structure_files(paths: list[Path]) -> list[Path]:
+def _structure_files(paths: list[Path], bad: list[str]) -> list[Path]:
+    """Files named or found in folders; a path that does not exist goes to ``bad``."""
     files: list[Path] = []
     for p in paths:
         if p.is_dir():
@@ -52,40 +54,46 @@ def _structure_files(paths: list[Path]) -> list[Path]:
                 and (f.suffix.lower() in STRUCTURE_SUFFIXES or "POSCAR" in f.name or "CONTCAR" in f.name)
             )
             if not found:
-                raise FileNotFoundError(
-                    f"no structure files ({', '.join(STRUCTURE_SUFFIXES)}, POSCAR) in {p}"
-                )
+                bad.append(f"{p}: no structure files ({', '.join(STRUCTURE_SUFFIXES)}, POSCAR) in this folder")
             files.extend(found)
         elif p.is_file():
             files.append(p)
         else:
-            raise FileNotFoundError(f"structure path not found: {p}")
+            bad.append(f"{p}: no such file or folder")
     return files
 
 
-def _read_file(path: Path) -> list[Any]:
-    try:
-        from clac_core.io import read_structures
-    except ImportError:  # io module not available: plain pymatgen parsing
-        from pymatgen.core import Structure
+def load_structures(
+    paths: list[Path], *, strict: bool = False, skipped: list[str] | None = None
+) -> tuple[list[str], list[Any]]:
+    """Read every structure in files/directories; ids are ``file name#index``.
 
-        return [Structure.from_file(str(path))]
-    try:
-        return list(read_structures(path))
-    except (OSError, ValueError):
-        raise
-    except Exception as exc:  # clac_core.io.StructureReadError and friends -> one clear message
-        raise ValueError(f"{path}: {exc}") from exc
+    Every file goes through :func:`clac_core.io.read_structures`. A bad file or a missing
+    path is skipped with its reason appended to ``skipped``; ``strict=True`` raises
+    instead (``FileNotFoundError`` for a missing path, the reader's ``ValueError`` for a
+    bad file).
+    """
+    from clac_core.io import StructureReadError, read_structures
 
-
-def load_structures(paths: list[Path]) -> tuple[list[str], list[Any]]:
-    """Read every structure in files/directories; ids are ``file name#index``."""
+    bad: list[str] = []
+    files = _structure_files(paths, bad)
+    if bad and strict:
+        raise FileNotFoundError(bad[0])
     ids: list[str] = []
     structures: list[Any] = []
-    for f in _structure_files(paths):
-        for i, s in enumerate(_read_file(f)):
+    for f in files:
+        try:
+            found = read_structures(f)
+        except StructureReadError as exc:
+            if strict:
+                raise
+            bad.append(str(exc) if f.name in str(exc) else f"{f}: {exc}")
+            continue
+        for i, s in enumerate(found):
             ids.append(f"{f.name}#{i}")
             structures.append(s)
+    if skipped is not None:
+        skipped.extend(bad)
     return ids, structures
 
 
@@ -232,17 +240,21 @@ def write_embeddings(path: Path, ids: list[str], emb: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Exit 0: everything embedded; 1: a user error, or bad files skipped (the rest written)."""
     if args.out.suffix.lower() not in (".npy", ".parquet"):
         print(f"clac embed: --out must end in .npy or .parquet, got {args.out.name!r}", file=sys.stderr)
         return 2
+    from clac_core.index import report_skipped
     from clac_core.models import load_checkpoint
 
     progress = not args.quiet
+    skipped: list[str] = []
     try:
         if args.structures:
-            ids, structures = load_structures(list(args.structures))
+            ids, structures = load_structures(list(args.structures), strict=args.strict, skipped=skipped)
+            report_skipped("clac embed", skipped, "structure files")
             if not structures:
-                print("clac embed: no structures read", file=sys.stderr)
+                print("clac embed: no structures read; nothing written", file=sys.stderr)
                 return 1
             model = load_checkpoint(args.checkpoint, device=args.device, load_text_backbone=False)
             emb = embed_structures(model, structures, args.batch_size, progress)
@@ -250,9 +262,9 @@ def run(args: argparse.Namespace) -> int:
             ids, texts = load_texts(args.texts)
             model = load_checkpoint(args.checkpoint, device=args.device)
             emb = embed_texts(model, texts, args.batch_size, progress)
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"clac embed: {exc}", file=sys.stderr)
+    except (FileNotFoundError, ValueError, OSError) as exc:
+        print(f"clac embed: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
     write_embeddings(args.out, ids, emb)
     print(f"wrote {emb.shape[0]} x {emb.shape[1]} embeddings to {args.out}")
-    return 0
+    return 1 if skipped else 0

@@ -659,13 +659,21 @@ def build(
     return CorpusIndex(embeddings=emb, metadata=meta, desc_embeddings=demb, descriptions=desc, manifest=manifest)
 
 
-def records_from_specs(specs: Sequence[str]) -> list[CrystalRecord]:
-    """All records of the given source specs (see clac_core.corpus.sources.records_from_spec)."""
+def records_from_specs(
+    specs: Sequence[str], *, skipped: list[str] | None = None, strict: bool = False
+) -> list[CrystalRecord]:
+    """All records of the given source specs (see clac_core.corpus.sources.records_from_spec).
+
+    Args:
+        specs: source specs.
+        skipped: receives one reason per bad CSV row or structure file that was left out.
+        strict: raise at the first bad row or file instead.
+    """
     from clac_core.corpus.sources import records_from_spec
 
     out: list[CrystalRecord] = []
     for spec in specs:
-        out.extend(records_from_spec(spec))
+        out.extend(records_from_spec(spec, skipped=skipped, strict=strict))
     return out
 
 
@@ -677,18 +685,26 @@ def build_from_args(
     max_descriptions: int = 5000,
     seed: int = 0,
     progress: ProgressFn | None = None,
+    skipped: list[str] | None = None,
+    strict: bool = False,
 ) -> CorpusIndex:
-    """Load a checkpoint and build an index from a data dir or source specs."""
+    """Load a checkpoint and build an index from a data dir or source specs.
+
+    ``skipped`` / ``strict``: see :func:`records_from_specs` (source specs only).
+    """
     from clac_core.models import CLaCModel
 
-    model = CLaCModel.from_checkpoint(checkpoint)
     if data is not None:
         records, texts = records_from_data_dir(data)
         srcs: list[str] = [f"data:{data}"]
     else:
         if not sources:
             raise CorpusIndexError("give --data DIR or at least one --source SPEC")
-        records, texts, srcs = records_from_specs(sources), None, list(sources)
+        records = records_from_specs(sources, skipped=skipped, strict=strict)
+        texts, srcs = None, list(sources)
+    if not records:
+        raise CorpusIndexError("no usable crystals to index (every row or file was skipped)")
+    model = CLaCModel.from_checkpoint(checkpoint)
     return build(
         model,
         records,
@@ -720,19 +736,54 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     b.add_argument("--max-descriptions", type=int, default=5000, help="cap on the description bank")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--umap", action="store_true", help="also precompute the 2D map (slow first fit)")
+    b.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop at the first bad CSV row or structure file (default: skip it)",
+    )
+
+
+SHOW_REASONS = 5  # bad rows/files listed on stderr; the rest are counted
+
+
+def report_skipped(prog: str, skipped: Sequence[str], kind: str) -> None:
+    """One summary line plus the first reasons, on stderr (shared by ``clac embed``)."""
+    import sys
+
+    if not skipped:
+        return
+    print(f"{prog}: skipped {len(skipped)} bad {kind}; the first:", file=sys.stderr)
+    for reason in skipped[:SHOW_REASONS]:
+        print(f"  - {' '.join(str(reason).split())[:300]}", file=sys.stderr)
+    if len(skipped) > SHOW_REASONS:
+        print(f"  ... and {len(skipped) - SHOW_REASONS} more", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
+    """Exit 0: all inputs indexed; 1: some were skipped (the rest written) or a user error."""
+    import sys
+
     if args.index_command != "build":  # pragma: no cover - argparse enforces
         return 2
     t0 = time.perf_counter()
-    idx = build_from_args(
-        checkpoint=args.checkpoint,
-        data=args.data,
-        sources=args.source,
-        max_descriptions=args.max_descriptions,
-        seed=args.seed,
-    )
+    skipped: list[str] = []
+    try:
+        idx = build_from_args(
+            checkpoint=args.checkpoint,
+            data=args.data,
+            sources=args.source,
+            max_descriptions=args.max_descriptions,
+            seed=args.seed,
+            skipped=skipped,
+            strict=args.strict,
+        )
+    except (FileNotFoundError, NotADirectoryError, ValueError, CorpusIndexError) as exc:
+        # user errors (missing file or column, bad row with --strict, damaged checkpoint,
+        # no usable crystal): one line, no traceback
+        report_skipped("clac index build", skipped, "inputs")
+        print(f"clac index build: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
+    report_skipped("clac index build", skipped, "rows/files (left out of the index)")
     out = idx.save(args.out)
     if args.umap:
         from clac_core.inference import compute_umap
@@ -745,7 +796,8 @@ def run(args: argparse.Namespace) -> int:
                 "crystals": len(idx),
                 "descriptions": len(idx.descriptions),
                 "seconds": round(time.perf_counter() - t0, 1),
+                "skipped": len(skipped),
             }
         )
     )
-    return 0
+    return 1 if skipped else 0

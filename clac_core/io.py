@@ -313,6 +313,7 @@ def read_structures(
     max_blocks: int = DEFAULT_MAX_BLOCKS,
     neighbor_cutoff: float = DEFAULT_NEIGHBOR_CUTOFF,
     time_budget: float | None = DEFAULT_TIME_BUDGET,
+    fmt: Format | None = None,
 ) -> list[Structure]:
     """Read one or more crystal structures and validate them.
 
@@ -331,6 +332,8 @@ def read_structures(
             image) within this distance.
         time_budget: Seconds the whole read may take (``None``: no budget). Checked between
             stages; in the main thread of a Unix process an alarm also interrupts a stage.
+        fmt: The format (``"cif"``, ``"poscar"``, ``"extxyz"``, ``"json"``), when the name
+            cannot say it (a CIF string from a CSV cell); default: from name and content.
 
     Returns:
         A non-empty list of ordered, periodic structures (several for a multi-block CIF,
@@ -343,6 +346,8 @@ def read_structures(
     """
     if on_partial not in ("most_probable", "reject"):
         raise ValueError(f"on_partial must be 'most_probable' or 'reject', got {on_partial!r}")
+    if fmt is not None and fmt not in SUPPORTED_FORMATS:
+        raise ValueError(f"fmt must be one of {sorted(SUPPORTED_FORMATS)}, got {fmt!r}")
     data, name = _read_bytes(source, filename=filename, max_bytes=max_bytes)
     budget = _Budget(time_budget, name)
     try:
@@ -354,6 +359,7 @@ def read_structures(
                 on_partial=on_partial,
                 max_bytes=max_bytes,
                 budget=budget,
+                fmt=fmt,
             )
     except _BudgetExceeded as exc:
         raise budget.error() from exc
@@ -374,6 +380,7 @@ def _read(
     on_partial: Literal["most_probable", "reject"],
     max_bytes: int,
     budget: _Budget,
+    fmt: Format | None,
 ) -> list[Structure]:
     if name.lower().endswith(".gz"):
         data = _gunzip(data, name, max_bytes)
@@ -391,7 +398,7 @@ def _read(
         "extxyz": _parse_extxyz,
         "json": _parse_json,
     }
-    fmt = detect_format(name, text)
+    fmt = fmt or detect_format(name, text)
     if fmt is None:
         # Last resort: POSCAR has no magic marker. Anything it cannot parse is "unknown";
         # a specific complaint about a POSCAR-shaped file (unknown element, too many atoms)

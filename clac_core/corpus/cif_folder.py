@@ -3,7 +3,8 @@
 ``properties_csv`` (optional) is keyed by file name: a ``filename`` or ``file`` column (with
 or without the folder; matched on the base name), other columns mapped through
 :data:`clac_core.properties.COLUMN_ALIASES` like :mod:`clac_core.corpus.tables`.
-Unreadable files are skipped with one warning that lists each file and the reason. A file
+Unreadable files are skipped: with ``skipped=`` a list receives "file: reason" for each;
+without it one warning lists them. ``strict=True`` raises at the first unreadable file. A file
 holding several structures yields ``<name>#<k>`` ids for k >= 1.
 """
 
@@ -47,7 +48,12 @@ def _read_properties(path: Path) -> dict[str, dict[str, float]]:
 
 
 def iter_cif_folder(
-    path: str | Path, properties_csv: str | Path | None = None, *, source: str = "cifs"
+    path: str | Path,
+    properties_csv: str | Path | None = None,
+    *,
+    source: str = "cifs",
+    skipped: list[str] | None = None,
+    strict: bool = False,
 ) -> Iterator[CrystalRecord]:
     """Yield a CrystalRecord per readable structure file in a folder (not recursive).
 
@@ -55,9 +61,12 @@ def iter_cif_folder(
         path: folder with structure files.
         properties_csv: optional CSV with a filename column and property columns.
         source: source name for the records.
+        skipped: if given, "file: reason" is appended per unreadable file (no warning).
+        strict: raise the reader's error at the first unreadable file.
 
     Raises:
         NotADirectoryError: ``path`` is not a folder.
+        clac_core.io.StructureReadError: an unreadable file with ``strict=True``.
     """
     from clac_core.io import StructureReadError, read_structures
 
@@ -70,7 +79,12 @@ def iter_cif_folder(
         try:
             structures = read_structures(file)
         except (StructureReadError, OSError, ValueError) as err:
-            bad.append(f"{file.name}: {err}")
+            if strict:
+                raise
+            reason = str(err) if file.name in str(err) else f"{file.name}: {err}"
+            bad.append(reason)
+            if skipped is not None:
+                skipped.append(reason)
             continue
         for k, s in enumerate(structures):
             yield CrystalRecord(
@@ -80,5 +94,5 @@ def iter_cif_folder(
                 provenance={"file": str(file)},
                 properties=dict(props.get(file.name, {})),
             )
-    if bad:
+    if bad and skipped is None:
         warnings.warn(f"{folder}: skipped {len(bad)} unreadable files: " + "; ".join(bad), stacklevel=2)

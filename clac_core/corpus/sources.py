@@ -29,7 +29,13 @@ def spec_name(spec: str) -> str:
 
 
 def records_from_spec(
-    spec: str, *, seed: int = 0, n_decorated: int = 20000, limit: int | None = None
+    spec: str,
+    *,
+    seed: int = 0,
+    n_decorated: int = 20000,
+    limit: int | None = None,
+    skipped: list[str] | None = None,
+    strict: bool = False,
 ) -> Iterator[CrystalRecord]:
     """Records for one source spec (see module docstring).
 
@@ -38,6 +44,8 @@ def records_from_spec(
         seed: seed for generated sources (decorated).
         n_decorated: number of decorated crystals.
         limit: at most this many records from this source (None: all).
+        skipped: for csv/cifs specs, receives one reason per skipped row or file.
+        strict: for csv/cifs specs, raise at the first bad row or file.
 
     Raises:
         ValueError: unknown spec kind.
@@ -57,12 +65,12 @@ def records_from_spec(
     elif kind == "csv" and arg:
         from clac_core.corpus.tables import iter_csv
 
-        it = iter_csv(Path(arg), limit=limit)
+        it = iter_csv(Path(arg), limit=limit, skipped=skipped, strict=strict)
     elif kind == "cifs" and arg:
         from clac_core.corpus.cif_folder import iter_cif_folder
 
         folder, _, props = arg.partition("@")
-        it = iter_cif_folder(Path(folder), props or None)
+        it = iter_cif_folder(Path(folder), props or None, skipped=skipped, strict=strict)
     else:
         raise ValueError(f"unknown source spec {spec!r}; expected {SPEC_HELP}")
     return itertools.islice(it, limit) if limit is not None else it

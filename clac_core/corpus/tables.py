@@ -23,13 +23,22 @@ A folder path reads ``structures.csv.gz`` (or ``structures.csv``) and left-joins
 ``elastic.csv.gz`` on ``material_id`` when present (``K_VRH``, ``G_VRH``, ``poisson_ratio``);
 elastic rows without a structure row are ignored.
 
-Rows whose CIF cannot be parsed, or that parse to a disordered structure, are skipped; one
-warning at the end says how many and why (first reasons listed). Parsing uses pymatgen's
-``CifParser`` directly (about 2 ms per CIF here), without symmetrization.
+Every row's CIF goes through the same checks as an uploaded file
+(:func:`clac_core.io.read_structures`: limits, cell, elements, occupancies, overlapping and
+isolated atoms; disordered structures are refused), about 3 ms per row. Rows that fail, or
+whose property cells are not numbers, are skipped: with ``skipped=`` a list receives one
+reason per bad row; without it one warning at the end says how many and why (first reasons).
+``strict=True`` raises :class:`BadRowError` at the first bad row instead.
+
+Limits checked before pandas reads the table: at most :data:`MAX_TABLE_BYTES` of CSV text
+(counted while streaming through a ``.gz``, so a small archive that inflates to gigabytes is
+refused after reading ``MAX_TABLE_BYTES``) and at most :data:`MAX_CSV_ROWS` rows.
 """
 
 from __future__ import annotations
 
+import gzip
+import math
 import re
 import warnings
 from collections.abc import Iterator, Sequence
@@ -42,30 +51,86 @@ _INDEX_COLUMNS = {"", "index", "hash_id", "Unnamed: 0"}
 _ELASTIC_COLUMNS = ("K_VRH", "G_VRH", "poisson_ratio")
 
 
+MAX_CSV_ROWS: int = 200_000
+"""Most rows read from one table (mp_37k has 37,000)."""
+
+MAX_TABLE_BYTES: int = 300_000_000
+"""Most bytes of CSV text per table, after decompression (mp_37k: 75 MB)."""
+
+
 class CsvLayoutError(ValueError):
-    """The table lacks the id or CIF column."""
+    """The table lacks the id or CIF column, or is over the size / row limits."""
 
 
-def parse_cif_string(text: str):
-    """Parse one CIF string to an ordered pymatgen Structure.
+class BadRowError(ValueError):
+    """One row is unusable (raised at the first bad row when ``strict=True``)."""
+
+
+def parse_cif_string(text: str, *, where: str = "CIF"):
+    """Parse one CIF string to an ordered pymatgen Structure, with the reader's checks.
+
+    Args:
+        text: the CIF text.
+        where: how messages name the input (e.g. ``"row 3 (mp-1)"``).
 
     Raises:
-        ValueError: unreadable CIF, no structure, or partial occupancies.
+        ValueError: (a :class:`clac_core.io.StructureReadError`) unreadable or invalid CIF,
+            partial occupancies, or more than one structure.
     """
-    from pymatgen.io.cif import CifParser
+    from clac_core.io import read_structures
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            structures = CifParser.from_str(text).parse_structures(primitive=False)
-        except Exception as err:  # pymatgen raises many types for bad CIFs
-            raise ValueError(f"unreadable CIF ({type(err).__name__}: {err})") from err
-    if not structures:
-        raise ValueError("CIF has no structure")
-    s = structures[0]
-    if not s.is_ordered:
-        raise ValueError("partial occupancies (disordered structure)")
-    return s
+    structures = read_structures(text.encode("utf-8"), filename=where, fmt="cif", on_partial="reject")
+    if len(structures) != 1:
+        raise ValueError(f"'{where}' holds {len(structures)} structures; a row must hold one")
+    return structures[0]
+
+
+def _check_table_size(table: Path) -> None:
+    """Refuse a table whose CSV text is over MAX_TABLE_BYTES, reading at most that much."""
+    if not table.name.lower().endswith(".gz"):
+        size = table.stat().st_size
+        if size > MAX_TABLE_BYTES:
+            raise CsvLayoutError(
+                f"{table} is {size / 1e6:.0f} MB; the limit is {MAX_TABLE_BYTES / 1e6:.0f} MB"
+            )
+        return
+    total = 0
+    try:
+        with gzip.open(table, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                total += len(chunk)
+                if total > MAX_TABLE_BYTES:
+                    raise CsvLayoutError(
+                        f"{table} decompresses to more than {MAX_TABLE_BYTES / 1e6:.0f} MB (the limit); "
+                        "split the table"
+                    )
+    except (OSError, EOFError) as exc:
+        raise CsvLayoutError(f"{table} is not a valid gzip file") from exc
+
+
+def _read_table(table: Path, limit: int | None):
+    import pandas as pd
+
+    _check_table_size(table)
+    nrows = MAX_CSV_ROWS + 1 if limit is None else min(limit, MAX_CSV_ROWS + 1)
+    try:
+        df = pd.read_csv(table, nrows=nrows)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, EOFError) as exc:
+        raise CsvLayoutError(f"{table} could not be read as a CSV table ({type(exc).__name__})") from exc
+    if len(df) > MAX_CSV_ROWS:
+        raise CsvLayoutError(f"{table} has more than {MAX_CSV_ROWS} rows (the limit); split the table")
+    return df
+
+
+def _number(value, column: str) -> float:
+    """A property cell as a float; a plain-words ValueError for text such as "oops"."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"column {column!r}: {str(value)[:30]!r} is not a number") from None
+    if math.isinf(v):
+        raise ValueError(f"column {column!r}: {value!r} is not a finite number")
+    return v
 
 
 def _resolve(path: Path) -> tuple[Path, Path | None]:
@@ -98,6 +163,8 @@ def iter_csv(
     cif_column: str = "cif",
     text_columns: Sequence[str] | None = None,
     limit: int | None = None,
+    skipped: list[str] | None = None,
+    strict: bool = False,
 ) -> Iterator[CrystalRecord]:
     """Yield one CrystalRecord per readable row of a CSV table (plain or gzipped).
 
@@ -109,10 +176,14 @@ def iter_csv(
         cif_column: column with the CIF text.
         text_columns: columns with human-written descriptions to carry along.
         limit: read at most this many rows (None reads all).
+        skipped: if given, one "row N (id): reason" per skipped row is appended (and no
+            warning is issued).
+        strict: raise :class:`BadRowError` at the first bad row.
 
     Raises:
         FileNotFoundError: no such file/folder.
-        CsvLayoutError: the id or CIF column is missing.
+        CsvLayoutError: the id or CIF column is missing; the table is over the limits.
+        BadRowError: a bad row with ``strict=True``.
     """
     import pandas as pd
 
@@ -121,11 +192,12 @@ def iter_csv(
     path = Path(path)
     table, elastic = _resolve(path)
     source = source or default_source_name(path)
-    df = pd.read_csv(table, nrows=limit)
+    df = _read_table(table, limit)
     for col in (id_column, cif_column):
         if col not in df.columns:
             raise CsvLayoutError(f"{table}: column {col!r} missing (columns: {list(df.columns)})")
     if elastic is not None:
+        _check_table_size(elastic)
         el = pd.read_csv(elastic, usecols=lambda c: c == id_column or c in _ELASTIC_COLUMNS)
         el = el.drop_duplicates(id_column)
         df = df.merge(el, on=id_column, how="left", suffixes=("", "_elastic"))
@@ -148,18 +220,26 @@ def iter_csv(
     for row_no, row in enumerate(df.itertuples(index=False, name=None)):
         values = dict(zip(columns, row, strict=True))
         raw_id = str(values[id_column])
+        where = f"row {row_no} ({raw_id[:40]})"
         try:
-            structure = parse_cif_string(str(values[cif_column]))
+            if not isinstance(values[cif_column], str):
+                raise ValueError(f"the {cif_column!r} cell is empty")
+            structure = parse_cif_string(values[cif_column], where=where)
+            properties = {
+                COLUMN_ALIASES[c]: _number(values[c], c)
+                for c in prop_cols
+                if values[c] is not None and not pd.isna(values[c])
+            }
         except ValueError as err:
+            reason = str(err) if where in str(err) else f"{where}: {err}"
+            if strict:
+                raise BadRowError(f"{table}: {reason}") from err
             n_bad += 1
-            if len(reasons) < 3:
-                reasons.append(f"row {row_no} ({raw_id}): {err}")
+            if skipped is not None:
+                skipped.append(f"{table.name} {reason}")
+            elif len(reasons) < 3:
+                reasons.append(reason)
             continue
-        properties = {
-            COLUMN_ALIASES[c]: float(values[c])
-            for c in prop_cols
-            if values[c] is not None and not pd.isna(values[c])
-        }
         provenance = {"file": str(table), "row": str(row_no), "material_id": raw_id}
         for c in extra_cols:
             if not pd.isna(values[c]):
@@ -174,7 +254,7 @@ def iter_csv(
             provenance=provenance,
             properties=properties,
         )
-    if n_bad:
+    if n_bad and skipped is None:
         warnings.warn(
             f"{table}: skipped {n_bad} of {len(df)} rows with unusable CIFs; first: {'; '.join(reasons)}",
             stacklevel=2,
