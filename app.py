@@ -9,18 +9,25 @@ of the process lands on a sub-page URL, which then bypasses ``st.navigation`` an
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
-import streamlit as st
+# spglib prints C-level warnings to stderr for every distorted cell it is asked about; they
+# flood the server log and tell the user nothing (issue 12, point 7). Set before spglib loads.
+os.environ.setdefault("SPGLIB_WARNING", "OFF")
+
+import streamlit as st  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 if str(ROOT) not in sys.path:  # AppTest does not always put the script folder on sys.path
     sys.path.insert(0, str(ROOT))
 
-from app_pages._shared import sidebar  # noqa: E402
+from app_pages._shared import favicon, sidebar  # noqa: E402
 
-st.set_page_config(page_title="CLaC Explorer", page_icon=":material/diamond:", layout="wide")
+# A local image: a Material-icon or emoji favicon makes the browser fetch it from a font/CDN
+# host, which fails offline and leaks the visit (issue 12, point 7).
+st.set_page_config(page_title="CLaC Explorer", page_icon=favicon(), layout="wide")
 
 PAGES = [
     st.Page(ROOT / "app_pages/home.py", title="Home", icon=":material/home:", default=True, url_path="home"),

@@ -1,60 +1,110 @@
-"""Corpus indexes: index an uploaded CSV (community layout) or a CIF folder with the loaded model."""
+"""Corpus indexes: index an uploaded CSV (community layout) or a CIF folder under the corpus
+root with the loaded model.
+
+Indexes are private to the browser session that builds them unless the user shares them; a
+name already taken gets a suffix, so no one's index is overwritten. Folders are read only
+under ``CLAC_CORPUS_ROOT`` (off unless set), with one error for every unusable path.
+"""
 
 from __future__ import annotations
 
-import html
+import re
 import tempfile
 from pathlib import Path
 
 import streamlit as st
 
-from app_pages._shared import INDEX_KEY, get_explorer
-from clac_core.inference import build_user_index, list_indexes, user_index_root
+from app_pages._shared import get_explorer, select_index, session_indexes, session_token
+from clac_core.display import md_escape, plain
+from clac_core.inference import (
+    CorpusFolderError,
+    build_user_index,
+    corpus_root,
+    resolve_corpus_folder,
+    session_index_root,
+    share_index,
+)
 
 st.title("Corpus indexes")
 ex = get_explorer()
 st.markdown(
-    "Build a searchable index of **your** crystals with the loaded model. CSV files in the community "
+    "Build a searchable index of **your** crystals with the loaded model: a CSV file in the community "
     "layout (a `cif` column plus optional `material_id`, `band_gap`, `formation_energy_per_atom`, …, as in "
-    "mp_20 / perov_5 / mp_37k) or a folder of CIF files on this machine."
+    "mp\\_20 / perov\\_5 / mp\\_37k), or a folder of CIF files under this server's corpus root."
 )
-st.caption(f"Indexes are saved under `{html.escape(str(user_index_root()))}` and appear in the sidebar.")
+st.caption(
+    "Your indexes are visible to this browser session only, unless you tick *Share*; "
+    "a name that is taken gets a suffix (`_2`), so no index is ever overwritten."
+)
+session = session_token()
+root = corpus_root()
 
 name = st.text_input("Index name", value="my_corpus", key="corpus_name")
-mode = st.radio("Source", ["Upload a CSV", "Folder of CIF files"], horizontal=True, key="corpus_mode")
+modes = ["Upload a CSV"] + (["Folder of CIF files"] if root is not None else [])
+mode = st.radio("Source", modes, horizontal=True, key="corpus_mode")
+if root is None:
+    st.caption("Indexing folders on the server is off (an administrator can set `CLAC_CORPUS_ROOT`).")
 csv = folder = None
 if mode == "Upload a CSV":
     csv = st.file_uploader("CSV file", type=["csv", "gz"], key="corpus_csv")
 else:
-    folder = st.text_input("Folder path", key="corpus_folder")
+    folder = st.text_input("Folder (inside the corpus root)", key="corpus_folder")
 maxd = st.number_input("Max descriptions in the bank", 0, 100_000, 2000, step=500, key="corpus_maxd")
+share = st.checkbox("Share this index with every user of this server", value=False, key="corpus_share")
+
+
+def _upload_stem(filename: str) -> str:
+    """The uploaded file's name without .csv/.gz, as a folder name (it becomes the source
+    name and the id prefix of the crystals: ``perov_5:3961``, not ``tmpngf72uyl:3961``)."""
+    stem = re.sub(r"(\.csv)?(\.gz)?$", "", Path(filename).name, flags=re.IGNORECASE)
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", stem).strip("._-")[:64] or "upload"
+
 
 if st.button("Build index", type="primary", key="corpus_build"):
     bar = st.progress(0.0, text="starting")
 
     def progress(stage: str, done: int, total: int) -> None:
-        bar.progress(min(done / max(total, 1), 1.0), text=f"{stage}: {done}/{total}")
+        bar.progress(min(done / max(total, 1), 1.0), text=f"{plain(stage)}: {done}/{total}")
 
+    out = None
     try:
         with tempfile.TemporaryDirectory() as tmp:
             if csv is not None:
-                p = Path(tmp) / ("upload.csv.gz" if csv.name.endswith(".gz") else "upload.csv")
+                stem = _upload_stem(csv.name)
+                d = Path(tmp) / stem
+                d.mkdir()
+                p = d / (f"{stem}.csv.gz" if csv.name.lower().endswith(".gz") else f"{stem}.csv")
                 p.write_bytes(csv.getvalue())
-                spec = f"csv:{p}"
+                spec, label = f"csv:{p}", f"upload:{plain(csv.name, 120)}"
             elif folder:
-                if not Path(folder).is_dir():
-                    raise ValueError(f"{folder} is not a folder")
-                spec = f"cifs:{folder}"
+                real = resolve_corpus_folder(folder)
+                spec, label = f"cifs:{real}", f"folder:{real.relative_to(root.resolve()) if root else real.name}"
             else:
                 raise ValueError("choose a CSV file or a folder first")
-            out = build_user_index(ex, name=name, spec=spec, max_descriptions=int(maxd), progress=progress)
+            out = build_user_index(
+                ex, name=name, spec=spec, session=session, share=share, source_label=label,
+                max_descriptions=int(maxd), progress=progress,
+            )
         bar.progress(1.0, text="done")
-        st.session_state[INDEX_KEY] = str(out)
-        st.session_state.pop("sidebar_index", None)
-        st.success(f"Index saved to {html.escape(str(out))}; it is now selected in the sidebar.")
+    except CorpusFolderError as exc:
+        st.error(md_escape(exc))
     except Exception as exc:
-        st.error(f"Could not build the index: {html.escape(str(exc))}")
+        st.error(f"Could not build the index: {md_escape(exc)}")
+    if out is not None:
+        st.session_state["corpus_built"] = out.name
+        select_index(out)  # selects it in the sidebar and reruns
+
+if built := st.session_state.pop("corpus_built", None):
+    st.success(f"Index {md_escape(built)} built; it is now selected in the sidebar and used by Search.")
 
 st.subheader("Available indexes")
-for label, path in list_indexes().items():
-    st.markdown(f"- **{html.escape(label)}** — `{html.escape(str(path))}`")
+mine = session_index_root(session).resolve()
+for label, path in session_indexes().items():
+    c1, c2 = st.columns([4, 1])
+    c1.markdown(f"- {md_escape(label)}")
+    if path.resolve().is_relative_to(mine) and c2.button("Share", key=f"corpus_share_{path.name}"):
+        try:
+            dst = share_index(path, session)
+            st.success(f"Shared as {md_escape(dst.name)}.")
+        except Exception as exc:
+            st.error(f"Could not share it: {md_escape(exc)}")

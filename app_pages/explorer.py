@@ -1,14 +1,29 @@
-"""Embedding map: crystals and texts in 2D; project a typed query or an uploaded crystal."""
+"""Embedding map: crystals and texts in 2D; project a typed query or an uploaded crystal.
+
+Marks are chosen so that nothing is told apart by a label alone: crystals are dots coloured by
+crystal system (or source, or a property), description texts are small grey crosses (a colour
+no crystal system has), the query is a black star and the upload a yellow diamond, each named
+in the legend and labelled by an arrow placed off the point.
+"""
 
 from __future__ import annotations
 
-import html
-
-import plotly.express as px
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from app_pages._shared import get_explorer, selected_points
+from clac_core.display import html_escape, md_escape, plain, property_columns, property_label
+from clac_core.index import CRYSTAL_SYSTEMS
 from clac_core.inference import read_upload
+
+SYSTEM_COLOURS = dict(zip(CRYSTAL_SYSTEMS, ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
+                                             "#e377c2"), strict=True))
+TEXT_COLOUR = "#a6a6a6"  # neutral grey, unlike every crystal-system colour
+OTHER_COLOURS = ("#17becf", "#bcbd22", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd")
+QUERY_MARK = {"symbol": "star", "color": "#000000", "size": 22, "line": {"width": 1.5, "color": "#ffffff"}}
+UPLOAD_MARK = {"symbol": "diamond", "color": "#ffd400", "size": 18, "line": {"width": 2, "color": "#000000"}}
 
 st.title("Embedding map")
 ex = get_explorer()
@@ -20,40 +35,87 @@ def _coords(index_dir: str, _key: str):
 
 
 pts = _coords(str(ex.index_dir), ex.index.corpus_hash)
-st.caption(f"Projection: {html.escape(ex.map_method)} · {int((pts.modality == 'crystal').sum()):,} crystals, "
+st.caption(f"Projection: {md_escape(ex.map_method)} · {int((pts.modality == 'crystal').sum()):,} crystals, "
            f"{int((pts.modality == 'text').sum()):,} texts")
-props = ex.index.property_columns()
+props = property_columns(ex.index.metadata)
 c1, c2, c3 = st.columns(3)
-colour = c1.selectbox("Colour by", ["crystal system", "source", "modality"] + props, key="map_colour")
+colour = c1.selectbox("Colour by", ["crystal system", "source"] + props, key="map_colour",
+                      format_func=lambda c: c if c in ("crystal system", "source") else property_label(c))
 show_text = c2.checkbox("Show text points", value=True, key="map_text")
 query = c3.text_input("Project a query", key="map_query", placeholder="e.g. a layered sulfide")
-up = st.file_uploader("…or project an uploaded crystal", key="map_upload", type=["cif", "vasp", "poscar", "xyz", "extxyz"])
+up = st.file_uploader("…or project an uploaded crystal", key="map_upload")
 
-data = pts if show_text else pts[pts.modality == "crystal"]
-col = {"crystal system": "crystal_system", "source": "source", "modality": "modality"}.get(colour, colour)
-data = data.copy()
-data["hover"] = data["label"].astype(str).str.slice(0, 120)
-fig = px.scatter(
-    data, x="x", y="y", color=col, symbol="modality", hover_name="hover", custom_data=["modality", "row"],
-    hover_data={"x": False, "y": False, "source": True}, opacity=0.7, height=620,
-    color_continuous_scale="Viridis",
-)
-fig.update_traces(marker={"size": 5})
+data = (pts if show_text else pts[pts.modality == "crystal"]).reset_index(drop=True)
+hover = data["label"].map(lambda v: html_escape(v, 120)) + "<br>" + data["source"].map(lambda v: html_escape(v, 60))
+fig = go.Figure()
+
+
+def _points(mask: np.ndarray, name: str, marker: dict, *, legend: bool = True) -> None:
+    sub = data[mask]
+    fig.add_trace(go.Scattergl(
+        x=sub["x"], y=sub["y"], mode="markers", name=name, marker=marker, showlegend=legend,
+        hovertext=hover[mask], hovertemplate="%{hovertext}<extra></extra>",
+        customdata=np.stack([sub["modality"].to_numpy(), sub["row"].to_numpy()], axis=1) if len(sub) else None,
+    ))
+
+
+crystal = (data["modality"] == "crystal").to_numpy()
+if colour == "crystal system":
+    systems = data["crystal_system"].astype(str).str.lower()
+    for s in CRYSTAL_SYSTEMS:
+        m = crystal & (systems == s).to_numpy()
+        if m.any():
+            _points(m, s, {"size": 6, "color": SYSTEM_COLOURS[s], "opacity": 0.75})
+    rest = crystal & ~systems.isin(CRYSTAL_SYSTEMS).to_numpy()
+    if rest.any():
+        _points(rest, "other", {"size": 6, "color": "#555555", "opacity": 0.75})
+elif colour == "source":
+    for i, src in enumerate(sorted(data.loc[crystal, "source"].astype(str).unique())):
+        m = crystal & (data["source"].astype(str) == src).to_numpy()
+        _points(m, plain(src, 40), {"size": 6, "color": OTHER_COLOURS[i % len(OTHER_COLOURS)], "opacity": 0.75})
+else:
+    vals = pd.to_numeric(data[colour], errors="coerce").to_numpy(dtype=float) if colour in data else np.full(len(data), np.nan)
+    known = crystal & np.isfinite(vals)
+    if known.any():
+        _points(known, property_label(colour), {
+            "size": 6, "color": vals[known], "colorscale": "Viridis", "opacity": 0.8,
+            "colorbar": {"title": {"text": html_escape(property_label(colour))}, "thickness": 12},
+        })
+    if (crystal & ~known).any():
+        _points(crystal & ~known, "crystal, value unknown", {"size": 5, "color": "#d9d9d9", "opacity": 0.6})
+text = (data["modality"] == "text").to_numpy()
+if text.any():
+    _points(text, "description (text)", {"size": 6, "color": TEXT_COLOUR, "symbol": "x-thin",
+                                         "line": {"width": 1.5, "color": TEXT_COLOUR}, "opacity": 0.8})
+
 extra = []
 if query.strip():
-    extra.append((f"query: {query.strip()}", ex.embed_texts([query.strip()])))
+    extra.append(("your query", query.strip(), QUERY_MARK, ex.embed_texts([query.strip()]), (60, -50)))
 if up is not None:
     res = read_upload(up.getvalue(), up.name)
     if res.ok:
-        extra.append((f"upload: {res.filename}", ex.embed_structures(res.structures[:1])))
+        try:
+            emb = ex.embed_structures(res.structures[:1])
+            extra.append(("your upload", res.filename, UPLOAD_MARK, emb, (-60, 50)))
+        except Exception as exc:  # a crystal the model cannot embed: say so, keep the map
+            st.error(f"**{md_escape(res.filename, 120)}**: could not place it on the map: {md_escape(exc)}")
     else:
-        st.error(html.escape(res.error or ""))
-for name, emb in extra:
+        st.error(f"**{md_escape(res.filename, 120)}**: {md_escape(res.error or '')}")
+for name, label, mark, emb, (ax, ay) in extra:
     xy = ex.project(emb)
-    fig.add_scatter(x=xy[:, 0], y=xy[:, 1], mode="markers+text", text=[name[:40]], textposition="top center",
-                    marker={"size": 18, "symbol": "star", "color": "red", "line": {"width": 1, "color": "black"}},
-                    name=name[:40])
-fig.update_layout(legend={"orientation": "h"}, margin={"l": 0, "r": 0, "t": 30, "b": 0})
+    fig.add_trace(go.Scatter(
+        x=xy[:, 0], y=xy[:, 1], mode="markers", name=name, marker=mark,
+        hovertext=[html_escape(label, 120)], hovertemplate=f"{name}: %{{hovertext}}<extra></extra>",
+    ))
+    # the label sits off the point, joined by an arrow, inside a white box: it covers no mark
+    fig.add_annotation(x=float(xy[0, 0]), y=float(xy[0, 1]), text=html_escape(f"{name}: {label}", 48),
+                       showarrow=True, arrowhead=2, ax=ax, ay=ay, bgcolor="rgba(255,255,255,0.9)",
+                       bordercolor="#333333", borderwidth=1, font={"size": 12})
+fig.update_layout(
+    height=640, legend={"orientation": "h", "y": -0.08, "itemsizing": "constant", "title": {"text": ""}},
+    margin={"l": 0, "r": 0, "t": 30, "b": 0}, xaxis={"title": "", "showticklabels": False},
+    yaxis={"title": "", "showticklabels": False}, plot_bgcolor="#ffffff",
+)
 event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key="map_chart")
 sel = event.selection.points if event is not None and hasattr(event, "selection") else []
 if sel:
@@ -64,7 +126,7 @@ if sel:
     if len(crystals):
         md = ex.index.metadata
         rows = [int(r) for r in crystals["row"]]
-        names = {r: f"{md.iloc[r]['formula']} ({md.iloc[r]['crystal_id']})" for r in rows}
+        names = {r: plain(f"{md.iloc[r]['formula']} ({md.iloc[r]['crystal_id']})", 120) for r in rows}
         c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
         row = c1.selectbox("Selected crystal", rows, format_func=names.get, key="map_pick")
         if c2.button("Open in 3D viewer", key="map_view", type="primary") and row is not None:

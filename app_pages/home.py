@@ -6,12 +6,11 @@ Reads the checkpoint's config.json and the index's manifest.json only: no torch,
 
 from __future__ import annotations
 
-import html
-
 import pandas as pd
 import streamlit as st
 
 from app_pages._shared import get_info
+from clac_core.display import md_escape
 from clac_core.evaluation.report import comparison_rows, headline
 
 st.title("CLaC Explorer")
@@ -53,8 +52,8 @@ with right:
     st.dataframe(by, hide_index=True)
     man = info["index"]
     st.caption(
-        f"Index `{html.escape(info['index_dir'])}` · built {html.escape(str(man.get('created', '?')))} · "
-        f"sources: {html.escape(', '.join(map(str, man.get('sources', []))))}"
+        f"Index {md_escape(info['index_dir'])} · built {md_escape(man.get('created', '?'))} · "
+        f"sources: {md_escape(', '.join(map(str, man.get('sources', []))), 300)}"
     )
 
 st.subheader("Evaluation")
@@ -92,5 +91,10 @@ st.markdown(
 - **Corpus indexes** – index your own CSV or CIF folder with the loaded model.
 """
 )
+if any("mp_37k" in str(k) or "materials project" in str(k).lower() for k in info["by_source"]):
+    st.caption(
+        "Crystal data: the Materials Project (CC BY 4.0; A. Jain et al., APL Materials 1, 011002, 2013), "
+        "through the MEGNet benchmark release (mp_37k)."
+    )
 st.caption("Source: Park et al. 2025, *Contrastive Learning of English Language and Crystal Graphs for "
            "Multimodal Representation of Materials Knowledge*. Docs: `docs/ARCHITECTURE.md`.")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages._shared import display_table, filters_ui, get_explorer, show_structure
+from app_pages._shared import display_table, filters_ui, get_explorer, show_results, show_structure
+from clac_core.display import md_escape
 
 EXAMPLES = [
     "a cubic perovskite oxide",
@@ -32,25 +33,26 @@ with st.expander("Filters", expanded=True):
 try:
     hits = ex.search_text(query, k, filters)
 except ValueError as exc:
-    st.warning(str(exc))
+    st.warning(md_escape(exc))
     st.stop()
 
 if hits.empty:
     st.info("No crystal passes these filters.")
     st.stop()
 table = display_table(ex, hits)
-st.caption(f"{len(hits)} results · cosine similarity between the query and each crystal embedding")
-event = st.dataframe(
-    table, hide_index=True, on_select="rerun", selection_mode="single-row", key="search_table", width="stretch"
+st.caption(
+    f"{len(hits)} results · cosine similarity between the query and each crystal embedding · "
+    "click a column header to sort · — = not known for this crystal"
 )
+event = show_results(table, key="search_table", on_select="rerun", selection_mode="single-row")
 st.download_button(
     "Download CSV", table.to_csv(index=False).encode(), file_name="clac_search.csv", mime="text/csv",
-    key="search_csv",
+    key="search_csv", help="Every column shown, properties included (empty where unknown).",
 )
 sel = event.selection.rows if event is not None and hasattr(event, "selection") else []
 row = int(hits.iloc[sel[0]]["row"]) if sel else int(hits.iloc[0]["row"])
 r = ex.index.metadata.iloc[row]
-st.subheader(f"{r['formula']} · {r['spacegroup_symbol']} · {r['crystal_system']}")
+st.subheader(f"{md_escape(r['formula'])} · {md_escape(r['spacegroup_symbol'])} · {md_escape(r['crystal_system'])}")
 st.caption("Select a row in the table to view another crystal.")
 structure = ex.index.structure(row)
 st.session_state["viewer_structure"] = (f"{r['formula']} ({r['crystal_id']})", structure)

@@ -1,23 +1,28 @@
-"""3D viewer: a corpus or uploaded crystal with unit cell, supercells, styles, tables, CIF.
+"""3D viewer: a corpus or uploaded crystal with cell choice, supercells, styles, tables,
+symmetrized CIF and POSCAR downloads.
 
 Needs the corpus index only, not the model.
 """
 
 from __future__ import annotations
 
-import html
-
+import pandas as pd
 import streamlit as st
 
-from app_pages._shared import cif_text, get_index, show_structure, structure_tables
+from app_pages._shared import get_index, show_structure, structure_tables
+from clac_core.display import MISSING, md_escape, plain, property_columns, property_label
 from clac_core.index import symmetry_info
 
 st.title("3D viewer")
 index = get_index()
 md = index.metadata
 options = ["(last selected)"] if "viewer_structure" in st.session_state else []
-labels = (md["formula"] + " · " + md["spacegroup_symbol"].astype(str) + " · " + md["crystal_id"].astype(str)).tolist()
+labels = [
+    plain(f"{f} · {sg} · {cid}", 160)
+    for f, sg, cid in zip(md["formula"], md["spacegroup_symbol"], md["crystal_id"], strict=True)
+]
 choice = st.selectbox("Crystal", options + labels, key="viewer_pick")
+row = None
 if choice == "(last selected)":
     title, structure = st.session_state["viewer_structure"]
 else:
@@ -25,14 +30,18 @@ else:
     title, structure = f"{md.iloc[row]['formula']} ({md.iloc[row]['crystal_id']})", index.structure(row)
 
 sym = symmetry_info(structure)
-st.subheader(f"{html.escape(title)}")
-st.caption(f"{sym['spacegroup_symbol']} ({sym['spacegroup_number']}) · {sym['crystal_system']} · {len(structure)} sites")
-show_structure(structure, key="viewer", title=title, height=520)
-c1, c2 = st.columns([3, 1])
-with c1:
-    structure_tables(structure)
-with c2:
-    st.download_button(
-        "Download CIF", cif_text(structure).encode(), file_name=f"{structure.composition.reduced_formula}.cif",
-        mime="chemical/x-cif", key="viewer_cif",
-    )
+st.subheader(md_escape(title, 200))
+st.caption(
+    f"{md_escape(sym['spacegroup_symbol'])} ({sym['spacegroup_number']}) · {md_escape(sym['crystal_system'])} · "
+    f"{len(structure)} sites as stored"
+)
+if row is not None:
+    props = property_columns(md)
+    if props:
+        vals = {property_label(c): md.iloc[row][c] for c in props}
+        st.dataframe(
+            pd.DataFrame([vals]).style.format(lambda v: MISSING if pd.isna(v) else f"{v:.3f}"),
+            hide_index=True, key="viewer_props",
+        )
+shown = show_structure(structure, key="viewer", title=plain(title, 120), height=520)
+structure_tables(shown)

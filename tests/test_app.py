@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -79,6 +80,13 @@ def _frames(at):
     return [d.value for d in at.dataframe]
 
 
+def _shown(markdown: str) -> str:
+    """What a reader sees of escaped Markdown source (backslash escapes removed)."""
+    import re
+
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
 def test_home(app_env):
     at = _app()
     text = " ".join(m.value for m in at.markdown) + " ".join(e.value for e in at.error)
@@ -133,7 +141,11 @@ def test_home_does_not_import_torch(app_env):
 def test_search_returns_rows_and_filters_narrow(app_env):
     at = _app("search.py")
     frames = _frames(at)
-    assert frames and len(frames[0]) == 12  # k=25 > corpus size
+    assert frames and len(frames[0]) == 7  # hypothetical (decorated) crystals are opt-in
+    assert "band gap (eV)" in frames[0].columns  # properties with their unit
+    at.checkbox(key="search_hypo").check().run()
+    frames = _frames(at)
+    assert len(frames[0]) == 12  # k=25 > corpus size
     at.text_input(key="search_query").set_value("an oxide").run()
     at.text_input(key="search_must").set_value("O").run()
     assert not at.exception
@@ -150,17 +162,18 @@ def test_upload_good_and_bad(app_env):
     at = _app("upload.py")
     at.get("file_uploader")[0].upload("nacl.cif", NACL_CIF.encode()).upload("bad.cif", BAD_CIF.encode()).run()
     assert not at.exception, [e.message for e in at.exception]
-    errors = [e.value for e in at.error]
+    errors = [_shown(e.value) for e in at.error]
     assert len(errors) == 1 and "bad.cif" in errors[0]
-    assert "<b>" not in errors[0]  # file-derived strings are escaped
+    assert "<b>" not in at.error[0].value  # file-derived strings are escaped
     # the good file still has its results: nearest crystals, descriptions, zero-shot tables
     frames = _frames(at)
-    assert len(frames) >= 4
+    assert len(frames) >= 3
+    assert at.table and list(at.table[0].value.columns) == ["similarity", "view", "text"]  # wraps, not cut
     assert "NaCl" in set(frames[0]["formula"])  # NaCl itself is in the tiny corpus
     zs = [f for f in frames if list(f.columns) == ["label", "score"]]
     assert len(zs) == 2 and all(abs(f["score"].sum() - 1) < 1e-5 for f in zs)
     assert set(zs[0]["label"]) >= {"cubic", "hexagonal"}
-    md = " ".join(m.value for m in at.markdown)
+    md = _shown(" ".join(m.value for m in at.markdown))
     assert "NaCl" in md and "Fm-3m" in md
 
 
@@ -203,25 +216,239 @@ def test_map_selection_opens_in_viewer(app_env):
     assert any("SrTiO3" in m.value for m in at.subheader)
 
 
-def test_corpus_builds_index_from_csv(app_env):
+def _csv(n: int = 3, **cols) -> str:
     import pandas as pd
     from pymatgen.io.cif import CifWriter
 
-    recs = tiny_records()[:3]
-    csv = pd.DataFrame(
-        {"material_id": [f"x-{i}" for i in range(3)], "cif": [str(CifWriter(r.structure)) for r in recs],
-         "band_gap": [1.0, 2.0, 3.0]}
-    ).to_csv(index=False)
-    at = _app("corpus.py")
-    at.text_input(key="corpus_name").set_value("tiny csv").run()
-    at.get("file_uploader")[0].upload("tiny.csv", csv.encode(), "text/csv").run()
+    recs = tiny_records()[:n]
+    data = {"material_id": [str(3961 + i) for i in range(n)], "cif": [str(CifWriter(r.structure)) for r in recs]}
+    data.update(cols)
+    return pd.DataFrame(data).to_csv(index=False)
+
+
+def _build(at, name: str, filename: str, csv: str, *, share: bool = False):
+    at.text_input(key="corpus_name").set_value(name).run()
+    at.get("file_uploader")[0].upload(filename, csv.encode(), "text/csv").run()
+    if share:
+        at.checkbox(key="corpus_share").check().run()
     at.button(key="corpus_build").click().run()
     assert not at.exception, [e.message for e in at.exception]
     assert not at.error, [e.value for e in at.error]
-    out = app_env / "user" / "tiny_csv"
-    assert (out / "manifest.json").exists()
+    return at
+
+
+def test_corpus_builds_index_selected_and_searched(app_env):
+    """Issue 12 points 2-3: the new index is selected in the sidebar, Search queries it, its
+    source and ids come from the uploaded file's name, and the gap filter uses ind_gap."""
+    csv = _csv(3, ind_gap=[1.0, 2.0, 3.0], dir_gap=[1.5, 2.5, 3.5])
+    at = _build(_app("corpus.py"), "tiny csv", "perov_demo.csv", csv)
+    assert at.selectbox(key="sidebar_index").value == "yours: tiny_csv"
+    assert any("now selected in the sidebar" in s.value for s in at.success)
     from clac_core.index import CorpusIndex
 
-    idx = CorpusIndex.load(out)
+    built = [p for p in (app_env / "user" / "sessions").glob("*/tiny_csv")]
+    assert len(built) == 1
+    idx = CorpusIndex.load(built[0])
     assert len(idx) == 3 and set(idx.metadata["formula"]) == {"NaCl", "MgO", "CsCl"}
-    assert any("tiny_csv" in m.value for m in at.markdown)
+    assert set(idx.metadata["source"]) == {"perov_demo"}
+    assert all(i.startswith("perov_demo:") for i in idx.metadata["crystal_id"])
+    assert "tmp" not in " ".join(idx.manifest["sources"])
+    at.switch_page("app_pages/search.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    res = _frames(at)[0]
+    assert set(res["formula"]) == {"NaCl", "MgO", "CsCl"}  # the new index, not the default
+    assert {"indirect band gap (eV)", "direct band gap (eV)"} <= set(res.columns)
+    assert at.selectbox(key="search_gapcol").value == "indirect_gap"
+    at.checkbox(key="search_use_indirect_gap").check().run()
+    at.slider(key="search_rng_indirect_gap").set_value((1.5, 3.0)).run()
+    res = _frames(at)[0]
+    assert sorted(res["indirect band gap (eV)"]) == [2.0, 3.0]
+
+
+def test_corpus_indexes_private_unless_shared_and_never_overwritten(app_env):
+    a = _build(_app("corpus.py"), "same", "a.csv", _csv(2))
+    a = _build(a, "same", "a.csv", _csv(3))  # same name again in the same session: a new folder
+    assert a.selectbox(key="sidebar_index").value == "yours: same_2"
+    b = _app("corpus.py")  # another browser session
+    assert not any("same" in o for o in b.selectbox(key="sidebar_index").options)
+    b = _build(b, "same", "b.csv", _csv(2), share=True)
+    assert b.selectbox(key="sidebar_index").value == "shared: same"
+    c = _app()
+    assert "shared: same" in c.selectbox(key="sidebar_index").options
+    assert not any(o.startswith("yours:") for o in c.selectbox(key="sidebar_index").options)
+
+
+def test_corpus_folder_needs_root_and_gives_one_error(app_env, tmp_path, monkeypatch):
+    monkeypatch.delenv("CLAC_CORPUS_ROOT", raising=False)
+    at = _app("corpus.py")
+    assert at.radio(key="corpus_mode").options == ["Upload a CSV"]  # folders are off by default
+    root = tmp_path / "root"
+    (root / "cifs").mkdir(parents=True)
+    (root / "cifs" / "nacl.cif").write_text(NACL_CIF)
+    secret = tmp_path / "private"
+    secret.mkdir()
+    (secret / "x.cif").write_text(NACL_CIF)
+    monkeypatch.setenv("CLAC_CORPUS_ROOT", str(root))
+    at = _app("corpus.py")
+    at.radio(key="corpus_mode").set_value("Folder of CIF files").run()
+    errors = []
+    for path in (str(secret), str(tmp_path / "missing"), "../private", str(root / "cifs" / "nacl.cif")):
+        at.text_input(key="corpus_folder").set_value(path).run()
+        at.button(key="corpus_build").click().run()
+        assert not at.exception
+        errors.append([e.value for e in at.error])
+    assert all(len(e) == 1 for e in errors) and len({e[0] for e in errors}) == 1  # same words every time
+    assert str(tmp_path) not in errors[0][0]
+    at.text_input(key="corpus_name").set_value("rooted").run()
+    at.text_input(key="corpus_folder").set_value("cifs").run()
+    at.button(key="corpus_build").click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="sidebar_index").value == "yours: rooted"
+
+
+PAYLOAD = "![x](https://evil.example/t.png) [Click here to re-login](https://evil.example/phish)"
+
+
+def test_md_escape_leaves_no_link_or_image():
+    from markdown_it import MarkdownIt
+
+    from clac_core.display import md_escape
+
+    for text in (PAYLOAD, "<img src=x onerror=alert(1)>", "**bold** _x_ # head", ":red[x] $x^2$", "a\n# b"):
+        out = MarkdownIt("commonmark").render(md_escape(text))
+        assert "<a " not in out and "<img" not in out and "<strong>" not in out and "<h1>" not in out
+    assert "https://" not in md_escape(PAYLOAD)  # no bare URL left for GFM's autolinker
+    assert MarkdownIt("commonmark").render(md_escape("a*b*c")).strip() == "<p>a*b*c</p>"
+
+
+def test_injected_material_id_renders_as_text(app_env):
+    """Issue 13: a CSV whose material_id is a Markdown image + link, indexed and viewed."""
+    from markdown_it import MarkdownIt
+
+    csv = _csv(1)
+    csv = csv.replace("3961", '"' + PAYLOAD + '"', 1)
+    at = _build(_app("corpus.py"), "evil", "evil.csv", csv, share=True)
+    at.switch_page("app_pages/viewer.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    heading = at.subheader[0].value
+    assert "evil.example" in heading.replace("\\", "")
+    html = MarkdownIt("commonmark").render(heading)
+    assert "<a " not in html and "<img" not in html
+    src = at.get("iframe")[0].proto.srcdoc
+    assert "<img" not in src.split("<script>")[0] and "&lt;" not in PAYLOAD
+
+
+def test_upload_limit_is_one_number():
+    import tomllib
+
+    from clac_core import io as cio
+    from clac_core.inference import upload_limit_mb
+
+    cfg = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
+    assert cfg["server"]["maxUploadSize"] == upload_limit_mb() == cio.DEFAULT_MAX_BYTES // 1_000_000
+
+
+def test_upload_page_states_the_limit_and_accepts_what_the_reader_reads(app_env):
+    from clac_core.inference import upload_limit_mb
+
+    at = _app("upload.py")
+    up = at.get("file_uploader")[0].proto
+    assert up.max_upload_size_mb == upload_limit_mb()
+    assert f"{upload_limit_mb()} MB per file" in " ".join(c.value for c in at.caption)
+    assert list(up.type) == []  # any name (POSCAR, CONTCAR, .json, .gz): the reader decides
+    at.get("file_uploader")[0].upload("empty.cif", b"").run()
+    err = " ".join(e.value for e in at.error)
+    assert "empty" in err
+
+
+def test_upload_one_failure_does_not_hide_others(app_env, monkeypatch):
+    """An analysis crash on one file shows beside it; the next file still shows its results."""
+    from clac_core import inference
+
+    real = inference.Explorer.symmetry
+
+    def flaky(structure):
+        if structure.composition.reduced_formula == "CsCl":
+            raise ValueError("simulated failure")
+        return real(structure)
+
+    monkeypatch.setattr(inference.Explorer, "symmetry", staticmethod(flaky))
+    cscl = NACL_CIF.replace("data_NaCl", "data_CsCl").replace("5.64", "4.12")
+    cscl = "\n".join(line for line in cscl.splitlines() if not line.strip().startswith(("Na2", "Na3", "Na4", "Cl2", "Cl3", "Cl4")))
+    cscl = cscl.replace("Na1  Na", "Cs1  Cs").replace("Cl1  Cl  0.5  0.0  0.0", "Cl1  Cl  0.5  0.5  0.5")
+    at = _app("upload.py")
+    at.get("file_uploader")[0].upload("cscl.cif", cscl.encode()).upload("nacl.cif", NACL_CIF.encode()).run()
+    assert not at.exception, [e.message for e in at.exception]
+    errors = [_shown(e.value) for e in at.error]
+    assert len(errors) == 1 and "cscl" in errors[0] and "simulated failure" in errors[0]
+    frames = _frames(at)
+    assert any("NaCl" in set(f.get("formula", [])) for f in frames)  # nacl.cif's nearest crystals
+
+
+def test_upload_paste_cif(app_env):
+    at = _app("upload.py")
+    at.text_area(key="upload_paste").set_value(NACL_CIF).run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    md = " ".join(m.value for m in at.markdown)
+    assert "NaCl" in md and "Fm\\-3m" in md and "Fm-3m" in _shown(md)
+    nc = _frames(at)[0]
+    assert "band gap (eV)" in nc.columns and "NaCl" in set(nc["formula"])
+
+
+def test_viewer_conventional_by_default_primitive_toggle(app_env):
+    from clac_core.index import CorpusIndex
+
+    idx = CorpusIndex.load(os.environ["CLAC_INDEX"])
+    row = list(idx.metadata["formula"]).index("Cu")
+    at = _app("viewer.py")
+    label = at.selectbox(key="viewer_pick").options[row]
+    at.selectbox(key="viewer_pick").set_value(label).run()
+    assert at.radio(key="viewer_cell").value == "conventional"
+    sites = at.dataframe[-1].value
+    assert len(sites) == 4  # fcc Cu: the 4-atom cube
+    at.radio(key="viewer_cell").set_value("primitive").run()
+    assert len(at.dataframe[-1].value) == 1
+
+
+def test_scene_draws_bonds_across_cell_edges():
+    from pymatgen.core import Lattice, Structure
+
+    from clac_core.viewer3d import build_scene, poscar_text, symmetrized_cif
+
+    nacl = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    sc = build_scene(nacl)
+    assert sc.inside.sum() == 27  # 14 Na (corners + faces) + 13 Cl (edges + centre)
+    assert (~sc.inside).any()  # bond ends outside the cell are drawn
+    d = np.linalg.norm(sc.xyz[sc.bonds[:, 0]] - sc.xyz[sc.bonds[:, 1]], axis=1)
+    np.testing.assert_allclose(d, 2.82, atol=1e-6)  # Na-Cl only
+    degree = np.bincount(sc.bonds.ravel(), minlength=len(sc.elements))
+    def at(x, y, z):
+        return int(np.argmin(np.linalg.norm(sc.xyz - np.array([x, y, z]), axis=1)))
+
+    assert degree[at(2.82, 2.82, 2.82)] == 6  # the central Cl
+    assert degree[at(0, 0, 0)] == 6  # a corner Na: 3 bonds inside the cell, 3 across its faces
+    fe = Structure.from_spacegroup("Im-3m", Lattice.cubic(2.87), ["Fe"], [[0, 0, 0]]).get_primitive_structure()
+    cif = symmetrized_cif(fe)
+    assert "Im-3m" in cif and "229" in cif
+    assert poscar_text(nacl).splitlines()[5].split() == ["Na", "Cl"]
+
+
+def test_map_markers_distinct(app_env):
+    at = _app("explorer.py")
+    at.text_input(key="map_query").set_value("a cubic oxide").run()
+    at.get("file_uploader")[0].upload("nacl.cif", NACL_CIF.encode()).run()
+    assert not at.exception, [e.message for e in at.exception]
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    traces = {t["name"]: t for t in spec["data"]}
+    q, u, t = traces["your query"]["marker"], traces["your upload"]["marker"], traces["description (text)"]["marker"]
+    assert q["symbol"] != u["symbol"] and q["color"] != u["color"]
+    from app_pages.explorer import SYSTEM_COLOURS  # noqa: F401 - imported by the page run
+
+    systems = {traces[s]["marker"]["color"] for s in traces if s in ("cubic", "hexagonal", "trigonal", "tetragonal",
+                                                                      "orthorhombic", "monoclinic", "triclinic")}
+    assert systems and t["color"] not in systems
+    assert len(spec["data"]) == len(traces)  # one legend entry per name ("text, text" is gone)
+    notes = spec["layout"]["annotations"]
+    assert {n["text"].split(":")[0] for n in notes} == {"your query", "your upload"}
+    assert all(abs(n["ax"]) >= 40 and abs(n["ay"]) >= 40 for n in notes)  # labels sit off the points

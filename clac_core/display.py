@@ -1,0 +1,170 @@
+"""Display helpers for the app: text from data made safe, property columns with units.
+
+Nothing here imports streamlit. Every string that comes from a file, a CSV or a user (ids,
+formulas, file names, column names, descriptions) passes through :func:`md_escape` before it
+reaches a Markdown renderer (``st.markdown``, captions, headings, alerts, ``st.table`` cells,
+widget labels) and through :func:`html_escape` before it reaches HTML (the 3D viewer page,
+plotly labels). Why both: ``html.escape`` leaves Markdown intact, so
+``![x](https://evil.example/t.png)`` in a crystal id became an image the browser fetched
+(issue 13); backslash-escaping every ASCII punctuation character (CommonMark allows it for all
+of them) turns links, images, emphasis, headings, GFM autolinks (``https\\://``) and
+Streamlit's ``:color[...]`` directives into plain text.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+import string
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from clac_core.properties import COLUMN_ALIASES, QUANTITIES
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+MISSING = "—"  # shown where a property is unknown
+
+_PUNCT = frozenset(string.punctuation)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+
+
+def plain(value: Any, max_len: int | None = None) -> str:
+    """One line of text: control characters and line breaks become spaces, optionally cut
+    (with "…") to ``max_len`` characters."""
+    s = "" if value is None else str(value)
+    s = " ".join(_CONTROL.sub(" ", s).split())
+    if max_len is not None and len(s) > max_len:
+        s = s[: max(max_len - 1, 0)] + "…"
+    return s
+
+
+def md_escape(value: Any, max_len: int | None = None) -> str:
+    """Text from data, safe in Markdown (and in Streamlit's HTML-free Markdown): renders as
+    exactly the characters given, never as a link, image, emphasis, heading or directive."""
+    return "".join("\\" + c if c in _PUNCT else c for c in plain(value, max_len))
+
+
+def html_escape(value: Any, max_len: int | None = None) -> str:
+    """Text from data, safe inside HTML and plotly labels (which render ``<a href>``)."""
+    return html.escape(plain(value, max_len), quote=True)
+
+
+# ---------------------------------------------------------------------- properties
+
+# Display order; any other known quantity follows in the order of QUANTITIES.
+PROPERTY_ORDER: tuple[str, ...] = (
+    "band_gap",
+    "indirect_gap",
+    "direct_gap",
+    "formation_energy_per_atom",
+    "total_magnetization",
+    "efermi",
+    "bulk_modulus",
+    "shear_modulus",
+    "poisson_ratio",
+    "energy_per_atom",
+    "heat_of_formation",
+    "density",
+)
+GAP_QUANTITIES: tuple[str, ...] = ("band_gap", "indirect_gap", "direct_gap")
+FORMATION_QUANTITIES: tuple[str, ...] = ("formation_energy_per_atom", "heat_of_formation")
+MAGNETIZATION_QUANTITIES: tuple[str, ...] = ("total_magnetization",)
+
+
+def quantity_of(column: str) -> str | None:
+    """Canonical quantity name of a metadata column (``K_VRH`` -> ``bulk_modulus``), or None."""
+    if column in QUANTITIES:
+        return column
+    alias = COLUMN_ALIASES.get(column)
+    return alias if alias in QUANTITIES else None
+
+
+def property_label(column: str) -> str:
+    """Column header with unit: ``band gap (eV)``; unknown columns keep their (cleaned) name."""
+    q = quantity_of(column)
+    if q is None:
+        return plain(column)
+    quantity = QUANTITIES[q]
+    return f"{quantity.label} ({quantity.unit})" if quantity.unit else quantity.label
+
+
+def property_columns(md: pd.DataFrame, *, known_only: bool = True) -> list[str]:
+    """Metadata columns holding a known quantity, in display order.
+
+    Args:
+        md: index metadata (or a results frame).
+        known_only: keep only columns with at least one value.
+    """
+    rank = {q: i for i, q in enumerate(PROPERTY_ORDER + tuple(QUANTITIES))}
+    cols = [c for c in md.columns if quantity_of(str(c)) is not None]
+    if known_only:
+        cols = [c for c in cols if md[c].notna().any()]
+    return sorted(cols, key=lambda c: rank[quantity_of(str(c)) or ""])
+
+
+def columns_for(md: pd.DataFrame, quantities: Iterable[str]) -> list[str]:
+    """The metadata columns (with values) that hold one of ``quantities``, in that order."""
+    by_q = {quantity_of(str(c)): c for c in property_columns(md)}
+    return [by_q[q] for q in quantities if q in by_q]
+
+
+def value_range(md: pd.DataFrame, column: str) -> tuple[float, float]:
+    """(min, max) of the finite values of a column, widened to a non-empty interval."""
+    import numpy as np
+    import pandas as pd
+
+    v = pd.to_numeric(md[column], errors="coerce").to_numpy(dtype=float)
+    v = v[np.isfinite(v)]
+    if not len(v):
+        return 0.0, 1.0
+    lo, hi = float(v.min()), float(v.max())
+    if hi - lo < 1e-9:
+        hi = lo + 1.0
+    return math.floor(lo * 100) / 100, math.ceil(hi * 100) / 100
+
+
+RESULT_COLUMNS: dict[str, str] = {
+    "rank": "rank",
+    "similarity": "similarity",
+    "formula": "formula",
+    "spacegroup_symbol": "space group",
+    "spacegroup_number": "SG #",
+    "crystal_system": "crystal system",
+    "nsites": "sites",
+}
+
+
+def results_table(df: pd.DataFrame, props: Sequence[str]) -> pd.DataFrame:
+    """What a user reads of search hits: rank, similarity, formula, symmetry, every known
+    property with its unit in the header (NaN where unknown), source and crystal id.
+
+    Property columns stay numeric, so a table sorts by them and a CSV export keeps them.
+    """
+    import pandas as pd
+
+    out = pd.DataFrame(index=df.index)
+    for col, label in RESULT_COLUMNS.items():
+        if col in df.columns:
+            out[label] = df[col]
+    if "similarity" in out:
+        out["similarity"] = out["similarity"].astype(float).round(3)
+    for c in props:
+        vals = pd.to_numeric(df[c], errors="coerce") if c in df.columns else pd.Series(float("nan"), index=df.index)
+        out[property_label(c)] = vals.astype(float)
+    for col, label in (("source", "source"), ("crystal_id", "crystal id")):
+        if col in df.columns:
+            out[label] = df[col].map(plain)
+    if "formula" in out:
+        out["formula"] = out["formula"].map(plain)
+    return out.reset_index(drop=True)
+
+
+def table_formats(columns: Iterable[str]) -> dict[str, str]:
+    """Display format per column of a :func:`results_table` (decimals from
+    :data:`QUANTITIES` for property headers, 3 for similarity)."""
+    by_label = {property_label(q): f"{{:.{quantity.decimals}f}}" for q, quantity in QUANTITIES.items()}
+    by_label["similarity"] = "{:.3f}"
+    return {c: by_label[c] for c in columns if c in by_label}
