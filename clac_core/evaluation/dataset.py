@@ -17,7 +17,9 @@ from typing import Any
 
 import numpy as np
 
-QUERY_EXCLUDED_VIEWS = ("caption",)  # captions summarize several views; queries use single views
+# Captions summarize several views; queries use single views. The property-query views are
+# many-to-one (many crystals share a band gap): they are judged by the inverse_design section.
+QUERY_EXCLUDED_VIEWS = ("caption", "query", "query2")
 
 
 @dataclass

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from clac_core.evaluation.context import EvalContext, EvalOptions, Section
+from clac_core.evaluation.formula_free import announce_formula_free, formula_free_section
+from clac_core.evaluation.inverse_design import announce_inverse_design, inverse_design_section
 from clac_core.evaluation.leakage import announce_leakage, leakage_section
 from clac_core.evaluation.probes import PROBE_KNN, PROBE_TEST_FRACTION, announce_probes, probes_section
 from clac_core.evaluation.prompts import SMALL_GAP_SPLIT
@@ -29,6 +31,8 @@ SECTIONS: list[Section] = [
     Section("probes", probes_section, announce_probes),
     Section("baselines", baselines_section),  # reads the retrieval section's scores of every system
     Section("leakage", leakage_section, announce_leakage),
+    Section("inverse_design", inverse_design_section, announce_inverse_design),
+    Section("formula_free", formula_free_section, announce_formula_free),
 ]
 
 NOTES = {

@@ -145,9 +145,11 @@ _KEYWORDS: list[tuple[str, str]] = [
 ]
 _CLASSES: list[tuple[str, str, float, float]] = [  # (regex, property, lo, hi)
     (r"no\s+(?:band\s+)?gap|zero[\s-](?:band[\s-])?gap|gapless|without\s+a\s+(?:band\s+)?gap", "band_gap", 0.0, 0.0),
-    (r"\bmetallic\b|\bmetals?\b(?![\s-]*(?:oxide|sulfide|halide|nitride|carbide|organic|ion|atom|cation|site"
-     r"|centre|center|chalcogenide|hydride|fluoride|chloride|phosphide|boride|silicide|alloy))|(?<!semi)\bconductors?\b"
-     r"|\bconducting\b|\bsemimetal", "band_gap", 0.0, 0.0),
+    # "metal" as a noun means metallic ("a metal", "non-magnetic metal", "a metal with ..."),
+    # but not as an element family or adjective ("transition metal oxide", "metal phosphate")
+    (r"\bmetallic\b|(?<!transition )(?<!alkali )(?<!earth )(?<!noble )(?<!rare-earth )\bmetals?\b"
+     r"(?=\s*(?:$|[,.;:)!?]|(?:with|that|which|and|or|for|in|having|whose|of|like|\()\b))"
+     r"|(?<!semi)\bconductors?\b|\bconducting\b|\bsemimetal", "band_gap", 0.0, 0.0),
     (r"narrow[\s-](?:band[\s-])?gap|small\s+(?:band\s+)?gap", "band_gap", 0.05, 1.2),
     (r"wide[\s-](?:band[\s-])?gap|large\s+(?:band\s+)?gap|ultra[\s-]?wide", "band_gap", 3.0, 8.0),
     (r"\binsulat(?:or|ors|ing)\b|\bdielectric\b", "band_gap", 3.0, 8.0),
