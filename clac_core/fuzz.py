@@ -255,7 +255,8 @@ def _bad_element(rng: random.Random, valid: list[Any]) -> FuzzCase:
     if kind == "cif":
         return FuzzCase("bad_element", "el.cif", _cif((5.64, 5.64, 5.64, 90, 90, 90), _nacl_sites(na=sym)).encode(), "error")
     if kind == "poscar":
-        sym = sym if re.fullmatch(r"\S+", sym) and not sym.isdigit() else "Xx"
+        # POSCAR symbols may carry a POTCAR suffix ("Na_pv" is sodium), so none here
+        sym = sym if re.fullmatch(r"[^\s_]+", sym) and not sym.isdigit() else "Xx"
         return FuzzCase("bad_element", "POSCAR", _poscar("4 0 0\n0 4 0\n0 0 4", f"{sym} Cl", "1 1", "0 0 0\n0.5 0.5 0.5\n").encode(), "error")
     if kind == "json":
         d = valid[0].as_dict()
@@ -277,8 +278,9 @@ def _no_symbols(rng: random.Random) -> FuzzCase:
 def _isolated_atom(rng: random.Random) -> FuzzCase:
     a = rng.choice([8.5, 9, 12, 20, 50, 100, 400])
     if rng.random() < 0.5:
-        sites = [("Na1", "Na", 0, 0, 0, 1)]
-    else:  # a pair close together and one atom far away from both (and its images)
+        sites = [("Na1", "Na", 0, 0, 0, 1)]  # its nearest image is a > 8 Å away
+    else:  # a pair close together and one atom at the body centre, a·√3/2 > 8 Å from all
+        a = max(a, 12)
         sites = [("Na1", "Na", 0, 0, 0, 1), ("Cl1", "Cl", round(2.8 / a, 5), 0, 0, 1), ("K1", "K", 0.5, 0.5, 0.5, 1)]
     return FuzzCase("isolated_atom", "lone.cif", _cif((a, a, a, 90, 90, 90), sites).encode(), "error")
 
@@ -455,7 +457,9 @@ def _judge(case: FuzzCase) -> tuple[str, str]:
     except StructureReadError as exc:
         msg = str(exc)
         detail = f"{type(exc).__name__}: {msg}"
-        if case.filename not in msg or _INTERNALS.search(msg) or not msg.strip():
+        # quoted text is the user's own content ('0.0=000' is not a number), not internals
+        unquoted = re.sub(r"'[^']*'", "''", msg)
+        if case.filename not in msg or _INTERNALS.search(unquoted) or not msg.strip():
             return "unclear message", detail
         return "clean error", detail
     except Exception as exc:  # noqa: BLE001 - this is what the fuzzer looks for
