@@ -196,6 +196,35 @@ def embed_structures(
     )
 
 
+def predict_structures(
+    model: Any,
+    structures: Sequence[Any],
+    batch_size: int = 64,
+    progress: bool = True,
+    *,
+    callback: ProgressFn | None = None,
+    desc: str = "property predictions",
+) -> Any:
+    """Aux-head property predictions (B, K) float64 numpy in physical units, columns in
+    ``model.cfg.aux_properties`` order; (B, 0) for a model without the head."""
+    import numpy as np
+
+    from clac_core.data import inverse_aux_transform
+    from clac_core.graph import collate, structure_to_graph
+
+    names = list(getattr(model.cfg, "aux_properties", []) or [])
+    if not names or getattr(model, "aux_head", None) is None:
+        return np.zeros((len(structures), 0))
+    model.eval()
+    device, gcfg = _device(model), model.cfg.graph
+
+    def encode(i: int, j: int) -> Any:
+        return model.predict_properties(collate([structure_to_graph(s, gcfg) for s in structures[i:j]]).to(device))
+
+    raw = _batched(len(structures), batch_size, encode, dim=len(names), desc=desc, bar=progress, callback=callback)
+    return inverse_aux_transform(raw, names)
+
+
 def embed_texts(
     model: Any,
     texts: Sequence[str],

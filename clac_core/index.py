@@ -302,7 +302,11 @@ class CorpusIndex:
         return self._property_arrays[column]
 
     def search(
-        self, query_emb: np.ndarray, k: int = 20, filters: SearchFilters | None = None
+        self,
+        query_emb: np.ndarray,
+        k: int = 20,
+        filters: SearchFilters | None = None,
+        rescore: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
     ) -> pd.DataFrame:
         """Rank crystals by cosine similarity to one query embedding.
 
@@ -310,24 +314,38 @@ class CorpusIndex:
             query_emb: (D,) or (1, D) query embedding (normalized here).
             k: number of hits.
             filters: hard filters applied before ranking.
+            rescore: ``(rows (n,), cosine (n,)) -> (n,)`` fused scores to rank by instead
+                (e.g. property-aware search; -inf drops a row). The result then also has a
+                ``score`` column; ``similarity`` stays the model's cosine.
 
         Returns:
-            DataFrame of at most k rows sorted by ``similarity`` (descending) with ``rank``,
-            ``similarity``, ``row`` (position in the index) and the metadata columns.
+            DataFrame of at most k rows sorted by ``similarity`` (or ``score``), descending,
+            with ``rank``, ``similarity``, ``row`` (position in the index) and the metadata columns.
         """
         q = _normalize(np.asarray(query_emb, dtype=np.float32).reshape(1, -1))[0]  # (D,)
         if q.shape[0] != self.dim:
             raise CorpusIndexError(f"query has {q.shape[0]} dims, index has {self.dim}")
         if filters is None or filters.is_empty():
-            return self._top_rows(np.arange(len(self)), _dot(self.embeddings, q), k)  # (N,)
-        rows = np.flatnonzero(self.filter_mask(filters))  # (n,)
-        # The mask comes first: a selective filter scores only the rows it keeps (the (N, D)
-        # product dominates a search at 50k crystals); a loose one is cheaper as one full product.
-        if len(rows) <= len(self) // 2:
-            scores = _dot(self.embeddings[rows], q)  # (n,)
+            rows = np.arange(len(self))
+            scores = _dot(self.embeddings, q)  # (N,)
         else:
-            scores = _dot(self.embeddings, q)[rows]
-        return self._top_rows(rows, scores, k)
+            rows = np.flatnonzero(self.filter_mask(filters))  # (n,)
+            # The mask comes first: a selective filter scores only the rows it keeps (the (N, D)
+            # product dominates a search at 50k crystals); a loose one is cheaper as one full product.
+            if len(rows) <= len(self) // 2:
+                scores = _dot(self.embeddings[rows], q)  # (n,)
+            else:
+                scores = _dot(self.embeddings, q)[rows]
+        if rescore is None:
+            return self._top_rows(rows, scores, k)
+        fused = np.asarray(rescore(rows, scores), dtype=np.float64)
+        keep = np.isfinite(fused)
+        rows, cos, fused = rows[keep], scores[keep], fused[keep]
+        out = self._top_rows(rows, fused, k)
+        pos = np.searchsorted(rows, out["row"].to_numpy())
+        out["similarity"] = cos[pos].astype(np.float32)
+        out.insert(2, "score", fused[pos].astype(np.float32))
+        return out
 
     def _top_rows(self, rows: np.ndarray, scores: np.ndarray, k: int) -> pd.DataFrame:
         k = min(int(k), len(rows))
@@ -490,6 +508,7 @@ def metadata_row(record: CrystalRecord) -> dict[str, Any]:
         "elements": " ".join(sorted({el.symbol for el in s.composition.elements})),
         **structure_to_arrays(s),
     }
+    row["density"] = float(s.density)  # g/cm³, known for every crystal (property-aware search)
     for k, v in record.properties.items():
         row[k] = float(v)
     return row
@@ -512,6 +531,25 @@ def encode_structures(
 
     structures = list(structures)
     return embed_structures(model, structures, batch_size, len(structures) >= 256, callback=progress, desc=desc)
+
+
+PREDICTED_PREFIX = "predicted_"  # metadata columns of aux-head predictions (physical units)
+
+
+def predicted_properties(
+    model: Any, structures: Sequence[Structure], *, progress: ProgressFn | None = None
+) -> dict[str, np.ndarray]:
+    """``predicted_<property>`` -> (N,) values from the model's aux head ({} without one).
+
+    The app shows them, marked as predicted, where a crystal has no DFT value; their test
+    error is measured by ``clac eval`` (``inverse_design.aux_head``)."""
+    from clac_core.embed import predict_structures
+
+    names = list(getattr(model.cfg, "aux_properties", []) or [])
+    if not names or getattr(model, "aux_head", None) is None:
+        return {}
+    pred = predict_structures(model, list(structures), progress=len(structures) >= 256, callback=progress)
+    return {f"{PREDICTED_PREFIX}{n}": pred[:, k].astype(np.float32) for k, n in enumerate(names)}
 
 
 def encode_texts(
@@ -636,6 +674,8 @@ def build(
         if col not in meta.columns:
             raise CorpusIndexError(f"metadata column {col} missing")
     emb = encode_structures(model, [r.structure for r in records], progress=progress)
+    for col, values in predicted_properties(model, [r.structure for r in records], progress=progress).items():
+        meta[col] = values
     if texts is None:
         if progress:
             progress("descriptions", 0, 1)

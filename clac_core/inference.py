@@ -420,8 +420,19 @@ class Explorer:
             return encode_structures(self.model, list(structures))
 
     # ------------------------------------------------------------------ search
-    def search_text(self, query: str, k: int = 20, filters: SearchFilters | None = None) -> pd.DataFrame:
-        """Crystals ranked by similarity to a free-text query, after hard filters."""
+    def search_text(
+        self,
+        query: str,
+        k: int = 20,
+        filters: SearchFilters | None = None,
+        *,
+        property_aware: bool = False,
+    ) -> pd.DataFrame:
+        """Crystals ranked by similarity to a free-text query, after hard filters.
+
+        With ``property_aware`` the constraints the query states (:meth:`understand`) re-rank
+        the hits: fused score = match to the constraints (known DFT values, else the model's
+        predicted values) + the model's cosine; the result gains a ``score`` column."""
         query = (query or "").strip()
         if not query:
             raise ValueError("empty query")
@@ -431,7 +442,43 @@ class Explorer:
             if len(self._query_cache) >= 256:
                 self._query_cache.pop(next(iter(self._query_cache)))
             self._query_cache[query] = q
-        return self.index.search(q, k, filters)
+        intent = self.understand(query) if property_aware else None
+        if intent is None or intent.is_empty():
+            return self.index.search(q, k, filters)
+        from clac_core.property_search import rerank_scores
+
+        cols, elements, systems = self._property_columns()
+
+        def rescore(rows: np.ndarray, scores: np.ndarray) -> np.ndarray:
+            sub = {c: v[rows] for c, v in cols.items()}
+            return rerank_scores(
+                scores, intent, sub, elements=[elements[i] for i in rows], crystal_systems=systems[rows]
+            )
+
+        return self.index.search(q, k, filters, rescore=rescore)
+
+    @staticmethod
+    def understand(query: str) -> Any:
+        """The :class:`clac_core.property_search.QueryIntent` of a query (``.describe()`` for the page)."""
+        from clac_core.property_search import understand
+
+        return understand(query)
+
+    def _property_columns(self) -> tuple[dict[str, np.ndarray], list[set[str]], np.ndarray]:
+        """Property arrays (DFT and ``predicted_*``), element sets and crystal systems of the
+        index, built once per Explorer."""
+        if getattr(self, "_prop_cache", None) is None:
+            md = self.index.metadata
+            cols = {
+                c: self.index.property_array(c)
+                for c in md.columns
+                if c in ("band_gap", "direct_gap", "indirect_gap", "formation_energy_per_atom", "total_magnetization", "density")
+                or c.startswith("predicted_")
+            }
+            elements = [set(str(e).split()) for e in md.get("elements", [""] * len(md))]
+            systems = np.asarray(md.get("crystal_system", [""] * len(md))).astype(str)
+            self._prop_cache = (cols, elements, systems)
+        return self._prop_cache
 
     def nearest_crystals(
         self, structure: Structure, k: int = 10, filters: SearchFilters | None = None

@@ -75,7 +75,8 @@ class Constraint:
         label, unit = LABELS[self.prop]
         fmt = lambda x: f"{x:g}"  # noqa: E731
         if self.kind == "class":
-            return f"{label} {fmt(self.lo)}–{fmt(self.hi)} {unit} ({self.text})"
+            rng = f"= {fmt(self.lo)}" if self.lo == self.hi else f"{fmt(self.lo)}–{fmt(self.hi)}"
+            return f"{self.text} ({label} {rng} {unit})"
         if self.kind == "above":
             return f"{label} > {fmt(self.lo)} {unit}"
         if self.kind == "below":

@@ -1,0 +1,110 @@
+"""Property-aware search: query understanding, constraint matching, fused re-ranking."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+def test_understand_reads_properties_elements_and_symmetry() -> None:
+    from clac_core.property_search import understand
+
+    it = understand("stable cubic oxide with Li but no Co, band gap around 2 eV")
+    assert it.include == ["Li", "O"] and it.exclude == ["Co"]
+    assert it.crystal_systems == ["cubic"] and it.stable
+    (gap,) = it.constraints
+    assert gap.prop == "band_gap" and gap.kind == "approx"
+    assert "band gap ≈ 2 eV" in it.describe()
+    assert understand("cobalt-free cathode").exclude == ["Co"]
+    assert understand("magnetic iron oxide").include == ["Fe", "O"]
+    assert understand("a crystal").is_empty()
+    # "In" / "As" are words, not indium or arsenic, outside an include list
+    assert understand("materials used In As-grown films").include == []
+
+
+def test_constraint_match_inside_outside_and_unknown() -> None:
+    from clac_core.property_search import constraint_match
+    from clac_core.text.quantities import Constraint
+
+    above = Constraint("band_gap", 3.0, 8.0, "above", "gap above 3 eV")
+    m = constraint_match(above, np.array([4.0, 3.0, 2.0, np.nan]))
+    assert m[0] == m[1] == 1.0 and 0 < m[2] < 1 and m[3] == 0.0
+    near = Constraint("band_gap", 1.5, 2.5, "approx", "around 2 eV")
+    m = constraint_match(near, np.array([2.0, 2.4, 3.5]))
+    assert m[0] > m[1] > m[2]
+
+
+def test_rerank_prefers_matching_crystals_and_uses_predictions_where_unknown() -> None:
+    from clac_core.property_search import rerank_scores, understand
+
+    model = np.array([0.9, 0.5, 0.4, 0.3])  # the model alone prefers crystal 0
+    cols = {
+        "band_gap": np.array([0.0, 2.1, np.nan, 5.0]),
+        "predicted_band_gap": np.array([0.1, 1.0, 1.9, 4.0]),  # crystal 2 has no DFT value
+    }
+    fused = rerank_scores(model, understand("band gap around 2 eV"), cols)
+    order = np.argsort(-fused)
+    assert set(order[:2]) == {1, 2} and order[-1] in (0, 3)
+    assert np.array_equal(rerank_scores(model, understand("a crystal"), cols), model)  # nothing understood
+    els = [{"Li", "O"}, {"Co", "O"}, {"Li", "Co", "O"}, {"Na", "O"}]
+    fused = rerank_scores(model, understand("with Li but no Co"), cols, elements=els)
+    assert np.isfinite(fused).tolist() == [True, False, False, False]
+
+
+@pytest.fixture(scope="module")
+def small_index(tmp_path_factory):
+    """A 6-crystal index with band gaps (no model needed: random embeddings)."""
+    import pandas as pd
+
+    from clac_core.index import CorpusIndex
+
+    rng = np.random.default_rng(0)
+    md = pd.DataFrame(
+        {
+            "crystal_id": [f"c{i}" for i in range(6)],
+            "formula": ["A", "B", "C", "D", "E", "F"],
+            "source": ["t"] * 6,
+            "hypothetical": [False] * 6,
+            "spacegroup_symbol": ["Pm-3m"] * 6,
+            "spacegroup_number": [221] * 6,
+            "crystal_system": ["cubic", "cubic", "hexagonal", "cubic", "cubic", "cubic"],
+            "nsites": [2] * 6,
+            "elements": ["Li O", "Co O", "Li O", "Na Cl", "Li O", "Li O"],
+            "band_gap": [0.0, 2.0, 2.2, 5.0, np.nan, 1.0],
+            "predicted_band_gap": [0.2, 1.8, 2.0, 4.5, 2.05, 1.2],
+        }
+    )
+    emb = rng.normal(size=(6, 8)).astype(np.float32)
+    return CorpusIndex(
+        embeddings=emb,
+        metadata=md,
+        desc_embeddings=np.zeros((0, 8), np.float32),
+        descriptions=pd.DataFrame({"text": [], "view": [], "crystal_id": []}),
+        manifest={},
+    )
+
+
+def test_index_search_rescore_keeps_model_similarity(small_index) -> None:
+    q = np.ones(8, np.float32)
+    plain = small_index.search(q, k=6)
+    fused = small_index.search(q, k=6, rescore=lambda rows, s: np.where(rows == 3, 10.0, s))
+    assert fused.iloc[0]["crystal_id"] == "c3" and "score" in fused.columns
+    sim = dict(zip(plain["crystal_id"], plain["similarity"], strict=True))
+    assert fused.iloc[0]["similarity"] == pytest.approx(sim["c3"])  # cosine unchanged
+    dropped = small_index.search(q, k=6, rescore=lambda rows, s: np.where(rows == 0, -np.inf, s))
+    assert "c0" not in set(dropped["crystal_id"]) and len(dropped) == 5
+
+
+def test_explorer_property_aware_search(small_index) -> None:
+    from clac_core.inference import Explorer
+
+    ex = Explorer.__new__(Explorer)  # no model: the query embedding is injected below
+    ex.index = small_index
+    ex._query_cache = {"Li oxide with a band gap around 2 eV": np.ones(8, np.float32)}
+    ex._prop_cache = None
+    res = ex.search_text("Li oxide with a band gap around 2 eV", k=3, property_aware=True)
+    # Li + O only (c1 has Co, c3 Na Cl); gap near 2 eV: c2 (DFT 2.2), c4 (predicted 2.05)
+    assert set(res["crystal_id"][:2]) == {"c2", "c4"}
+    assert set(res["crystal_id"]) <= {"c0", "c2", "c4", "c5"}
+    off = ex.search_text("Li oxide with a band gap around 2 eV", k=6, property_aware=False)
+    assert len(off) == 6 and "score" not in off.columns
