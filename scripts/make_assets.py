@@ -3,6 +3,9 @@
     python scripts/make_assets.py --random-init --out assets/                     # placeholder
     python scripts/make_assets.py --checkpoint runs/x/best --out assets/           # trained model
     python scripts/make_assets.py --random-init --out assets/ --sources prototypes decorated --n-decorated 3000
+    python scripts/make_assets.py --checkpoint runs/default/best --out assets/ \
+        --data-dir data/full --data-sources mp_37k prototype \
+        --elastic ../shared/data/mp_37k/elastic.csv.gz --max-descriptions 20000     # the shipped index
 
 Writes ``OUT/model/`` (a checkpoint; with --random-init its config extra says
 ``"untrained": true``) and ``OUT/index/`` (embeddings float16, metadata, description bank, UMAP
@@ -42,6 +45,36 @@ def _records(sources: list[str], n_decorated: int, seed: int) -> list:
     return out
 
 
+# Views kept in the shipped description bank, in order of preference: short, informative texts
+# (formula-free captions and property queries, DFT property sentences) are what an uploaded
+# crystal's "nearest descriptions" should show; long composition/structure texts are left out.
+BANK_VIEWS = ("caption", "properties", "query", "query2")
+ELASTIC_COLUMNS = {"K_VRH": "bulk_modulus", "G_VRH": "shear_modulus", "poisson_ratio": "poisson_ratio"}
+
+
+def _records_from_data_dir(data_dir: str, sources: list[str], elastic: str | None) -> tuple[list, list]:
+    """Records of the data dir's ``sources`` (all when empty) + their (text, view, id) pairs in
+    :data:`BANK_VIEWS`; elastic moduli merged by material_id when ``elastic`` is given."""
+    import pandas as pd
+
+    from clac_core.index import records_from_data_dir
+
+    records, texts = records_from_data_dir(data_dir)
+    if sources:
+        records = [r for r in records if r.source in set(sources)]
+    if elastic:
+        e = pd.read_csv(elastic, usecols=["material_id", *ELASTIC_COLUMNS]).set_index("material_id")
+        for r in records:
+            if r.id in e.index:
+                row = e.loc[r.id]
+                for col, name in ELASTIC_COLUMNS.items():
+                    if pd.notna(row[col]):
+                        r.properties[name] = float(row[col])
+    ids = {r.id for r in records}
+    texts = [t for t in texts if t[2] in ids and t[1] in BANK_VIEWS]
+    return records, texts
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     g = ap.add_mutually_exclusive_group(required=True)
@@ -50,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", help="YAML config for --random-init (default: configs/default.yaml if present)")
     ap.add_argument("--out", default="assets", help="assets folder (model/ and index/ are replaced)")
     ap.add_argument("--sources", nargs="+", default=["prototypes", "decorated"], help="corpus source specs")
+    ap.add_argument("--data-dir", help="take crystals and texts from a `clac data build` folder instead of --sources")
+    ap.add_argument("--data-sources", nargs="*", default=[], help="with --data-dir: keep these sources only")
+    ap.add_argument("--elastic", help="with --data-dir: CSV of elastic moduli by material_id (K_VRH, G_VRH, ...)")
     ap.add_argument("--n-decorated", type=int, default=3000, help="decorated crystals to include")
     ap.add_argument("--max-descriptions", type=int, default=4000, help="cap on the description bank")
     ap.add_argument("--seed", type=int, default=0)
@@ -88,9 +124,15 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.rmtree(model_dir)
             shutil.copytree(src, model_dir)
     model = CLaCModel.from_checkpoint(model_dir)
-    records = _records(args.sources, args.n_decorated, args.seed)
-    print(f"[make_assets] {len(records)} crystals from {args.sources}", file=sys.stderr)
-    idx = build(model, records, checkpoint=model_dir, sources=args.sources,
+    texts = None
+    if args.data_dir:
+        records, texts = _records_from_data_dir(args.data_dir, args.data_sources, args.elastic)
+        sources = [f"{args.data_dir}:{s}" for s in args.data_sources] or [args.data_dir]
+    else:
+        records = _records(args.sources, args.n_decorated, args.seed)
+        sources = args.sources
+    print(f"[make_assets] {len(records)} crystals from {sources}", file=sys.stderr)
+    idx = build(model, records, checkpoint=model_dir, sources=sources, texts=texts,
                 max_descriptions=args.max_descriptions, seed=args.seed)
     if index_dir.exists():
         shutil.rmtree(index_dir)

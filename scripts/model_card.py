@@ -56,6 +56,65 @@ def headline_table(res: dict) -> str:
     return "\n".join(rows + lines)
 
 
+def property_table(res: dict) -> str:
+    """Property language: inverse design (CLaC's protocol), formula-free retrieval,
+    property-aware search and the aux head's test error, from results.json."""
+    inv = res.get("inverse_design") or {}
+    if not inv:
+        return ""
+    rows = ["| property | queries | k | CLaC MAE | lexical | text encoder only | random k | CLaC / random | CLaC Pearson r |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for prop, r in inv.items():
+        if "template" not in r:
+            continue
+        for k in ("top10", "top50"):
+            rand = r["random"][k]["MAE"]
+            m = r["template"]["model"][k]
+            cells = [_fmt(m["MAE"]), _fmt(r["template"]["lexical"][k]["MAE"]),
+                     _fmt(r["template"]["text_encoder_only"][k]["MAE"]), _fmt(rand),
+                     _fmt(m["MAE"] / rand, 2), _fmt(m["pearson_r"])]
+            rows.append(f"| {prop} (n={r['n_crystals']}) | template: \"{r['template_text']}\" | {k[3:]} | " + " | ".join(cells) + " |")
+            pm = r["phrasings_mean"]
+            rows.append(f"| {prop} | {len(r['phrasings'])} other phrasings (mean) | {k[3:]} | {_fmt(pm['model'][k]['MAE'])} | "
+                        f"{_fmt(pm['lexical'][k]['MAE'])} | {_fmt(pm['text_encoder_only'][k]['MAE'])} | {_fmt(rand)} | "
+                        f"{_fmt(pm['model'][k]['MAE'] / rand, 2)} | |")
+    lines = ["", "Bound and class queries (share of the top 10 that satisfies the query; random = share in the split):", "",
+             "| query | CLaC | lexical | text encoder only | random |", "|---|---|---|---|---|"]
+    for r in inv.values():
+        for q, b in (r.get("bounds") or {}).items():
+            lines.append(f"| {q} | {_fmt(b['model']['top10'])} | {_fmt(b['lexical']['top10'])} | "
+                         f"{_fmt(b['text_encoder_only']['top10'])} | {_fmt(b['random'])} |")
+    ff = res.get("formula_free")
+    if ff:
+        lines += ["", f"Formula-free retrieval ({', '.join(ff['views'])} views with formula, element symbols and names removed; "
+                  f"{ff['n_texts_rewritten']} texts), R@10 and ratio to the strongest baseline:", "",
+                  "| direction | pool | CLaC R@10 | random init | lexical | text encoder only | ratio (vs) |", "|---|---|---|---|---|---|---|"]
+        for d in ("text_to_crystal", "crystal_to_text"):
+            for pool, m in ff["model"][d].items():
+                b = ff["baselines"]
+                ratio = ff["ratios"][d][pool]
+                lines.append(f"| {d.replace('_', ' ')} | {pool} ({m.get('pool_size')}) | {_fmt(m['R@10'])} | "
+                             + " | ".join(_fmt(b[n][d][pool]["R@10"]) for n in ("random_init", "lexical", "text_encoder_only"))
+                             + f" | {_fmt(ratio['R@10'], 2)} ({ratio['R@10_vs']}) |")
+    pa = res.get("property_aware")
+    if pa:
+        ft = pa.get("free_text", {})
+        lines += ["", "Property-aware search (the app's default; constraints read from the query re-rank the model's hits):", "",
+                  "| system | free-text P@10 | band gap inverse design MAE, k=10 | k=50 |", "|---|---|---|---|"]
+        inv_bg = pa.get("inverse_design_band_gap", {})
+        for name in ("model_only", "property_aware_dft", "property_aware_predicted", "lexical"):
+            if name in ft:
+                i = inv_bg.get(name, {})
+                lines.append(f"| {name} | {_fmt(ft[name]['P@10'])} | {_fmt(i.get('top10', {}).get('MAE', '–'))} | "
+                             f"{_fmt(i.get('top50', {}).get('MAE', '–'))} |")
+        aux = pa.get("aux_head")
+        if aux:
+            lines += ["", "Aux-head predictions (shown in the app as *predicted* where no DFT value is known), test MAE: "
+                      + "; ".join(f"{p} {_fmt(v['MAE'])} (predicting the mean: {_fmt(v['MAE_mean_predictor'])}, n={v['n']})"
+                                  for p, v in aux.items())]
+    return "\n".join(rows + lines)
+
+
 def umap_png(checkpoint: Path, data: Path, out: Path, n: int = 1500, seed: int = 0) -> None:
     """UMAP of test-split crystals and their texts in the joint space, coloured by crystal system."""
     import matplotlib
@@ -130,6 +189,10 @@ def main(argv: list[str] | None = None) -> int:
         umap_png(a.run / "best", a.data, a.figure)
     hours = (info["seconds"] + info.get("seconds_previous_parts", 0.0)) / 3600
     table = headline_table(res)
+    ptable = property_table(res)
+    from clac_core.evaluation.inverse_design import plot_inverse_design
+
+    inv_png = plot_inverse_design(res, a.eval.with_name("inverse_design.png"))
     card = f"""# Model card: CLaC default model (`assets/model/`)
 
 Contrastive Language–Crystals model trained by this project's own pipeline. Every number below
@@ -139,10 +202,14 @@ is read from files the pipeline wrote (`{a.run}/train_info.json`, `metrics.csv`,
 ## Data
 - Built with: `{a.data_command}`
 - {json.dumps(manifest.get("counts", {}))}
-- Sources: prototypes (pymatgen AFLOW library, with robocrys mineral names), decorated
-  prototypes (hypothetical, substitution-probability based, charge balanced), Materials Project
-  `mp_37k` (formation energy, band gap, Fermi energy, magnetization, elastic moduli subset),
-  `perov_5`, `carbon_24` (read from `../shared/data`, never shipped).
+- Sources: prototypes (pymatgen AFLOW library, with robocrys mineral names), Materials Project
+  `mp_37k` (formation energy, band gap, Fermi energy, magnetization), `perov_5`, `carbon_24`
+  (read from `../shared/data`). Views per crystal: composition, structure, properties,
+  caption and two formula-free property queries (`clac_core.text.queries`).
+- Data credit: Materials Project (Jain et al., APL Materials 1, 011002 (2013); CC BY 4.0), through
+  the MEGNet benchmark release (Chen et al., Chem. Mater. 31, 3564 (2019)); Perov-5 (Castelli et
+  al. 2012) and Carbon-24 (Pickard 2020) through the CDVAE benchmark release (Xie et al. 2021).
+  The app's default index ships the `mp_37k` crystals with their DFT properties.
 - Splits: train / val / test grouped by reduced formula (no formula in two splits), seed 0.
 
 ## Training
@@ -163,6 +230,12 @@ Command: `{a.eval_command}`
 
 {table}
 
+### Property language (inverse design, formula-free retrieval, property-aware search)
+
+{ptable}
+
+{"![Inverse design: target vs retrieved top-10 mean](eval/inverse_design.png)" if inv_png else ""}
+
 Full report from `clac eval` (`assets/eval/results.md`):
 
 {res_md}
@@ -172,7 +245,10 @@ Full report from `clac eval` (`assets/eval/results.md`):
         card += a.notes.read_text(encoding="utf-8").strip() + "\n"
     a.out.write_text(card, encoding="utf-8")
     readme = a.readme.read_text()
-    block = f"{START}\nTest split, generated by `{a.eval_command}` (see `assets/MODEL_CARD.md`):\n\n{table}\n\n![UMAP of the joint space](assets/umap_test.png)\n{END}"
+    block = (f"{START}\nTest split, generated by `{a.eval_command}` (see `assets/MODEL_CARD.md`):\n\n{table}\n\n"
+             f"Property language:\n\n{ptable}\n\n"
+             + ("![Inverse design: target vs retrieved top-10 mean](assets/eval/inverse_design.png)\n\n" if inv_png else "")
+             + f"![UMAP of the joint space](assets/umap_test.png)\n{END}")
     if START in readme:
         readme = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, readme, flags=re.S)
     else:

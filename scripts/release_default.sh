@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Reproduce the shipped default model, its evaluation, the app's corpus index and the model card.
 #   bash scripts/release_default.sh [SHARED_DATA=../shared/data]
-# Steps (each resumable; about 1.5 h on 2 CPU cores, see assets/MODEL_CARD.md for measured times):
+# Steps (each resumable; about 1.5-2 h on 2 CPU cores, see assets/MODEL_CARD.md for measured times):
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED=${1:-../shared/data}
 export SPGLIB_WARNING=OFF
-DATA_CMD="clac data build --source prototypes --source decorated --source csv:$SHARED/mp_37k --source csv:$SHARED/perov_5/test.csv --source csv:$SHARED/carbon_24/test.csv --out data/full --seed 0"
+DATA_CMD="clac data build --source prototypes --source csv:$SHARED/mp_37k --source csv:$SHARED/perov_5/test.csv --source csv:$SHARED/carbon_24/test.csv --out data/full --seed 0"
 TRAIN_CMD="clac train --config configs/default.yaml --data data/full --out runs/default"
 # The shared README keeps a few mp_37k crystals back: elastic rows whose material_id is not in
 # structures.csv.gz. They are the "second corpus the model never trained on".
@@ -23,7 +23,10 @@ s = pd.read_csv(f"{shared}/mp_37k/structures.csv.gz", usecols=["material_id"])
 e = pd.read_csv(f"{shared}/mp_37k/elastic.csv.gz")
 e[~e.material_id.isin(s.material_id)].to_csv(out, index=False)
 PY
-.venv/bin/python scripts/make_assets.py --checkpoint runs/default/best --out assets/ --sources prototypes decorated --n-decorated 5000
+# The app's default corpus: the Materials Project crystals of mp_37k (with their DFT properties and
+# the elastic subset's moduli) plus the prototypes; a 15,000-text description bank.
+.venv/bin/python scripts/make_assets.py --checkpoint runs/default/best --out assets/ \
+  --data-dir data/full --data-sources mp_37k prototype --elastic "$SHARED/mp_37k/elastic.csv.gz" --max-descriptions 15000
 .venv/bin/$EVAL_CMD
 .venv/bin/python scripts/model_card.py --run runs/default --data data/full --eval assets/eval/results.json \
   --data-command "$DATA_CMD" --train-command "$TRAIN_CMD" --eval-command "$EVAL_CMD"

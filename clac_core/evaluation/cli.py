@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from clac_core.evaluation.metrics import DIRECTIONS, parse_pools
 
@@ -83,5 +84,8 @@ def run(args: argparse.Namespace) -> int:
             print(
                 f"{d:16s} {pool:9s} (n={x['pool_size']}) R@1 {x['R@1']:.3f} R@10 {x['R@10']:.3f} MRR {x['MRR']:.3f}"
             )
-    print(f"wrote {out} and {md}")
+    from clac_core.evaluation.inverse_design import plot_inverse_design
+
+    fig = plot_inverse_design(results, Path(out).with_name("inverse_design.png"))
+    print(f"wrote {out} and {md}" + (f" and {fig}" if fig else ""))
     return 0
