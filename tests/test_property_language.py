@@ -251,3 +251,12 @@ def test_strip_formula_removes_formula_symbols_and_names_only() -> None:
     out = strip_formula("elemental Carbon allotrope, C, space group P6_3/mmc", "C")
     assert "arbon" not in out and "C," not in out and "P6_3/mmc" in out
     assert strip_formula("cubic Pm-3m perovskite", "SrTiO3") == "cubic Pm-3m perovskite"
+
+
+def test_non_metallic_is_gapped_not_metallic() -> None:
+    from clac_core.text.quantities import parse_constraints
+
+    (c,) = parse_constraints("a non-metallic compound")
+    assert c.prop == "band_gap" and c.lo > 0
+    (c,) = parse_constraints("a metallic compound")
+    assert c.lo == c.hi == 0.0

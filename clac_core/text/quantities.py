@@ -146,9 +146,10 @@ _KEYWORDS: list[tuple[str, str]] = [
 ]
 _CLASSES: list[tuple[str, str, float, float]] = [  # (regex, property, lo, hi)
     (r"no\s+(?:band\s+)?gap|zero[\s-](?:band[\s-])?gap|gapless|without\s+a\s+(?:band\s+)?gap", "band_gap", 0.0, 0.0),
+    (r"\bnon[\s-]?metallic\b|\bnon[\s-]?conducting\b", "band_gap", 0.05, 8.0),
     # "metal" as a noun means metallic ("a metal", "non-magnetic metal", "a metal with ..."),
     # but not as an element family or adjective ("transition metal oxide", "metal phosphate")
-    (r"\bmetallic\b|(?<!transition )(?<!alkali )(?<!earth )(?<!noble )(?<!rare-earth )\bmetals?\b"
+    (r"(?<!non-)(?<!non)(?<!non )\bmetallic\b|(?<!transition )(?<!alkali )(?<!earth )(?<!noble )(?<!rare-earth )\bmetals?\b"
      r"(?=\s*(?:$|[,.;:)!?]|(?:with|that|which|and|or|for|in|having|whose|of|like|\()\b))"
      r"|(?<!semi)\bconductors?\b|\bconducting\b|\bsemimetal", "band_gap", 0.0, 0.0),
     (r"narrow[\s-](?:band[\s-])?gap|small\s+(?:band\s+)?gap", "band_gap", 0.05, 1.2),
