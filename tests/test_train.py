@@ -1,15 +1,13 @@
 """Training loop: end to end through the CLI, metrics, checkpoints, resume, DDP, reproducibility.
 
-The data dir is written here in the exact ``clac data build`` layout (docs/ARCHITECTURE.md)
-from small cubic crystals built in code (rocksalt, CsCl, zincblende, fluorite, perovskite,
+The data dir (``conftest.py``, fixture ``data_dir``) is written in the exact ``clac data build``
+layout (docs/ARCHITECTURE.md) from small cubic crystals built in code (rocksalt, CsCl, zincblende, fluorite, perovskite,
 bcc/fcc metals) with simple composition / prototype / symmetry texts, so these tests do not
 depend on the corpus builder.
 """
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import json
 import os
 import signal
@@ -20,224 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from clac_core.corpus.record import structure_to_arrays
-
-REPO = Path(__file__).resolve().parents[1]
-TINY = REPO / "configs" / "tiny.yaml"
-
-CATIONS = [
-    "Li",
-    "Na",
-    "K",
-    "Rb",
-    "Cs",
-    "Mg",
-    "Ca",
-    "Sr",
-    "Ba",
-    "Zn",
-    "Cd",
-    "Ag",
-    "Cu",
-    "Ni",
-    "Co",
-    "Fe",
-    "Mn",
-    "Pb",
-]
-ANIONS = ["F", "Cl", "Br", "I", "O", "S", "Se", "Te", "N", "P"]
-METALS = ["Al", "Cu", "Ag", "Au", "Ni", "Pd", "Pt", "Fe", "Cr", "Mo", "W", "V", "Nb", "Ta", "Li", "Na", "K"]
-B_SITES = ["Ti", "Zr", "Sn", "Hf", "Nb", "Ta", "Mn", "Fe"]
-A_SITES = ["Ca", "Sr", "Ba", "Pb", "K", "Na", "La"]
-
-
-def _name(el: str) -> str:
-    from pymatgen.core import Element
-
-    return Element(el).long_name.lower()
-
-
-def _crystals() -> list[tuple[object, str, str, int, str]]:
-    """(Structure, prototype name, space group symbol, number, crystal id) of every fixture crystal."""
-    from pymatgen.core import Element, Lattice, Structure
-
-    def radius(el: str) -> float:
-        return float(Element(el).atomic_radius or 1.5)
-
-    out = []
-    for c in CATIONS:
-        for a in ANIONS:
-            d = radius(c) + radius(a)
-            out.append(
-                (
-                    Structure(
-                        Lattice.cubic(2 * d),
-                        [c] * 4 + [a] * 4,
-                        [
-                            [0, 0, 0],
-                            [0, 0.5, 0.5],
-                            [0.5, 0, 0.5],
-                            [0.5, 0.5, 0],
-                            [0.5, 0.5, 0.5],
-                            [0.5, 0, 0],
-                            [0, 0.5, 0],
-                            [0, 0, 0.5],
-                        ],
-                    ),
-                    "rocksalt",
-                    "Fm-3m",
-                    225,
-                    f"rs:{c}{a}",
-                )
-            )
-            if (CATIONS.index(c) + ANIONS.index(a)) % 2 == 0:
-                out.append(
-                    (
-                        Structure(Lattice.cubic(2 * d / 3**0.5), [c, a], [[0, 0, 0], [0.5, 0.5, 0.5]]),
-                        "cesium chloride",
-                        "Pm-3m",
-                        221,
-                        f"cscl:{c}{a}",
-                    )
-                )
-            else:
-                out.append(
-                    (
-                        Structure(
-                            Lattice.cubic(4 * d / 3**0.5),
-                            [c] * 4 + [a] * 4,
-                            [
-                                [0, 0, 0],
-                                [0, 0.5, 0.5],
-                                [0.5, 0, 0.5],
-                                [0.5, 0.5, 0],
-                                [0.25, 0.25, 0.25],
-                                [0.25, 0.75, 0.75],
-                                [0.75, 0.25, 0.75],
-                                [0.75, 0.75, 0.25],
-                            ],
-                        ),
-                        "zincblende",
-                        "F-43m",
-                        216,
-                        f"zb:{c}{a}",
-                    )
-                )
-    for m in METALS:
-        r = radius(m)
-        out.append(
-            (
-                Structure(Lattice.cubic(4 * r / 3**0.5), [m, m], [[0, 0, 0], [0.5, 0.5, 0.5]]),
-                "bcc",
-                "Im-3m",
-                229,
-                f"bcc:{m}",
-            )
-        )
-        out.append(
-            (
-                Structure(
-                    Lattice.cubic(2 * 2**0.5 * r),
-                    [m] * 4,
-                    [[0, 0, 0], [0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]],
-                ),
-                "fcc",
-                "Fm-3m",
-                225,
-                f"fcc:{m}",
-            )
-        )
-    for a_el in A_SITES:
-        for b in B_SITES:
-            d = radius(b) + radius("O")
-            out.append(
-                (
-                    Structure(
-                        Lattice.cubic(2 * d),
-                        [a_el, b, "O", "O", "O"],
-                        [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]],
-                    ),
-                    "perovskite",
-                    "Pm-3m",
-                    221,
-                    f"pv:{a_el}{b}",
-                )
-            )
-    return out
-
-
-def write_fixture_data_dir(out: Path, seed: int = 0) -> Path:
-    """Write crystals.parquet / pairs.parquet / manifest.json in the contract's layout."""
-    import pandas as pd
-
-    out.mkdir(parents=True, exist_ok=True)
-    crystal_rows, pair_rows = [], []
-    for s, proto, sg, sgn, cid in _crystals():
-        formula = s.composition.reduced_formula
-        h = int(hashlib.sha1(formula.encode()).hexdigest(), 16) % 10  # grouped split by formula
-        split = "val" if h < 2 else ("test" if h == 2 else "train")
-        arrays = structure_to_arrays(s)
-        elements = sorted(
-            {el.symbol for el in s.composition}, key=lambda e: s.composition.get_atomic_fraction(e)
-        )
-        names = " and ".join(_name(e) for e in elements)
-        cif = f"data_{cid}"
-        crystal_rows.append(
-            dict(
-                crystal_id=cid,
-                formula=formula,
-                source="fixture",
-                split=split,
-                hypothetical=False,
-                parent=None,
-                spacegroup_symbol=sg,
-                spacegroup_number=sgn,
-                crystal_system="cubic",
-                nsites=len(s),
-                cif=cif,
-                properties="{}",
-                labels=json.dumps({"prototype": proto}),
-                **arrays,
-            )
-        )
-        texts = {
-            "composition": f"{formula}, a compound of {names}.",
-            "prototype": f"{formula} in the {proto} structure type.",
-            "caption": f"{formula} ({proto}, {sg}).",
-        }
-        for view, text in texts.items():
-            pair_rows.append(
-                dict(
-                    crystal_id=cid,
-                    text=text,
-                    view=view,
-                    split=split,
-                    formula=formula,
-                    source="fixture",
-                    cif=cif,
-                )
-            )
-    crystals = pd.DataFrame(crystal_rows)
-    pairs = pd.DataFrame(pair_rows)
-    crystals.to_parquet(out / "crystals.parquet", index=False)
-    pairs.to_parquet(out / "pairs.parquet", index=False)
-    (out / "manifest.json").write_text(
-        json.dumps(
-            {"sources": ["fixture"], "seed": seed, "counts": crystals["split"].value_counts().to_dict()}
-        )
-    )
-    return out
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_fixture_data_dir(tmp_path_factory.mktemp("train_data") / "data")
-
-
-def _metrics(out: Path) -> list[dict[str, str]]:
-    with open(out / "metrics.csv", newline="") as fh:
-        return list(csv.DictReader(fh))
 
 
 # ----------------------------------------------------------------------------------------
@@ -349,61 +129,23 @@ def test_data_dir_graph_and_text_caches(data_dir: Path) -> None:
 # end to end
 # ----------------------------------------------------------------------------------------
 ALLOWED_SUFFIXES = {".json", ".safetensors", ".yaml", ".csv"}
-TIMING_COLUMNS = {"pairs_per_s", "epoch_seconds"}
 # fast runs: 300 training pairs (the text-feature cache then holds ~400 texts), 3 epochs
 FAST = ("train.epochs=3", "train.max_pairs=300")
 
 
-def _train_args(data_dir: Path, out: Path, *sets: str) -> list[str]:
-    args = ["train", "--config", str(TINY), "--data", str(data_dir), "--out", str(out)]
-    for s in sets:
-        args += ["--set", s]
-    return args
-
-
-def _cli_cmd() -> list[str]:
-    return [sys.executable, "-m", "clac_core.cli"]
-
-
-def _env() -> dict[str, str]:
-    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONPATH=path)
-    return env
-
-
-def _weights(folder: Path) -> dict[str, np.ndarray]:
-    from safetensors.numpy import load_file
-
-    return load_file(str(folder / "model.safetensors"))
-
-
-def _assert_same_run(a: Path, b: Path, atol: float = 1e-5) -> None:
-    wa, wb = _weights(a / "last"), _weights(b / "last")
-    assert wa.keys() == wb.keys()
-    for k in wa:
-        np.testing.assert_allclose(wa[k], wb[k], atol=atol, rtol=1e-5, err_msg=k)
-    ma, mb = _metrics(a), _metrics(b)
-    assert len(ma) == len(mb)
-    for ra, rb in zip(ma, mb, strict=True):
-        for col in ra:
-            if col in TIMING_COLUMNS or ra[col] == "":
-                continue
-            assert float(ra[col]) == pytest.approx(float(rb[col]), rel=1e-4, abs=1e-5), col
-
-
 @pytest.fixture(scope="module")
-def tiny_run(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_run(data_dir: Path, tmp_path_factory: pytest.TempPathFactory, train_kit) -> Path:
     from clac_core.cli import main
 
     out = tmp_path_factory.mktemp("tiny_run") / "run"
-    assert main(_train_args(data_dir, out, *FAST)) == 0
+    assert main(train_kit.args(data_dir, out, *FAST)) == 0
     return out
 
 
-def test_tiny_trains_end_to_end_via_cli(tiny_run: Path) -> None:
+def test_tiny_trains_end_to_end_via_cli(tiny_run: Path, train_kit) -> None:
     from clac_core.train import METRICS_COLUMNS
 
-    rows = _metrics(tiny_run)
+    rows = train_kit.metrics(tiny_run)
     assert list(rows[0].keys()) == list(METRICS_COLUMNS)
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
     assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])
@@ -421,7 +163,7 @@ def test_tiny_trains_end_to_end_via_cli(tiny_run: Path) -> None:
     assert (tiny_run / "config.yaml").is_file()
 
 
-def test_best_checkpoint_loads_and_retrieves(tiny_run: Path, data_dir: Path) -> None:
+def test_best_checkpoint_loads_and_retrieves(tiny_run: Path, data_dir: Path, train_kit) -> None:
     import torch
 
     from clac_core.config import load_config
@@ -432,7 +174,7 @@ def test_best_checkpoint_loads_and_retrieves(tiny_run: Path, data_dir: Path) -> 
     meta = model.checkpoint_meta
     assert meta["extra"]["metrics"]["t2c_r10"] > 0.5
     data = load_data_dir(data_dir)
-    graphs = load_graph_cache(data, load_config(TINY).model.graph, progress=False)
+    graphs = load_graph_cache(data, load_config(train_kit.tiny).model.graph, progress=False)
     ids = data.crystals.index[data.crystals["crystal_id"].isin(["rs:NaCl", "bcc:Fe", "pv:SrTi"])].tolist()
     texts = [
         f"{data.crystals['formula'][i]} in the {json.loads(data.crystals['labels'][i])['prototype']} structure type."
@@ -446,31 +188,31 @@ def test_best_checkpoint_loads_and_retrieves(tiny_run: Path, data_dir: Path) -> 
 
 
 @pytest.mark.slow
-def test_same_seed_gives_same_metrics(tiny_run: Path, data_dir: Path, tmp_path: Path) -> None:
+def test_same_seed_gives_same_metrics(tiny_run: Path, data_dir: Path, tmp_path: Path, train_kit) -> None:
     from clac_core.cli import main
 
     out = tmp_path / "again"
-    assert main(_train_args(data_dir, out, *FAST)) == 0
-    _assert_same_run(tiny_run, out, atol=1e-6)
+    assert main(train_kit.args(data_dir, out, *FAST)) == 0
+    train_kit.assert_same_run(tiny_run, out, atol=1e-6)
     # a different seed changes the result (the comparison can fail)
     out2 = tmp_path / "other_seed"
-    assert main(_train_args(data_dir, out2, *FAST, "train.epochs=1", "train.seed=1")) == 0
-    assert _metrics(out2)[0]["train_loss"] != _metrics(tiny_run)[0]["train_loss"]
+    assert main(train_kit.args(data_dir, out2, *FAST, "train.epochs=1", "train.seed=1")) == 0
+    assert train_kit.metrics(out2)[0]["train_loss"] != train_kit.metrics(tiny_run)[0]["train_loss"]
 
 
 @pytest.mark.slow
-def test_resume_after_sigkill_matches_uninterrupted_run(data_dir: Path, tmp_path: Path) -> None:
+def test_resume_after_sigkill_matches_uninterrupted_run(data_dir: Path, tmp_path: Path, train_kit) -> None:
     from clac_core.cli import main
 
     sets = (*FAST, "train.epochs=4", "train.save_every_steps=4")  # 10 batches/epoch: saves mid-epoch
     ref = tmp_path / "ref"
-    assert main(_train_args(data_dir, ref, *sets)) == 0
+    assert main(train_kit.args(data_dir, ref, *sets)) == 0
 
     out = tmp_path / "killed"
     proc = subprocess.Popen(
-        _cli_cmd() + _train_args(data_dir, out, *sets),
-        env=_env(),
-        cwd=REPO,
+        train_kit.cli_cmd() + train_kit.args(data_dir, out, *sets),
+        env=train_kit.env(),
+        cwd=train_kit.repo,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -486,12 +228,12 @@ def test_resume_after_sigkill_matches_uninterrupted_run(data_dir: Path, tmp_path
     assert saved["step"] < total_steps  # really interrupted
     # resume with `--resume DIR` (config and data dir are taken from the run)
     assert main(["train", "--resume", str(out)]) == 0
-    _assert_same_run(ref, out)
-    assert [int(r["epoch"]) for r in _metrics(out)] == [1, 2, 3, 4]
+    train_kit.assert_same_run(ref, out)
+    assert [int(r["epoch"]) for r in train_kit.metrics(out)] == [1, 2, 3, 4]
 
 
 @pytest.mark.slow
-def test_ddp_two_cpu_processes_with_gloo(data_dir: Path, tmp_path: Path) -> None:
+def test_ddp_two_cpu_processes_with_gloo(data_dir: Path, tmp_path: Path, train_kit) -> None:
     out = tmp_path / "ddp"
     cmd = [
         sys.executable,
@@ -501,26 +243,28 @@ def test_ddp_two_cpu_processes_with_gloo(data_dir: Path, tmp_path: Path) -> None
         "--nproc_per_node=2",
         "-m",
         "clac_core.cli",
-    ] + _train_args(data_dir, out, *FAST, "train.epochs=1", "train.device=cpu")
-    res = subprocess.run(cmd, env=_env(), cwd=REPO, capture_output=True, text=True, timeout=170)
+    ] + train_kit.args(data_dir, out, *FAST, "train.epochs=1", "train.device=cpu")
+    res = subprocess.run(
+        cmd, env=train_kit.env(), cwd=train_kit.repo, capture_output=True, text=True, timeout=170
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     info = json.loads((out / "train_info.json").read_text())
     assert info["hardware"]["world_size"] == 2
     assert (out / "last" / "model.safetensors").is_file() and (out / "best" / "model.safetensors").is_file()
-    rows = _metrics(out)
+    rows = train_kit.metrics(out)
     assert len(rows) == 1 and float(rows[0]["val_t2c_r10"]) > 10 / int(rows[0]["val_pool"])
 
 
 @pytest.mark.slow
-def test_tiny_trains_on_clac_data_build_prototypes(tmp_path: Path) -> None:
+def test_tiny_trains_on_clac_data_build_prototypes(tmp_path: Path, train_kit) -> None:
     """The real pipeline: `clac data build --source prototypes` then `clac train` (tiny)."""
     from clac_core.cli import main
 
     data = tmp_path / "proto"
     assert main(["data", "build", "--source", "prototypes", "--out", str(data), "--workers", "1"]) == 0
     out = tmp_path / "run"
-    assert main(_train_args(data, out, "train.epochs=4", "train.sampling=crystals")) == 0
-    rows = _metrics(out)
+    assert main(train_kit.args(data, out, "train.epochs=4", "train.sampling=crystals")) == 0
+    rows = train_kit.metrics(out)
     pool = int(rows[-1]["val_pool"])
     assert pool >= 10
     best = max(float(r["val_t2c_r10"]) for r in rows)

@@ -1,7 +1,7 @@
 """Intra-modal loss terms in training: second text views, augmented crystals, logging, resume.
 
-Uses the fixture data dir of ``test_train.py`` (three texts per crystal: composition,
-prototype, caption) through its helpers, so both files train on the same crystals.
+Uses the training fixture data dir of ``conftest.py`` (three texts per crystal: composition,
+prototype, caption) and its ``train_kit`` helpers, so both training files train on the same crystals.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_train import TINY, _assert_same_run, _metrics, _train_args, write_fixture_data_dir
 
 # 128 training pairs = 4 batches of 32 per epoch; checkpoints every 2 steps (mid-epoch too)
 INTRA = (
@@ -25,27 +24,22 @@ INTRA = (
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_fixture_data_dir(tmp_path_factory.mktemp("intra_data") / "data")
-
-
-@pytest.fixture(scope="module")
-def train_set(data_dir: Path):
+def train_set(data_dir: Path, train_kit):
     """(DataDir, graph cache, training pairs) of the fixture, with the tiny graph settings."""
     from clac_core.config import load_config
     from clac_core.data import load_data_dir, load_graph_cache, select_pairs
 
     data = load_data_dir(data_dir)
-    graphs = load_graph_cache(data, load_config(TINY).model.graph, num_workers=1, progress=False)
+    graphs = load_graph_cache(data, load_config(train_kit.tiny).model.graph, num_workers=1, progress=False)
     return data, graphs, select_pairs(data.pairs, "train")
 
 
 @pytest.fixture(scope="module")
-def intra_run(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def intra_run(data_dir: Path, tmp_path_factory: pytest.TempPathFactory, train_kit) -> Path:
     from clac_core.cli import main
 
     out = tmp_path_factory.mktemp("intra_run") / "run"
-    assert main(_train_args(data_dir, out, *INTRA)) == 0
+    assert main(train_kit.args(data_dir, out, *INTRA)) == 0
     return out
 
 
@@ -79,7 +73,7 @@ def test_second_text_view_is_another_text_of_the_same_crystal(train_set) -> None
     assert plain.texts2 is None and plain.text_features2 is None and plain.graphs2 is None
 
 
-def test_augmented_graph_batch_matches_the_crystals_and_embeds(train_set) -> None:
+def test_augmented_graph_batch_matches_the_crystals_and_embeds(train_set, train_kit) -> None:
     import torch
 
     from clac_core.config import load_config
@@ -96,7 +90,7 @@ def test_augmented_graph_batch_matches_the_crystals_and_embeds(train_set) -> Non
     # supercells double some crystals; noise changes the distances of the others
     assert b.graphs2.num_nodes >= b.graphs.num_nodes
     assert not torch.equal(b.graphs2.edge_dist, b.graphs.edge_dist)
-    cfg = load_config(TINY)
+    cfg = load_config(train_kit.tiny)
     torch.manual_seed(0)
     model = CLaCModel(cfg.model, load_text_backbone=False).eval()
     with torch.no_grad():
@@ -104,10 +98,10 @@ def test_augmented_graph_batch_matches_the_crystals_and_embeds(train_set) -> Non
     assert e1.shape == e2.shape == (len(pos), cfg.model.embed_dim) and torch.isfinite(e2).all()
 
 
-def test_tiny_run_with_intra_terms_logs_them(intra_run: Path) -> None:
+def test_tiny_run_with_intra_terms_logs_them(intra_run: Path, train_kit) -> None:
     from clac_core.train import METRICS_COLUMNS, TERM_COLUMNS
 
-    rows = _metrics(intra_run)
+    rows = train_kit.metrics(intra_run)
     assert [int(r["epoch"]) for r in rows] == [1, 2]
     assert set(TERM_COLUMNS) | set(METRICS_COLUMNS) == set(rows[0].keys())
     for r in rows:
@@ -124,7 +118,7 @@ def test_tiny_run_with_intra_terms_logs_them(intra_run: Path) -> None:
 
 
 def test_resume_mid_epoch_with_intra_terms_matches_uninterrupted_run(
-    intra_run: Path, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    intra_run: Path, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, train_kit
 ) -> None:
     """Crash (in-process) right after the mid-epoch checkpoint at step 2, then ``--resume``."""
     from clac_core.cli import main
@@ -140,14 +134,14 @@ def test_resume_mid_epoch_with_intra_terms_matches_uninterrupted_run(
     out = tmp_path / "crashed"
     monkeypatch.setattr(Trainer, "_optimizer_step", crashing_step)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        main(_train_args(data_dir, out, *INTRA))
+        main(train_kit.args(data_dir, out, *INTRA))
     monkeypatch.setattr(Trainer, "_optimizer_step", real_step)
-    assert not (out / "metrics.csv").is_file() or not _metrics(out)  # died inside epoch 1
+    assert not (out / "metrics.csv").is_file() or not train_kit.metrics(out)  # died inside epoch 1
     assert main(["train", "--resume", str(out)]) == 0
-    _assert_same_run(intra_run, out)
+    train_kit.assert_same_run(intra_run, out)
 
 
-def test_frozen_text_mode_tokenizes_the_second_view(data_dir: Path, tmp_path: Path) -> None:
+def test_frozen_text_mode_tokenizes_the_second_view(data_dir: Path, tmp_path: Path, train_kit) -> None:
     from clac_core.cli import main
 
     out = tmp_path / "frozen"
@@ -158,14 +152,17 @@ def test_frozen_text_mode_tokenizes_the_second_view(data_dir: Path, tmp_path: Pa
         "train.max_pairs=64",
         "train.max_eval=16",
     )
-    assert main(_train_args(data_dir, out, *sets)) == 0
-    (row,) = _metrics(out)
+    assert main(train_kit.args(data_dir, out, *sets)) == 0
+    (row,) = train_kit.metrics(out)
     assert float(row["train_intra_text"]) > 0 and row["train_intra_crystal"] == ""
 
 
-def test_intra_preset_is_tiny_with_both_terms_on() -> None:
+def test_intra_preset_is_tiny_with_both_terms_on(train_kit) -> None:
     from clac_core.config import load_config, to_dict
 
-    intra, tiny = to_dict(load_config(TINY.with_name("intra.yaml"))), to_dict(load_config(TINY))
+    intra, tiny = (
+        to_dict(load_config(train_kit.tiny.with_name("intra.yaml"))),
+        to_dict(load_config(train_kit.tiny)),
+    )
     assert intra["loss"]["intra_text_weight"] > 0 and intra["loss"]["intra_crystal_weight"] > 0
     assert {k: v for k, v in intra.items() if k != "loss"} == {k: v for k, v in tiny.items() if k != "loss"}

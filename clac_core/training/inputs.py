@@ -1,0 +1,120 @@
+"""What a run trains and validates on, read from a ``clac data build`` directory.
+
+Training pairs (``train.max_pairs`` at most), a fixed validation pool (one text per crystal),
+the graph cache, cached text features (``text.train_mode == "cached"``), aux regression
+targets, and the epoch sampler. Under DDP rank 0 builds the caches, the others load them.
+Shape legend: C crystals, K aux properties, T texts, H text hidden.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from clac_core.config import ExperimentConfig
+from clac_core.training.distributed import DistInfo, barrier
+
+T = TypeVar("T")
+
+
+@dataclass
+class TrainInputs:
+    """Data of one run.
+
+    Attributes:
+        data: the loaded :class:`~clac_core.data.DataDir`.
+        train_pairs: training pairs (DataFrame rows of ``pairs.parquet``).
+        pool: validation pairs, one per crystal.
+        dataset / pool_dataset: :class:`~clac_core.data.PairDataset` of each.
+        sampler: :class:`~clac_core.data.EpochSampler` over the training pairs (this rank's shard).
+        aux_stats: (mean (K,), std (K,)) of the aux targets over training crystals, or None.
+    """
+
+    data: Any
+    train_pairs: Any
+    pool: Any
+    dataset: Any
+    pool_dataset: Any
+    sampler: Any
+    aux_stats: tuple[np.ndarray, np.ndarray] | None
+
+
+def main_first(dist: DistInfo, fn: Callable[[bool], T]) -> T:
+    """``fn(progress=True)`` on rank 0 (which builds a cache), then ``fn(False)`` on the others."""
+    out = fn(True) if dist.main else None
+    barrier(dist)
+    return out if dist.main else fn(False)
+
+
+def aux_targets(
+    data: Any, train_pairs: Any, names: list[str]
+) -> tuple[np.ndarray | None, tuple[np.ndarray, np.ndarray] | None]:
+    """(C, K) standardized aux targets (NaN = unknown) and their (mean, std), statistics from
+    training crystals only; (None, None) without aux properties."""
+    if not names:
+        return None, None
+    from clac_core.data import crystal_targets
+
+    raw = crystal_targets(data, names)  # (C, K)
+    rows = np.unique(train_pairs["crystal_index"].to_numpy())
+    mean = np.nanmean(raw[rows], axis=0)
+    std = np.nanstd(raw[rows], axis=0)
+    mean = np.where(np.isfinite(mean), mean, 0.0)
+    std = np.where(np.isfinite(std) & (std > 1e-8), std, 1.0)
+    return ((raw - mean) / std).astype(np.float32), (mean.astype(np.float32), std.astype(np.float32))
+
+
+def load_inputs(cfg: ExperimentConfig, data_dir: Path, dist: DistInfo, *, cached: bool) -> TrainInputs:
+    """Read ``data_dir`` and build everything a run iterates over (see :class:`TrainInputs`).
+
+    Raises:
+        ValueError: fewer than 2 training pairs.
+    """
+    from clac_core.data import (
+        EpochSampler,
+        PairDataset,
+        eval_pool,
+        load_data_dir,
+        load_graph_cache,
+        select_pairs,
+        text_feature_cache,
+    )
+
+    tc = cfg.train
+    data = load_data_dir(data_dir)
+    train_pairs = select_pairs(data.pairs, "train", max_pairs=tc.max_pairs, seed=tc.seed)
+    if len(train_pairs) < 2:
+        raise ValueError(f"{data_dir} has {len(train_pairs)} training pairs; need at least 2")
+    pool = eval_pool(data.pairs, "val", max_crystals=tc.max_eval, seed=tc.seed)
+    graphs = main_first(dist, lambda progress: load_graph_cache(data, cfg.model.graph, progress=progress))
+    train_feats = pool_feats = None
+    if cached:
+        texts = list(train_pairs["text"]) + list(pool["text"])
+        feats = main_first(
+            dist,
+            lambda progress: text_feature_cache(
+                data_dir, texts, cfg.model.text, batch_size=tc.text_cache_batch, progress=progress
+            ),
+        )  # (T, H)
+        train_feats, pool_feats = feats[: len(train_pairs)], feats[len(train_pairs) :]
+    targets, aux_stats = aux_targets(data, train_pairs, list(cfg.model.aux_properties))
+    # second texts are drawn among the training pairs, so cached mode already has
+    # their features; augmented crystals are rebuilt from the stored arrays per batch
+    dataset = PairDataset(
+        graphs,
+        train_pairs["crystal_index"].to_numpy(),
+        list(train_pairs["text"]),
+        train_feats,
+        second_text=cfg.loss.intra_text_weight > 0,
+        structures=data.structures if cfg.loss.intra_crystal_weight > 0 else None,
+        targets=targets,
+    )
+    pool_dataset = PairDataset(graphs, pool["crystal_index"].to_numpy(), list(pool["text"]), pool_feats)
+    sampler = EpochSampler(
+        dataset.crystal_index, tc.sampling, seed=tc.seed, rank=dist.rank, world_size=dist.world_size
+    )
+    return TrainInputs(data, train_pairs, pool, dataset, pool_dataset, sampler, aux_stats)

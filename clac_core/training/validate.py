@@ -1,0 +1,66 @@
+"""Validation during training: retrieval on a fixed pool, one text per crystal.
+
+The metrics are :func:`clac_core.evaluation.metrics.retrieval_metrics`, the project's one
+tie-aware function: a collapsed model (all scores equal) scores chance, never 1.0, so it
+cannot be saved as the best checkpoint. Shape legend: P pool size, D embedding dims.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+
+def retrieval_metrics(text_emb: torch.Tensor, crystal_emb: torch.Tensor) -> dict[str, float]:
+    """R@1/5/10 and MRR for text->crystal and crystal->text; row i of both is one pair.
+
+    Args:
+        text_emb: (P, D) normalized.
+        crystal_emb: (P, D) normalized.
+
+    Returns:
+        {"t2c_r1", ..., "c2t_mrr", "mean_r10"}.
+    """
+    from clac_core.evaluation.metrics import retrieval_metrics as pooled_metrics
+
+    sim = (text_emb.float() @ crystal_emb.float().t()).cpu().numpy()  # (P, P)
+    out: dict[str, float] = {}
+    for name, s in (("t2c", sim), ("c2t", sim.T)):
+        m = pooled_metrics(s, ks=(1, 5, 10))
+        for k in (1, 5, 10):
+            out[f"{name}_r{k}"] = m[f"R@{k}"]
+        out[f"{name}_mrr"] = m["MRR"]
+    out["mean_r10"] = 0.5 * (out["t2c_r10"] + out["c2t_r10"])
+    return out
+
+
+def validate(
+    model: Any, pool_dataset: Any, device: Any, *, batch_size: int, autocast: Any = None
+) -> dict[str, float]:
+    """Retrieval metrics of ``model`` on ``pool_dataset`` ({} for a pool under 2 pairs).
+
+    The model is left in train mode.
+    """
+    import torch
+
+    n = len(pool_dataset)
+    if n < 2:
+        return {}
+    model.eval()
+    bs = max(2, batch_size)
+    cr, tx = [], []
+    with torch.no_grad(), autocast or contextlib.nullcontext():
+        for lo in range(0, n, bs):
+            b = pool_dataset.collate(np.arange(lo, min(lo + bs, n))).to(device)
+            cr.append(model.encode_crystal(b.graphs).float())  # (b, D)
+            if b.text_features is not None:
+                tx.append(model.encode_text_features(b.text_features).float())
+            else:
+                tx.append(model.encode_text(b.texts).float())
+    model.train()
+    return retrieval_metrics(torch.cat(tx), torch.cat(cr))
