@@ -158,62 +158,69 @@ def eval_set_from_spec(
             generated non-caption views; rows without one are dropped.
         progress: tqdm bars.
     """
+    t0 = time.time()
+    records = _spec_records(spec, seed=seed, limit=None if split else limit, text_column=text_column)
+    c = _describe_records(
+        records, split=split, limit=limit, seed=seed, text_column=text_column, progress=progress
+    )
+    if not c["ids"]:
+        raise ValueError(
+            f"no crystals to evaluate from {spec!r} (split={split!r}, text_column={text_column!r})"
+        )
+    views = c["views"]
+    qviews = ("given",) if text_column else tuple(sorted(set(views) - set(QUERY_EXCLUDED_VIEWS) - {"given"}))
+    return EvalSet(
+        name=spec,
+        split=split,
+        ids=c["ids"],
+        formulas=c["formulas"],
+        structures=c["structures"],
+        properties=c["properties"],
+        facts=c["facts"],
+        texts=c["texts"],
+        views=views,
+        owner=np.asarray(c["owner"], dtype=np.int64),
+        query_views=qviews,
+        load_seconds=time.time() - t0,
+    )
+
+
+def _describe_records(
+    records: Any, *, split: str | None, limit: int | None, seed: int, text_column: str | None, progress: bool
+) -> dict[str, list[Any]]:
+    """Analyze and describe the kept records: per crystal (ids, formulas, structures,
+    properties, facts) and per text (texts, views, owner = the crystal's position)."""
     from tqdm.auto import tqdm
 
     from clac_core.corpus.splits import split_of
     from clac_core.evaluation.queries import facts_record
     from clac_core.text import analyze, describe
 
-    t0 = time.time()
-    records = _spec_records(spec, seed=seed, limit=None if split else limit, text_column=text_column)
-    ids, formulas, structures, props, facts_list = [], [], [], [], []
-    texts, views, owner = [], [], []
-
+    keys = ("ids", "formulas", "structures", "properties", "facts", "texts", "views", "owner")
+    c: dict[str, list[Any]] = {k: [] for k in keys}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for rec in tqdm(records, desc="describe", disable=not progress):
-            if limit is not None and len(ids) >= limit:
+            if limit is not None and len(c["ids"]) >= limit:
                 break
-            formula = rec.formula
-            if split and split_of(formula, seed=seed) != split:
+            if split and split_of(rec.formula, seed=seed) != split:
                 continue
             given = rec.provenance.get(f"text:{text_column}") if text_column else None
             if text_column and not given:
                 continue
             f = analyze(rec.structure, labels=rec.labels)
-            i = len(ids)
-            for d in describe(rec, seed=seed, facts=f):
-                texts.append(d.text)
-                views.append(d.view)
-                owner.append(i)
-            if given:
-                texts.append(given)
-                views.append("given")
-                owner.append(i)
-            ids.append(rec.id)
-            formulas.append(formula)
-            structures.append(rec.structure)
-            props.append(dict(rec.properties))
-            facts_list.append(facts_record(f, rec.properties))
-    if not ids:
-        raise ValueError(
-            f"no crystals to evaluate from {spec!r} (split={split!r}, text_column={text_column!r})"
-        )
-    qviews = ("given",) if text_column else tuple(sorted(set(views) - set(QUERY_EXCLUDED_VIEWS) - {"given"}))
-    return EvalSet(
-        name=spec,
-        split=split,
-        ids=ids,
-        formulas=formulas,
-        structures=structures,
-        properties=props,
-        facts=facts_list,
-        texts=texts,
-        views=views,
-        owner=np.asarray(owner, dtype=np.int64),
-        query_views=qviews,
-        load_seconds=time.time() - t0,
-    )
+            i = len(c["ids"])
+            texts = [(d.text, d.view) for d in describe(rec, seed=seed, facts=f)]
+            for text, view in texts + ([(given, "given")] if given else []):
+                c["texts"].append(text)
+                c["views"].append(view)
+                c["owner"].append(i)
+            c["ids"].append(rec.id)
+            c["formulas"].append(rec.formula)
+            c["structures"].append(rec.structure)
+            c["properties"].append(dict(rec.properties))
+            c["facts"].append(facts_record(f, rec.properties))
+    return c
 
 
 def is_spec(data: str) -> bool:
