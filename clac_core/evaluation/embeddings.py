@@ -120,6 +120,7 @@ def compute_embeddings(
         with torch.no_grad():
             return m.encode_text_features(f.to(device)).float().cpu().numpy()
 
+    h = int(base_text.hidden_size)  # H: backbone width (features may carry quantities after it)
     f_model = feats(model_text, es.texts)
     f_base = f_model if base_text is model_text else feats(base_text, es.texts)
     emb = Embeddings(
@@ -129,10 +130,12 @@ def compute_embeddings(
         ),
         text=proj(model, f_model),
         text_random=proj(random_model, f_base),
-        text_base=l2_normalize(f_base.numpy()),
+        # the pretrained encoder alone: pooled backbone features, without the model's own
+        # number-aware quantity features (text.quantities), which are part of CLaC, not the baseline
+        text_base=l2_normalize(f_base.numpy()[:, :h]),
         embed_text=lambda t: proj(model, feats(model_text, t)),
         embed_text_random=lambda t: proj(random_model, feats(base_text, t)),
-        embed_text_base=lambda t: l2_normalize(feats(base_text, t).numpy()),
+        embed_text_base=lambda t: l2_normalize(feats(base_text, t).numpy()[:, :h]),
     )
     emb.seconds = time.time() - t0
     return emb, random_model
