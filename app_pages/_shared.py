@@ -160,10 +160,12 @@ def sidebar() -> None:
             st.session_state["sidebar_index"] = pending  # allowed: the widget is not drawn yet
         elif st.session_state.get("sidebar_index") not in indexes:
             st.session_state.pop("sidebar_index", None)  # e.g. an index that was removed
-        cur = current_index_dir()
-        paths = [str(p) for p in indexes.values()]
-        pos = paths.index(cur) if cur in paths else 0
-        choice = st.selectbox("Corpus index", labels, index=pos, key="sidebar_index")
+        if "sidebar_index" not in st.session_state:
+            cur = current_index_dir()
+            paths = [str(p) for p in indexes.values()]
+            st.session_state["sidebar_index"] = labels[paths.index(cur) if cur in paths else 0]
+        # the value lives in the session state only (no index=): Streamlit warns when both are set
+        choice = st.selectbox("Corpus index", labels, key="sidebar_index")
         st.session_state[INDEX_KEY] = str(indexes[choice])
         try:
             info = get_info()
@@ -273,7 +275,9 @@ def show_results(table: pd.DataFrame, *, key: str, **kwargs: Any) -> Any:
     unknown (a Styler only changes what is shown; the values stay numbers for sorting)."""
     styled = table.style.format(table_formats(table.columns), na_rep=MISSING)
     cfg = {c: st.column_config.TextColumn(c, width="medium") for c in ("source", "crystal id") if c in table.columns}
-    return st.dataframe(styled, hide_index=True, key=key, column_config=cfg, width="stretch", **kwargs)
+    # the grid draws missing cells itself ("None") whatever the Styler says: placeholder= sets it
+    return st.dataframe(styled, hide_index=True, key=key, column_config=cfg, width="stretch",
+                        placeholder=MISSING, **kwargs)
 
 
 CELLS = {"conventional": "Conventional standard cell", "primitive": "Primitive cell", "as given": "Cell as stored"}

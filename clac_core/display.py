@@ -41,10 +41,25 @@ def plain(value: Any, max_len: int | None = None) -> str:
     return s
 
 
+_ZWSP = "\u200b"
+_SCHEME = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*):(?=//)")
+_WWW = re.compile(r"(?i)\b(www)\.")
+
+
 def md_escape(value: Any, max_len: int | None = None) -> str:
     """Text from data, safe in Markdown (and in Streamlit's HTML-free Markdown): renders as
-    exactly the characters given, never as a link, image, emphasis, heading or directive."""
-    return "".join("\\" + c if c in _PUNCT else c for c in plain(value, max_len))
+    the characters given, never as a link, image, emphasis, heading or directive.
+
+    Backslash escapes are not enough for bare URLs: Streamlit's GFM autolinker runs on the
+    text after escapes are resolved (``https\\://evil.example`` still became a link in
+    Chromium). A zero-width space after ``scheme:``, ``www`` and ``@`` breaks the URL and
+    e-mail patterns without changing what the reader sees.
+    """
+    s = plain(value, max_len)
+    s = _SCHEME.sub(lambda m: m.group(1) + ":" + _ZWSP, s)
+    s = _WWW.sub(lambda m: m.group(1) + _ZWSP + ".", s)
+    s = s.replace("@", "@" + _ZWSP)
+    return "".join("\\" + c if c in _PUNCT else c for c in s)
 
 
 def html_escape(value: Any, max_len: int | None = None) -> str:

@@ -84,7 +84,7 @@ def _shown(markdown: str) -> str:
     """What a reader sees of escaped Markdown source (backslash escapes removed)."""
     import re
 
-    return re.sub(r"\\(.)", r"\1", markdown)
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u200b", "")
 
 
 def test_home(app_env):
@@ -143,6 +143,7 @@ def test_search_returns_rows_and_filters_narrow(app_env):
     frames = _frames(at)
     assert frames and len(frames[0]) == 7  # hypothetical (decorated) crystals are opt-in
     assert "band gap (eV)" in frames[0].columns  # properties with their unit
+    assert at.dataframe[0].proto.placeholder == "—"  # drawn where a property is unknown
     at.checkbox(key="search_hypo").check().run()
     frames = _frames(at)
     assert len(frames[0]) == 12  # k=25 > corpus size
@@ -310,6 +311,8 @@ PAYLOAD = "![x](https://evil.example/t.png) [Click here to re-login](https://evi
 
 
 def test_md_escape_leaves_no_link_or_image():
+    import re
+
     from markdown_it import MarkdownIt
 
     from clac_core.display import md_escape
@@ -317,7 +320,10 @@ def test_md_escape_leaves_no_link_or_image():
     for text in (PAYLOAD, "<img src=x onerror=alert(1)>", "**bold** _x_ # head", ":red[x] $x^2$", "a\n# b"):
         out = MarkdownIt("commonmark").render(md_escape(text))
         assert "<a " not in out and "<img" not in out and "<strong>" not in out and "<h1>" not in out
-    assert "https://" not in md_escape(PAYLOAD)  # no bare URL left for GFM's autolinker
+    for text in (PAYLOAD, "see www.evil.example or mail a@evil.example, ftp://x.y"):
+        bare = re.sub(r"\\(.)", r"\1", md_escape(text)).replace("\u200b", "|")
+        assert "://" not in bare and "www." not in bare and "@e" not in bare  # nothing for GFM's autolinker
+        assert _shown(md_escape(text)) == text  # reads the same
     assert MarkdownIt("commonmark").render(md_escape("a*b*c")).strip() == "<p>a*b*c</p>"
 
 
