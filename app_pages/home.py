@@ -11,6 +11,7 @@ import streamlit as st
 
 from app_pages._shared import get_info
 from clac_core.display import md_escape
+from clac_core.evaluation.inverse_design import headline_rows
 from clac_core.evaluation.report import comparison_rows, headline
 
 st.title("CLaC Explorer")
@@ -71,6 +72,15 @@ if info["eval_results"] is not None:
     m3.metric("zero-shot crystal system", fmt(h["zero_shot_crystal_system_accuracy"]))
     m4.metric("vs best baseline (t→c R@10)", fmt(h["text_to_crystal_R@10_vs_best_baseline"], "×"))
     st.dataframe(pd.DataFrame(comparison_rows(res)), hide_index=True)
+    inv_rows = headline_rows(res)
+    if inv_rows:
+        st.markdown(
+            "**Property language: inverse design by text** (CLaC's protocol: the query *\"material with "
+            "bandgap around {v} eV\"* ranks the test crystals; mean property of the top 10 against v)"
+        )
+        st.dataframe(pd.DataFrame(inv_rows), hide_index=True)
+        if info.get("inverse_design_png"):
+            st.image(info["inverse_design_png"], caption="Target vs retrieved mean of the top 10 (y = x: perfect)")
     with st.expander("Full results.json"):
         st.json(res, expanded=False)
 else:
@@ -82,8 +92,10 @@ if info["model_card"]:
 st.subheader("Pages")
 st.markdown(
     """
-- **Search by text** – type what you want (*"a cubic oxide perovskite with a band gap"*), filter by
-  elements, crystal system, band gap, size and source; pick a row to see it in 3D; download CSV.
+- **Search by text** – type what you want (*"a cubic oxide with a band gap around 3 eV, no Pb"*):
+  property-aware search reads the constraints and says what it understood; filter by elements,
+  crystal system, band gap, formation energy, magnetism, size and source; pick a row to see it in
+  3D; download CSV.
 - **Upload crystals** – drop CIF / POSCAR / extxyz files: nearest descriptions, nearest corpus
   crystals, zero-shot labels and a generated description for each.
 - **3D viewer** – any corpus or uploaded crystal: unit cell, supercells, styles, lattice and sites, CIF.

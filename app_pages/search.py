@@ -29,9 +29,20 @@ query = st.text_input("Describe the crystal you are looking for", key="search_qu
 k = st.slider("Results", 5, 200, 25, key="search_k")
 with st.expander("Filters", expanded=True):
     filters = filters_ui(ex, "search")
+aware = st.toggle(
+    "Property-aware search", value=True, key="search_aware",
+    help="Read property constraints from the query (band gap, formation energy, density, magnetism, "
+    "stable, elements with/without, crystal system) and re-rank the model's hits by them: known DFT "
+    "values first, the model's predicted values where a crystal has none. Off: the model's cosine only.",
+)
+understood = ex.understand(query).describe() if aware and (query or "").strip() else []
+if aware:
+    st.caption(
+        "Understood: " + (" · ".join(md_escape(u) for u in understood) if understood else "no property constraint")
+    )
 
 try:
-    hits = ex.search_text(query, k, filters)
+    hits = ex.search_text(query, k, filters, property_aware=aware)
 except ValueError as exc:
     st.warning(md_escape(exc))
     st.stop()
@@ -40,9 +51,14 @@ if hits.empty:
     st.info("No crystal passes these filters.")
     st.stop()
 table = display_table(ex, hits)
+ranked_by = (
+    "score = 2 × match to the understood constraints + cosine similarity"
+    if "score" in hits.columns
+    else "cosine similarity between the query and each crystal embedding"
+)
 st.caption(
-    f"{len(hits)} results · cosine similarity between the query and each crystal embedding · "
-    "click a column header to sort · — = not known for this crystal"
+    f"{len(hits)} results · ranked by {ranked_by} · click a column header to sort · "
+    "— = not known for this crystal · predicted columns are the model's estimates, not DFT"
 )
 event = show_results(table, key="search_table", on_select="rerun", selection_mode="single-row")
 st.download_button(

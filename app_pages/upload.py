@@ -85,6 +85,10 @@ def show_one(fi: int, si: int, s) -> None:
         except Exception as exc:  # text generation failing must not hide the rest
             st.warning(f"No description: {md_escape(exc)}")
     with c2:
+        pred = ex.predict_properties(s)
+        if len(pred):
+            st.markdown("Predicted properties (the model's estimates, not DFT; test error in the model card)")
+            st.dataframe(pred, hide_index=True, key=f"upload_pred_{fi}_{si}")
         st.markdown("Zero-shot labels (prompt softmax)")
         for task, df in ex.zero_shot(s).items():
             st.caption(md_escape(task))

@@ -166,9 +166,13 @@ def results_table(df: pd.DataFrame, props: Sequence[str]) -> pd.DataFrame:
             out[label] = df[col]
     if "similarity" in out:
         out["similarity"] = out["similarity"].astype(float).round(3)
+    if "score" in df.columns:  # property-aware search: the fused score the rows are ranked by
+        out.insert(1, "score", df["score"].astype(float).round(3))
     for c in props:
         vals = pd.to_numeric(df[c], errors="coerce") if c in df.columns else pd.Series(float("nan"), index=df.index)
         out[property_label(c)] = vals.astype(float)
+    for c in predicted_columns(df):  # the model's estimates, always labelled as predicted
+        out[predicted_label(c)] = pd.to_numeric(df[c], errors="coerce").astype(float)
     for col, label in (("source", "source"), ("crystal_id", "crystal id")):
         if col in df.columns:
             out[label] = df[col].map(plain)
@@ -177,9 +181,26 @@ def results_table(df: pd.DataFrame, props: Sequence[str]) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+PREDICTED_PREFIX = "predicted_"
+
+
+def predicted_columns(df: pd.DataFrame) -> list[str]:
+    """``predicted_<quantity>`` columns (the model's aux-head estimates), in display order."""
+    rank = {q: i for i, q in enumerate(PROPERTY_ORDER + tuple(QUANTITIES))}
+    cols = [c for c in df.columns if str(c).startswith(PREDICTED_PREFIX) and str(c)[len(PREDICTED_PREFIX):] in QUANTITIES]
+    return sorted(cols, key=lambda c: rank[str(c)[len(PREDICTED_PREFIX):]])
+
+
+def predicted_label(column: str) -> str:
+    """``predicted band gap (eV)`` for ``predicted_band_gap``."""
+    return f"predicted {property_label(column[len(PREDICTED_PREFIX):])}"
+
+
 def table_formats(columns: Iterable[str]) -> dict[str, str]:
     """Display format per column of a :func:`results_table` (decimals from
     :data:`QUANTITIES` for property headers, 3 for similarity)."""
     by_label = {property_label(q): f"{{:.{quantity.decimals}f}}" for q, quantity in QUANTITIES.items()}
+    by_label.update({f"predicted {property_label(q)}": f"{{:.{quantity.decimals}f}}" for q, quantity in QUANTITIES.items()})
     by_label["similarity"] = "{:.3f}"
+    by_label["score"] = "{:.3f}"
     return {c: by_label[c] for c in columns if c in by_label}

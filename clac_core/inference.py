@@ -329,9 +329,12 @@ def _read_json(path: Path) -> Any:
 def docs_info() -> dict[str, Any]:
     """The shipped model card and evaluation results, when present."""
     card = Path(os.environ.get("CLAC_MODEL_CARD", ASSETS / "MODEL_CARD.md"))
+    results = Path(os.environ.get("CLAC_EVAL_RESULTS", ASSETS / "eval" / "results.json"))
+    plot = results.with_name("inverse_design.png")
     return {
         "model_card": card.read_text(encoding="utf-8") if card.is_file() else None,
-        "eval_results": _read_json(Path(os.environ.get("CLAC_EVAL_RESULTS", ASSETS / "eval" / "results.json"))),
+        "eval_results": _read_json(results),
+        "inverse_design_png": str(plot) if plot.is_file() else None,
     }
 
 
@@ -484,6 +487,27 @@ class Explorer:
         self, structure: Structure, k: int = 10, filters: SearchFilters | None = None
     ) -> pd.DataFrame:
         return self.index.search(self.embed_structures([structure])[0], k, filters)
+
+    def predict_properties(self, structure: Structure) -> pd.DataFrame:
+        """The model's aux-head estimates for one structure: quantity, value, unit (empty frame
+        for a model without the head). Estimates, not DFT; their test error is in the model card."""
+        import pandas as pd
+
+        from clac_core.embed import predict_structures
+        from clac_core.properties import QUANTITIES
+
+        names = list(getattr(self.model.cfg, "aux_properties", []) or [])
+        if not names:
+            return pd.DataFrame(columns=["quantity", "predicted", "unit"])
+        pred = predict_structures(self.model, [structure], progress=False)[0]
+        rows = []
+        for n, v in zip(names, pred, strict=True):
+            q = QUANTITIES.get(n)
+            if n == "band_gap":
+                v = max(float(v), 0.0)
+            rows.append({"quantity": q.label if q else n, "predicted": round(float(v), q.decimals if q else 2),
+                         "unit": q.unit if q else ""})
+        return pd.DataFrame(rows)
 
     def nearest_descriptions(self, structure: Structure, k: int = 5) -> pd.DataFrame:
         return self.index.nearest_descriptions(self.embed_structures([structure])[0], k)

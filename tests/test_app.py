@@ -140,6 +140,7 @@ def test_home_does_not_import_torch(app_env):
 
 def test_search_returns_rows_and_filters_narrow(app_env):
     at = _app("search.py")
+    at.toggle(key="search_aware").set_value(False).run()  # the model's ranking alone
     frames = _frames(at)
     assert frames and len(frames[0]) == 7  # hypothetical (decorated) crystals are opt-in
     assert "band gap (eV)" in frames[0].columns  # properties with their unit
@@ -157,6 +158,22 @@ def test_search_returns_rows_and_filters_narrow(app_env):
     at.multiselect(key="search_sys").set_value(["hexagonal"]).run()
     assert list(_frames(at)[0]["formula"]) == ["ZnO"]
     assert at.get("iframe")  # the selected crystal's 3D view
+
+
+def test_search_property_aware_says_what_it_understood(app_env):
+    at = _app("search.py")
+    at.checkbox(key="search_hypo").check().run()
+    at.text_input(key="search_query").set_value("a hexagonal oxide without Mg").run()
+    assert not at.exception, [e.message for e in at.exception]
+    shown = " ".join(_shown(c.value) for c in at.caption)
+    assert "Understood:" in shown and "contains O" in shown and "no Mg" in shown and "hexagonal" in shown
+    res = _frames(at)[0]
+    assert "score" in res.columns
+    assert all("O" in f and "Mg" not in f for f in res["formula"])  # element constraints are hard
+    assert res.iloc[0]["crystal system"] == "hexagonal"  # ZnO: the only hexagonal oxide ranks first
+    at.toggle(key="search_aware").set_value(False).run()
+    off = _frames(at)[0]
+    assert "score" not in off.columns and "MgO" in set(off["formula"])  # off: the model alone
 
 
 def test_upload_good_and_bad(app_env):
@@ -255,6 +272,7 @@ def test_corpus_builds_index_selected_and_searched(app_env):
     assert all(i.startswith("perov_demo:") for i in idx.metadata["crystal_id"])
     assert "tmp" not in " ".join(idx.manifest["sources"])
     at.switch_page("app_pages/search.py").run()
+    at.toggle(key="search_aware").set_value(False).run()  # every crystal, by the model's ranking
     assert not at.exception, [e.message for e in at.exception]
     res = _frames(at)[0]
     assert set(res["formula"]) == {"NaCl", "MgO", "CsCl"}  # the new index, not the default

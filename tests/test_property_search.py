@@ -108,3 +108,37 @@ def test_explorer_property_aware_search(small_index) -> None:
     assert set(res["crystal_id"]) <= {"c0", "c2", "c4", "c5"}
     off = ex.search_text("Li oxide with a band gap around 2 eV", k=6, property_aware=False)
     assert len(off) == 6 and "score" not in off.columns
+
+
+def test_results_table_labels_predictions_and_score(small_index) -> None:
+    from clac_core.display import predicted_label, results_table, table_formats
+
+    hits = small_index.search(np.ones(8, np.float32), k=3, rescore=lambda rows, s: s + 1.0)
+    table = results_table(hits, ["band_gap"])
+    assert "score" in table.columns and "band gap (eV)" in table.columns
+    assert predicted_label("predicted_band_gap") == "predicted band gap (eV)"
+    assert "predicted band gap (eV)" in table.columns  # the model's estimate, never unlabelled
+    assert table["predicted band gap (eV)"].dtype.kind == "f"  # numeric: sorts and exports
+    assert table_formats(table.columns)["predicted band gap (eV)"] == "{:.2f}"
+
+
+def test_explorer_predict_properties_uses_the_aux_head() -> None:
+    from pymatgen.core import Lattice, Structure
+
+    from clac_core.config import load_config
+    from clac_core.inference import Explorer
+    from clac_core.models.clip import CLaCModel
+
+    cfg = load_config("configs/tiny.yaml").model
+    cfg.aux_properties = ["band_gap", "density"]
+    model = CLaCModel(cfg, load_text_backbone=False).eval()
+    model.aux_mean.copy_(__import__("torch").tensor([1.5, 4.0]))
+    ex = Explorer.__new__(Explorer)
+    ex.model = model
+    s = Structure(Lattice.cubic(4.2), ["Mg", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    pred = ex.predict_properties(s)
+    assert list(pred["quantity"]) == ["band gap", "density"] and list(pred["unit"]) == ["eV", "g/cm³"]
+    assert pred["predicted"].iloc[0] >= 0.0  # a band gap is never shown negative
+    cfg0 = load_config("configs/tiny.yaml").model
+    ex.model = CLaCModel(cfg0, load_text_backbone=False)
+    assert ex.predict_properties(s).empty  # a model without the head predicts nothing

@@ -279,6 +279,32 @@ def announce_inverse_design(ctx: EvalContext) -> str:
     return f"inverse design by text: {len(TASKS)} properties, top-k {KS}, {len(ctx.es)} crystals"
 
 
+def headline_rows(results: dict[str, Any], k: int = 10) -> list[dict[str, Any]]:
+    """One row per property for the app's Home page: template MAE of the model, the
+    baselines and random k, the model's Pearson r and its MAE over the other phrasings."""
+    rows = []
+    for prop, r in (results.get("inverse_design") or {}).items():
+        if "template" not in r:
+            continue
+        key = f"top{k}"
+        rand = r["random"][key]["MAE"]
+        m = r["template"]["model"][key]
+        rows.append(
+            {
+                "property": f"{prop.replace('_', ' ')} ({r['unit']})",
+                "crystals": r["n_crystals"],
+                f"CLaC MAE (top {k})": round(m["MAE"], 3),
+                "random k": round(rand, 3),
+                "CLaC / random": round(m["MAE"] / rand, 2) if rand else None,
+                "Pearson r": None if m["pearson_r"] is None else round(m["pearson_r"], 3),
+                "lexical": round(r["template"]["lexical"][key]["MAE"], 3),
+                "text encoder only": round(r["template"]["text_encoder_only"][key]["MAE"], 3),
+                "other phrasings (CLaC)": round(r["phrasings_mean"]["model"][key]["MAE"], 3),
+            }
+        )
+    return rows
+
+
 def plot_inverse_design(results: dict[str, Any], path: str | Path, k: int = 10) -> Path | None:
     """Target vs retrieved top-k mean (model, baselines, random) with y = x, one panel per
     property; written to ``path`` (PNG). None if the section is absent."""
