@@ -286,7 +286,13 @@ CELLS = {"conventional": "Conventional standard cell", "primitive": "Primitive c
 def show_structure(structure: Any, *, key: str, title: str = "", height: int = 440) -> Any:
     """3D view with cell/style/supercell controls and CIF + POSCAR downloads of the shown cell;
     plotly fallback without 3Dmol.js. Returns the structure shown (in the chosen cell)."""
-    from clac_core.viewer3d import cell_for_view, poscar_text, structure_figure, structure_html, symmetrized_cif
+    from clac_core.viewer3d import (
+        cell_for_view,
+        poscar_text,
+        structure_figure,
+        structure_html,
+        symmetrized_cif,
+    )
 
     c1, c2, c3 = st.columns([2, 2, 1])
     cell = c1.radio("Cell", list(CELLS), format_func=CELLS.get, horizontal=True, key=f"{key}_cell")
