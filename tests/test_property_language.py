@@ -260,3 +260,12 @@ def test_non_metallic_is_gapped_not_metallic() -> None:
     assert c.prop == "band_gap" and c.lo > 0
     (c,) = parse_constraints("a metallic compound")
     assert c.lo == c.hi == 0.0
+
+
+def test_plot_inverse_design_skips_when_nothing_was_measured(tmp_path) -> None:
+    from clac_core.evaluation.inverse_design import plot_inverse_design
+
+    assert plot_inverse_design({}, tmp_path / "a.png") is None
+    skipped = {"inverse_design": {"band_gap": {"skipped": "3 crystals with a known band_gap"}}}
+    assert plot_inverse_design(skipped, tmp_path / "b.png") is None
+    assert not (tmp_path / "b.png").exists()

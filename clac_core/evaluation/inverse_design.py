@@ -317,6 +317,8 @@ def plot_inverse_design(results: dict[str, Any], path: str | Path, k: int = 10) 
     import matplotlib.pyplot as plt
 
     tasks = [t for t in TASKS if t.name in inv and "template" in inv[t.name]]
+    if not tasks:  # every property skipped (too few crystals with known values)
+        return None
     fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 4), squeeze=False)
     for ax, task in zip(axes[0], tasks, strict=True):
         r = inv[task.name]
