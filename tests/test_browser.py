@@ -244,6 +244,9 @@ def test_corpus_build_selects_new_index_and_payload_is_text(server, page, tmp_pa
     page.screenshot(path=str(SHOTS / "corpus_injection.png"), full_page=True)
     _nav(page, "Search by text")
     assert "yours: browser_built" in _sidebar_choice(page)
+    assert "Understood:" in page.locator("[data-testid='stMain']").inner_text()  # property-aware by default
+    page.get_by_text("Property-aware search", exact=True).click()  # off: every crystal, the model's order
+    _settle(page)
     heads, rows = _grid(page)
     assert {r[heads.index("formula")] for r in rows} == {"NaCl", "MgO"}  # the new index is searched
 
