@@ -25,16 +25,18 @@ from clac_core.display import (
     table_formats,
     value_range,
 )
-from clac_core.index import CRYSTAL_SYSTEMS, CorpusIndex, SearchFilters
+from clac_core.index import CorpusIndex, SearchFilters
 from clac_core.inference import (
     Explorer,
     default_checkpoint,
     default_index,
     docs_info,
+    index_stamp,
     list_indexes,
     load_model,
     loaded_info,
 )
+from clac_core.symmetry import CRYSTAL_SYSTEMS_HIGH_FIRST
 
 INDEX_KEY = "clac_index_dir"
 PENDING_INDEX_KEY = "clac_pending_index"  # a label the sidebar selects on its next run
@@ -60,13 +62,14 @@ def _load_model(checkpoint: str) -> Any:
 
 
 @st.cache_resource(show_spinner="Loading the corpus index…")
-def _load_index(index_dir: str) -> CorpusIndex:
+def _load_index(index_dir: str, stamp: str) -> CorpusIndex:
+    # ``stamp`` (inference.index_stamp) is part of the cache key: a rebuilt index is reloaded
     return CorpusIndex.load(index_dir)
 
 
 @st.cache_resource(show_spinner=False)
-def _explorer_for(checkpoint: str, index_dir: str) -> Explorer:
-    model, index = _load_model(checkpoint), _load_index(index_dir)
+def _explorer_for(checkpoint: str, index_dir: str, stamp: str) -> Explorer:
+    model, index = _load_model(checkpoint), _load_index(index_dir, stamp)
     return Explorer(model, index, checkpoint=Path(checkpoint), index_dir=Path(index_dir))
 
 
@@ -131,7 +134,8 @@ def get_info() -> dict[str, Any]:
 def get_index() -> CorpusIndex:
     """The selected corpus index without the model (pages that only look crystals up)."""
     try:
-        return _load_index(current_index_dir())
+        ix = current_index_dir()
+        return _load_index(ix, index_stamp(ix))
     except Exception as exc:
         _fail("corpus index", exc)
         raise  # pragma: no cover
@@ -140,7 +144,8 @@ def get_index() -> CorpusIndex:
 def get_explorer() -> Explorer:
     """The loaded Explorer (model + selected index), or an error message and st.stop()."""
     try:
-        return _explorer_for(str(default_checkpoint()), current_index_dir())
+        ix = current_index_dir()
+        return _explorer_for(str(default_checkpoint()), ix, index_stamp(ix))
     except Exception as exc:
         _fail("model or index", exc)
         raise  # pragma: no cover
@@ -203,7 +208,7 @@ def filters_ui(ex: Explorer, prefix: str) -> SearchFilters:
     c1, c2, c3, c4 = st.columns(4)
     must = c1.text_input("Must contain elements", key=f"{prefix}_must", placeholder="e.g. O, Ti")
     must_not = c2.text_input("Must not contain", key=f"{prefix}_mustnot", placeholder="e.g. Pb")
-    systems = c3.multiselect("Crystal system", list(CRYSTAL_SYSTEMS), key=f"{prefix}_sys")
+    systems = c3.multiselect("Crystal system", list(CRYSTAL_SYSTEMS_HIGH_FIRST), key=f"{prefix}_sys")
     sources = c4.multiselect("Source", sorted(md["source"].astype(str).unique()), key=f"{prefix}_src")
     d1, d2, d3, d4 = st.columns(4)
     nmax = int(md["nsites"].max()) if len(md) else 1

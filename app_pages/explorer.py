@@ -15,8 +15,8 @@ import streamlit as st
 
 from app_pages._shared import get_explorer, selected_points
 from clac_core.display import html_escape, md_escape, plain, property_columns, property_label
-from clac_core.index import CRYSTAL_SYSTEMS
 from clac_core.inference import read_upload
+from clac_core.symmetry import CRYSTAL_SYSTEMS_HIGH_FIRST as CRYSTAL_SYSTEMS
 
 SYSTEM_COLOURS = dict(zip(CRYSTAL_SYSTEMS, ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
                                              "#e377c2"), strict=True))
@@ -30,11 +30,12 @@ ex = get_explorer()
 
 
 @st.cache_data(show_spinner="Loading the map…")
-def _coords(index_dir: str, _key: str):
+def _coords(index_dir: str, map_key: str):
+    # map_key is hashed (no leading underscore): a rebuilt index in the same folder gets a new map
     return ex.umap_coords()
 
 
-pts = _coords(str(ex.index_dir), ex.index.corpus_hash)
+pts = _coords(str(ex.index_dir), ex.map_key)
 st.caption(f"Projection: {md_escape(ex.map_method)} · {int((pts.modality == 'crystal').sum()):,} crystals, "
            f"{int((pts.modality == 'text').sum()):,} texts")
 props = property_columns(ex.index.metadata)

@@ -11,7 +11,7 @@ import streamlit as st
 
 from app_pages._shared import get_index, show_structure, structure_tables
 from clac_core.display import MISSING, md_escape, plain, property_columns, property_label
-from clac_core.index import symmetry_info
+from clac_core.inference import symmetry_info
 
 st.title("3D viewer")
 index = get_index()

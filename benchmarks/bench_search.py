@@ -38,7 +38,8 @@ def synthetic_index(n: int, dim: int, seed: int = 0):
     """A CorpusIndex with random unit embeddings and plausible metadata (N rows)."""
     import pandas as pd
 
-    from clac_core.index import CRYSTAL_SYSTEMS, CorpusIndex
+    from clac_core.index import CorpusIndex
+    from clac_core.symmetry import CRYSTAL_SYSTEMS_HIGH_FIRST as CRYSTAL_SYSTEMS
 
     rng = np.random.default_rng(seed)
     emb = rng.standard_normal((n, dim)).astype(np.float32)

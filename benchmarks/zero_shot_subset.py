@@ -5,7 +5,7 @@ reading crystal systems from the graph cache's space groups (needs a checkpoint 
     python benchmarks/zero_shot_subset.py RUN/best --data DIR [--split val] [--device cuda]
 
 Prints one JSON line. Prompts are ``clac_core.evaluate.ZERO_SHOT_PROMPTS["crystal_system"]``,
-labels ``clac_core.text.facts.crystal_system_from_number`` (neither imports pymatgen).
+labels ``clac_core.symmetry.crystal_system_from_number`` (neither imports pymatgen).
 """
 
 from __future__ import annotations
@@ -22,14 +22,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def system_of(sg: int) -> str | None:
     """Crystal system of a graph cache's space-group number (0 = spglib found none -> None)."""
-    from clac_core.text.facts import crystal_system_from_number
+    from clac_core.symmetry import crystal_system_from_number
 
     return crystal_system_from_number(sg) if 1 <= sg <= 230 else None
 
 
 def main(argv: list[str] | None = None) -> int:
     import numpy as np
-    import pandas as pd
     import torch
 
     from clac_core.data import load_data_dir, load_graph_cache, text_feature_cache
@@ -48,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("needs a checkpoint trained with graph.symmetry (labels come from its graph cache)")
     data = load_data_dir(a.data)
     graphs = load_graph_cache(data, model.cfg.graph, progress=False)
-    crystals = pd.read_parquet(Path(a.data) / "crystals.parquet", columns=["crystal_id", "split"])
+    crystals = data.crystals
     rows = np.flatnonzero(crystals["split"].to_numpy() == a.split)
     labels = [system_of(int(graphs.sg[i])) for i in rows]
     keep = [i for i, y in zip(rows, labels, strict=True) if y is not None]

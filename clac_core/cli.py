@@ -17,7 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("clac_core.train", "train a CLaC model contrastively"),
     "embed": ("clac_core.embed", "embed structures or texts with a checkpoint"),
     "eval": ("clac_core.evaluate", "zero-shot retrieval, classification, probes, baselines"),
-    "index": ("clac_core.index", "build a searchable corpus index for the app"),
+    "index": ("clac_core.index.cli", "build a searchable corpus index for the app"),
 }
 
 

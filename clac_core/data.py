@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from torch_geometric.data import Batch
 
     from clac_core.graph import GraphCache
+    from clac_core.record import CrystalRecord
 
 CRYSTAL_COLUMNS = ("crystal_id", "split", "formula", "lattice", "frac_coords", "atomic_numbers")
 PAIR_COLUMNS = ("crystal_id", "text", "view", "split")
@@ -82,13 +83,46 @@ class DataDir:
 
     def structures(self, indices: Sequence[int] | None = None) -> list[Structure]:
         """pymatgen Structures from the stored arrays (no CIF parsing)."""
-        from clac_core.corpus.record import structure_from_arrays
+        from clac_core.record import structure_from_arrays
 
         rows = self.crystals if indices is None else self.crystals.iloc[list(indices)]
         return [
             structure_from_arrays(lat, fc, z)
             for lat, fc, z in zip(rows["lattice"], rows["frac_coords"], rows["atomic_numbers"], strict=True)
         ]
+
+    def records(self) -> list[CrystalRecord]:
+        """One :class:`CrystalRecord` per crystal (structure, source, known properties, labels)."""
+        from clac_core.record import CrystalRecord, structure_from_arrays
+
+        records = []
+        for r in self.crystals.itertuples(index=False):
+            props = json.loads(r.properties) if isinstance(getattr(r, "properties", None), str) else {}
+            labels = json.loads(r.labels) if isinstance(getattr(r, "labels", None), str) else {}
+            records.append(
+                CrystalRecord(
+                    id=str(r.crystal_id),
+                    structure=structure_from_arrays(r.lattice, r.frac_coords, r.atomic_numbers),
+                    source=str(r.source),
+                    properties={k: float(v) for k, v in props.items() if v is not None and v == v},
+                    labels=labels,
+                    hypothetical=bool(r.hypothetical),
+                )
+            )
+        return records
+
+    def texts(self) -> list[tuple[str, str, str]]:
+        """(text, view, crystal_id) of every pair, in file order."""
+        p = self.pairs
+        return list(zip(p["text"], p["view"], p["crystal_id"].astype(str), strict=True))
+
+
+def read_crystals(path: str | Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """``crystals.parquet`` of a ``clac data build`` directory (all columns, or ``columns``),
+    without pairing it with the texts (:func:`load_data_dir` does both)."""
+    import pandas as pd
+
+    return pd.read_parquet(Path(path) / "crystals.parquet", columns=None if columns is None else list(columns))
 
 
 def load_data_dir(path: str | Path) -> DataDir:
@@ -104,7 +138,7 @@ def load_data_dir(path: str | Path) -> DataDir:
     for name in ("crystals.parquet", "pairs.parquet"):
         if not (path / name).is_file():
             raise FileNotFoundError(f"{path / name} not found; build it with `clac data build --out {path}`")
-    crystals = pd.read_parquet(path / "crystals.parquet", columns=None)
+    crystals = read_crystals(path)
     missing = [c for c in CRYSTAL_COLUMNS if c not in crystals.columns]
     if missing:
         raise ValueError(f"{path / 'crystals.parquet'} lacks columns {missing}")

@@ -273,7 +273,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out.suffix.lower() not in (".npy", ".parquet"):
         print(f"clac embed: --out must end in .npy or .parquet, got {args.out.name!r}", file=sys.stderr)
         return 2
-    from clac_core.index import report_skipped
+    from clac_core.logs import report_skipped
     from clac_core.models import load_checkpoint
 
     progress = not args.quiet

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from clac_core.config import GraphConfig
+from clac_core.symmetry import symmetry_dataset
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -65,9 +66,8 @@ def symmetry_features(structure: Structure, symprec: float = 0.1) -> tuple[int, 
     import spglib
 
     lattice = np.asarray(structure.lattice.matrix, dtype=np.float64)
-    cell = (lattice, np.asarray(structure.frac_coords, dtype=np.float64), list(structure.atomic_numbers))
     try:
-        ds = spglib.get_symmetry_dataset(cell, symprec=symprec)
+        ds = symmetry_dataset(structure, symprec)
     except Exception:  # spglib raises on some degenerate cells; treat as "no symmetry found"
         ds = None
     if ds is not None:

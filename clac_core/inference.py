@@ -12,7 +12,6 @@ Shape legend: N crystals, M descriptions, D embedding dims, B queries.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -24,14 +23,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from clac_core.embed import ProgressFn, embed_structures, embed_texts
 from clac_core.evaluation.prompts import ZeroShotTask, zero_shot_tasks
-from clac_core.index import (
-    CorpusIndex,
-    ProgressFn,
-    SearchFilters,
-    checkpoint_hash,
-    symmetry_info,
+from clac_core.index import CorpusIndex, SearchFilters, checkpoint_hash
+from clac_core.index.projection import (  # noqa: F401 - compute_umap: scripts/make_assets.py imports it from here
+    compute_umap,
+    pca_xy,
+    umap_cache_path,
+    umap_key,
 )
+from clac_core.symmetry import symmetry_info
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -68,6 +69,19 @@ def session_index_root(session: str) -> Path:
     if not _TOKEN.fullmatch(str(session)):
         raise ValueError("invalid session token")
     return user_index_root() / "sessions" / session
+
+
+def index_stamp(index_dir: str | Path) -> str:
+    """A string that changes whenever the index in ``index_dir`` is rebuilt ("" if none).
+
+    Every :meth:`CorpusIndex.save` rewrites ``manifest.json`` last, so its mtime and size key
+    the app's caches: a rebuilt index in the same folder is loaded again, not served stale.
+    """
+    try:
+        st = (Path(index_dir) / "manifest.json").stat()
+    except OSError:
+        return ""
+    return f"{st.st_mtime_ns}:{st.st_size}"
 
 
 def is_index_dir(path: Path) -> bool:
@@ -192,10 +206,9 @@ def small_batch_threads(n: int) -> Iterator[None]:
 
 def encode_query_texts(model: Any, texts: Sequence[str]) -> np.ndarray:
     """(B, D) normalized text embeddings with the small-batch threading policy."""
-    from clac_core.index import encode_texts
-
+    texts = list(texts)
     with small_batch_threads(len(texts)):
-        return encode_texts(model, list(texts))
+        return embed_texts(model, texts, 128, len(texts) >= 256, desc="descriptions")
 
 
 # ---------------------------------------------------------------------- zero-shot prompts
@@ -240,10 +253,8 @@ def upload_limit_mb() -> int:
 
 def read_upload(data: bytes, filename: str) -> UploadResult:
     """Parse an uploaded CIF/POSCAR/extxyz; every failure becomes ``UploadResult.error``."""
-    try:
-        from clac_core.io import StructureReadError, read_structures
-    except ImportError as exc:  # pragma: no cover - io lands with the project
-        return UploadResult(filename, error=f"structure reader unavailable: {exc}")
+    from clac_core.io import StructureReadError, read_structures
+
     try:
         structures = read_structures(data, filename=filename)
     except StructureReadError as exc:
@@ -256,45 +267,6 @@ def read_upload(data: bytes, filename: str) -> UploadResult:
 
 
 # ---------------------------------------------------------------------- 2D map
-
-
-def _umap_key(index: CorpusIndex) -> str:
-    ck = str(index.manifest.get("checkpoint_hash") or "")
-    return hashlib.sha256(f"{ck}:{index.corpus_hash}".encode()).hexdigest()[:16]
-
-
-def umap_cache_path(index: CorpusIndex, index_dir: str | Path) -> Path:
-    return Path(index_dir) / f"umap_{_umap_key(index)}.npz"
-
-
-def compute_umap(
-    index: CorpusIndex, index_dir: str | Path, *, seed: int = 0, n_neighbors: int = 15
-) -> Path:
-    """Fit UMAP on crystal + description embeddings and cache the 2D coordinates.
-
-    Costs ~25 s of numba compilation in a fresh process: run at index build, never on page load.
-
-    Returns:
-        path of the ``.npz`` with ``crystal_xy`` (N, 2) and ``desc_xy`` (M, 2).
-    """
-    import umap
-
-    x = np.concatenate([index.embeddings, index.desc_embeddings])  # (N+M, D)
-    nn = max(2, min(n_neighbors, len(x) - 1))
-    reducer = umap.UMAP(n_neighbors=nn, metric="cosine", random_state=seed, n_components=2, init="random")
-    xy = reducer.fit_transform(x).astype(np.float32)
-    path = umap_cache_path(index, index_dir)
-    np.savez(path, crystal_xy=xy[: len(index)], desc_xy=xy[len(index) :], method=np.array("umap"))
-    return path
-
-
-def _pca_xy(x: np.ndarray) -> np.ndarray:
-    """(B, D) -> (B, 2) by PCA (SVD); the fallback map when UMAP was not precomputed."""
-    if len(x) < 2:
-        return np.zeros((len(x), 2), dtype=np.float32)
-    c = x - x.mean(0, keepdims=True)
-    _, _, vt = np.linalg.svd(c, full_matrices=False)
-    return (c @ vt[:2].T).astype(np.float32)
 
 
 # ---------------------------------------------------------------------- what is loaded (files only)
@@ -406,10 +378,6 @@ class Explorer:
         ix = Path(index_dir) if index_dir else default_index()
         return cls(load_model(ck), CorpusIndex.load(ix), checkpoint=ck, index_dir=ix)
 
-    def with_index(self, index_dir: str | Path) -> Explorer:
-        """Same model, another corpus index."""
-        return Explorer(self.model, CorpusIndex.load(index_dir), checkpoint=self.checkpoint, index_dir=Path(index_dir))
-
     # ------------------------------------------------------------------ embedding
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         """(B, D) float32 normalized text embeddings."""
@@ -417,10 +385,9 @@ class Explorer:
 
     def embed_structures(self, structures: Sequence[Structure]) -> np.ndarray:
         """(B, D) float32 normalized crystal embeddings."""
-        from clac_core.index import encode_structures
-
+        structures = list(structures)
         with small_batch_threads(len(structures)):
-            return encode_structures(self.model, list(structures))
+            return embed_structures(self.model, structures, 64, len(structures) >= 256)
 
     # ------------------------------------------------------------------ search
     def search_text(
@@ -556,11 +523,11 @@ class Explorer:
     # ------------------------------------------------------------------ describe
     def describe(self, structure: Structure, seed: int = 0) -> list[Any]:
         """Generated descriptions (clac_core.text ``Description(view, text)``) of a structure."""
-        from clac_core.corpus.record import CrystalRecord
-        from clac_core.index import describe_fn
+        from clac_core.record import CrystalRecord
+        from clac_core.text import describe
 
         rec = CrystalRecord(id="upload", structure=structure, source="upload")
-        return list(describe_fn()(rec, seed=seed))
+        return list(describe(rec, seed=seed))
 
     @staticmethod
     def symmetry(structure: Structure) -> dict[str, Any]:
@@ -574,7 +541,7 @@ class Explorer:
                 with np.load(path, allow_pickle=False) as z:
                     self._map = {"crystal_xy": z["crystal_xy"], "desc_xy": z["desc_xy"], "method": "UMAP"}
             else:
-                xy = _pca_xy(np.concatenate([self.index.embeddings, self.index.desc_embeddings]))
+                xy = pca_xy(np.concatenate([self.index.embeddings, self.index.desc_embeddings]))
                 n = len(self.index)
                 self._map = {
                     "crystal_xy": xy[:n],
@@ -621,6 +588,11 @@ class Explorer:
             }
         )
         return pd.concat([cr, tx], ignore_index=True)
+
+    @property
+    def map_key(self) -> str:
+        """Changes with the checkpoint and the indexed corpus (keys cached maps)."""
+        return umap_key(self.index)
 
     @property
     def map_method(self) -> str:

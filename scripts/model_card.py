@@ -122,19 +122,19 @@ def umap_png(checkpoint: Path, data: Path, out: Path, n: int = 1500, seed: int =
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
-    import pandas as pd
     import umap
 
-    from clac_core.corpus.record import structure_from_arrays
+    from clac_core.data import load_data_dir
     from clac_core.index import encode_structures, encode_texts
     from clac_core.models import CLaCModel
 
     model = CLaCModel.from_checkpoint(checkpoint)
-    cry = pd.read_parquet(data / "crystals.parquet")
+    d = load_data_dir(data)
+    cry = d.crystals
     cry = cry[cry.split == "test"].sample(n=min(n, (cry.split == "test").sum()), random_state=seed)
-    pairs = pd.read_parquet(data / "pairs.parquet", columns=["crystal_id", "text", "view"])
+    pairs = d.pairs
     pairs = pairs[pairs.crystal_id.isin(cry.crystal_id) & (pairs.view == "composition")].drop_duplicates("crystal_id")
-    structures = [structure_from_arrays(r.lattice, r.frac_coords, r.atomic_numbers) for r in cry.itertuples()]
+    structures = d.structures(cry.index)  # crystals keeps a 0..C-1 index: labels are positions
     ce = encode_structures(model, structures, batch_size=256)  # (N, D)
     te = encode_texts(model, pairs.text.tolist())  # (T, D)
     xy = umap.UMAP(n_neighbors=15, metric="cosine", random_state=seed).fit_transform(np.concatenate([ce, te]))

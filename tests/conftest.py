@@ -2,7 +2,9 @@
 
 Real DFT data lives in ``../shared/data`` beside the repository (never copied into it). The
 training tests (``test_train*.py``) share one fixture data dir of small cubic crystals built in
-code (:func:`data_dir`) and the helpers of :class:`TrainKit` (fixture ``train_kit``).
+code (:func:`data_dir`) and the helpers of :class:`TrainKit` (fixture ``train_kit``). The
+index, inference, app and browser tests share the tiny checkpoint + index of ``helpers.py``
+(fixture ``tiny``); no test module imports another.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # tests/helpers.py, also for the test modules
+from helpers import shared_tiny_assets  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("CLAC_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -192,7 +197,7 @@ def write_fixture_data_dir(out: Path, seed: int = 0) -> Path:
     """Write crystals.parquet / pairs.parquet / manifest.json in the contract's layout."""
     import pandas as pd
 
-    from clac_core.corpus.record import structure_to_arrays
+    from clac_core.record import structure_to_arrays
 
     out.mkdir(parents=True, exist_ok=True)
     crystal_rows, pair_rows = [], []
@@ -251,6 +256,12 @@ def write_fixture_data_dir(out: Path, seed: int = 0) -> Path:
         )
     )
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny() -> tuple[Path, Path]:
+    """(checkpoint, index) of the tiny random-init model over ``helpers.tiny_records()``."""
+    return shared_tiny_assets()
 
 
 @pytest.fixture(scope="session")

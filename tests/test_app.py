@@ -15,37 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from test_index import shared_tiny_assets, tiny_records  # noqa: E402
-
-NACL_CIF = """data_NaCl
-_symmetry_space_group_name_H-M   'P 1'
-_cell_length_a   5.64
-_cell_length_b   5.64
-_cell_length_c   5.64
-_cell_angle_alpha   90
-_cell_angle_beta   90
-_cell_angle_gamma   90
-_symmetry_Int_Tables_number   1
-loop_
- _symmetry_equiv_pos_as_xyz
-  'x, y, z'
-loop_
- _atom_site_label
- _atom_site_type_symbol
- _atom_site_fract_x
- _atom_site_fract_y
- _atom_site_fract_z
- _atom_site_occupancy
-  Na1  Na  0.0  0.0  0.0  1
-  Na2  Na  0.5  0.5  0.0  1
-  Na3  Na  0.5  0.0  0.5  1
-  Na4  Na  0.0  0.5  0.5  1
-  Cl1  Cl  0.5  0.0  0.0  1
-  Cl2  Cl  0.0  0.5  0.0  1
-  Cl3  Cl  0.0  0.0  0.5  1
-  Cl4  Cl  0.5  0.5  0.5  1
-"""
-BAD_CIF = "data_<b>broken</b>\n_cell_length_a 5\nthis is not a cif at all\n"
+from helpers import BAD_CIF, NACL_CIF, PAYLOAD, shared_tiny_assets, tiny_csv  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -211,6 +181,33 @@ def test_explorer_chart(app_env):
     assert at.get("plotly_chart")
 
 
+def test_map_follows_an_index_rebuilt_in_the_same_folder(app_env, tmp_path, monkeypatch):
+    """The map, the index and the Explorer are cached by keys Streamlit hashes, one of which
+    changes when the index is rebuilt: the same folder with fewer crystals shows the new map."""
+    import shutil
+
+    from clac_core.index import CorpusIndex
+
+    ix = tmp_path / "index"
+    shutil.copytree(os.environ["CLAC_INDEX"], ix)
+    monkeypatch.setenv("CLAC_INDEX", str(ix))
+    full = CorpusIndex.load(ix)
+    at = _app("explorer.py")
+    assert any(f"· {len(full):,} crystals" in c.value for c in at.caption), [c.value for c in at.caption]
+
+    keep = 5
+    CorpusIndex(
+        embeddings=full.embeddings[:keep],
+        metadata=full.metadata.iloc[:keep].reset_index(drop=True),
+        desc_embeddings=full.desc_embeddings,
+        descriptions=full.descriptions,
+        manifest=full.manifest,
+    ).save(ix)
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any(f"· {keep:,} crystals" in c.value for c in at.caption), [c.value for c in at.caption]
+
+
 def test_map_selection_opens_in_viewer(app_env):
     from app_pages._shared import selected_points
 
@@ -234,16 +231,6 @@ def test_map_selection_opens_in_viewer(app_env):
     assert any("SrTiO3" in m.value for m in at.subheader)
 
 
-def _csv(n: int = 3, **cols) -> str:
-    import pandas as pd
-    from pymatgen.io.cif import CifWriter
-
-    recs = tiny_records()[:n]
-    data = {"material_id": [str(3961 + i) for i in range(n)], "cif": [str(CifWriter(r.structure)) for r in recs]}
-    data.update(cols)
-    return pd.DataFrame(data).to_csv(index=False)
-
-
 def _build(at, name: str, filename: str, csv: str, *, share: bool = False):
     at.text_input(key="corpus_name").set_value(name).run()
     at.get("file_uploader")[0].upload(filename, csv.encode(), "text/csv").run()
@@ -258,7 +245,7 @@ def _build(at, name: str, filename: str, csv: str, *, share: bool = False):
 def test_corpus_builds_index_selected_and_searched(app_env):
     """Issue 12 points 2-3: the new index is selected in the sidebar, Search queries it, its
     source and ids come from the uploaded file's name, and the gap filter uses ind_gap."""
-    csv = _csv(3, ind_gap=[1.0, 2.0, 3.0], dir_gap=[1.5, 2.5, 3.5])
+    csv = tiny_csv(3, ind_gap=[1.0, 2.0, 3.0], dir_gap=[1.5, 2.5, 3.5])
     at = _build(_app("corpus.py"), "tiny csv", "perov_demo.csv", csv)
     assert at.selectbox(key="sidebar_index").value == "yours: tiny_csv"
     assert any("now selected in the sidebar" in s.value for s in at.success)
@@ -285,12 +272,12 @@ def test_corpus_builds_index_selected_and_searched(app_env):
 
 
 def test_corpus_indexes_private_unless_shared_and_never_overwritten(app_env):
-    a = _build(_app("corpus.py"), "same", "a.csv", _csv(2))
-    a = _build(a, "same", "a.csv", _csv(3))  # same name again in the same session: a new folder
+    a = _build(_app("corpus.py"), "same", "a.csv", tiny_csv(2))
+    a = _build(a, "same", "a.csv", tiny_csv(3))  # same name again in the same session: a new folder
     assert a.selectbox(key="sidebar_index").value == "yours: same_2"
     b = _app("corpus.py")  # another browser session
     assert not any("same" in o for o in b.selectbox(key="sidebar_index").options)
-    b = _build(b, "same", "b.csv", _csv(2), share=True)
+    b = _build(b, "same", "b.csv", tiny_csv(2), share=True)
     assert b.selectbox(key="sidebar_index").value == "shared: same"
     c = _app()
     assert "shared: same" in c.selectbox(key="sidebar_index").options
@@ -325,7 +312,6 @@ def test_corpus_folder_needs_root_and_gives_one_error(app_env, tmp_path, monkeyp
     assert at.selectbox(key="sidebar_index").value == "yours: rooted"
 
 
-PAYLOAD = "![x](https://evil.example/t.png) [Click here to re-login](https://evil.example/phish)"
 
 
 def test_md_escape_leaves_no_link_or_image():
@@ -349,7 +335,7 @@ def test_injected_material_id_renders_as_text(app_env):
     """Issue 13: a CSV whose material_id is a Markdown image + link, indexed and viewed."""
     from markdown_it import MarkdownIt
 
-    csv = _csv(1)
+    csv = tiny_csv(1)
     csv = csv.replace("3961", '"' + PAYLOAD + '"', 1)
     at = _build(_app("corpus.py"), "evil", "evil.csv", csv, share=True)
     at.switch_page("app_pages/viewer.py").run()

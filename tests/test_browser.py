@@ -21,8 +21,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
-from test_app import NACL_CIF, PAYLOAD, _csv  # noqa: E402
-from test_index import build_tiny_assets  # noqa: E402
+from helpers import NACL_CIF, PAYLOAD, build_tiny_assets, tiny_csv  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = REPO / "test-artifacts" / "screenshots"
@@ -222,7 +221,7 @@ def test_map_query_and_upload_markers(server, page, tmp_path):
 def test_corpus_build_selects_new_index_and_payload_is_text(server, page, tmp_path):
     _goto(page, server, "corpus")
     csv = tmp_path / "evil_demo.csv"
-    csv.write_text(_csv(2).replace("3961", '"' + PAYLOAD + '"', 1))
+    csv.write_text(tiny_csv(2).replace("3961", '"' + PAYLOAD + '"', 1))
     page.get_by_label("Index name").fill("browser built")
     page.get_by_label("Index name").press("Enter")
     _settle(page)

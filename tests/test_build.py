@@ -88,7 +88,7 @@ def test_build_writes_contract_columns(built):
     assert crystals.loc[crystals.source != "decorated", "parent"].isna().all()
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
-    from clac_core.corpus.record import structure_from_arrays
+    from clac_core.record import structure_from_arrays
 
     for _, row in crystals[crystals.source == "prototype"].iterrows():
         s = structure_from_arrays(row.lattice, row.frac_coords, row.atomic_numbers)

@@ -99,7 +99,7 @@ def test_the_app_shows_the_evaluated_zero_shot_prompts():
     from clac_core.evaluation.prompts import ZERO_SHOT_PROMPTS
     from clac_core.evaluation.zero_shot import zero_shot_labels
     from clac_core.inference import ZERO_SHOT_TASKS
-    from clac_core.text.facts import CRYSTAL_SYSTEMS
+    from clac_core.symmetry import CRYSTAL_SYSTEMS
 
     es, _ = _constructed_set(3)
     evaluated = set(zero_shot_labels(es))

@@ -2,84 +2,11 @@
 
 from __future__ import annotations
 
-import atexit
-import functools
 import json
-import shutil
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import pytest
-
-TINY_MODEL = {
-    "crystal": {"hidden_dim": 32, "num_layers": 2, "out_dim": 64},
-    "embed_dim": 64,
-    "proj_hidden": 0,
-}
-
-
-def tiny_records() -> list:
-    """A dozen real crystals built in code (with band gaps for some)."""
-    from pymatgen.core import Lattice, Structure
-
-    from clac_core.corpus.record import CrystalRecord
-
-    def sg(name: str, a: float, species: list[str], coords: list[list[float]], c: float | None = None,
-           hexagonal: bool = False) -> Structure:
-        lat = Lattice.hexagonal(a, c) if hexagonal else (Lattice.tetragonal(a, c) if c else Lattice.cubic(a))
-        return Structure.from_spacegroup(name, lat, species, coords)
-
-    items = [
-        ("NaCl", sg("Fm-3m", 5.64, ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]), {"band_gap": 5.0}, "mp_test"),
-        ("MgO", sg("Fm-3m", 4.21, ["Mg", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]]), {"band_gap": 4.5}, "mp_test"),
-        ("CsCl", sg("Pm-3m", 4.12, ["Cs", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]), {"band_gap": 5.2}, "mp_test"),
-        ("Si", sg("Fd-3m", 5.43, ["Si"], [[0, 0, 0]]), {"band_gap": 0.6}, "mp_test"),
-        ("Cu", sg("Fm-3m", 3.61, ["Cu"], [[0, 0, 0]]), {"band_gap": 0.0}, "mp_test"),
-        ("Fe", sg("Im-3m", 2.87, ["Fe"], [[0, 0, 0]]), {"band_gap": 0.0}, "mp_test"),
-        ("SrTiO3", sg("Pm-3m", 3.905, ["Sr", "Ti", "O"], [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0]]),
-         {"band_gap": 1.8}, "proto_test"),
-        ("TiO2", sg("P4_2/mnm", 4.59, ["Ti", "O"], [[0, 0, 0], [0.305, 0.305, 0]], c=2.96), {}, "proto_test"),
-        ("ZnO", sg("P6_3mc", 3.25, ["Zn", "O"], [[1 / 3, 2 / 3, 0], [1 / 3, 2 / 3, 0.382]], c=5.21, hexagonal=True),
-         {"band_gap": 0.7}, "proto_test"),
-        ("Mg", sg("P6_3/mmc", 3.21, ["Mg"], [[1 / 3, 2 / 3, 0.25]], c=5.21, hexagonal=True), {}, "proto_test"),
-        ("KF", sg("Fm-3m", 5.35, ["K", "F"], [[0, 0, 0], [0.5, 0.5, 0.5]]), {}, "proto_test"),
-        ("PbTe", sg("Fm-3m", 6.46, ["Pb", "Te"], [[0, 0, 0], [0.5, 0.5, 0.5]]), {"band_gap": 0.3}, "mp_test"),
-    ]
-    return [
-        CrystalRecord(id=f"t:{name}", structure=s, source=src, properties=props, hypothetical=(src == "proto_test"))
-        for name, s, props, src in items
-    ]
-
-
-def build_tiny_assets(out: Path) -> tuple[Path, Path]:
-    """A random-init tiny checkpoint and its index of ``tiny_records()`` (with UMAP skipped)."""
-    import torch
-
-    from clac_core.config import model_config_from_dict
-    from clac_core.index import build
-    from clac_core.models import CLaCModel, save_checkpoint
-
-    torch.manual_seed(0)
-    ck = out / "model"
-    save_checkpoint(CLaCModel(model_config_from_dict(TINY_MODEL)), ck, step=0, extra={"untrained": True})
-    model = CLaCModel.from_checkpoint(ck)
-    idx = build(model, tiny_records(), checkpoint=ck, sources=["tiny"], max_descriptions=40)
-    ix = idx.save(out / "index")
-    return ck, ix
-
-
-@functools.lru_cache(maxsize=1)
-def shared_tiny_assets() -> tuple[Path, Path]:
-    """One tiny checkpoint + index per test session, shared by the index/inference/app tests."""
-    out = Path(tempfile.mkdtemp(prefix="clac_tiny_"))
-    atexit.register(shutil.rmtree, out, ignore_errors=True)
-    return build_tiny_assets(out)
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    return shared_tiny_assets()
+from helpers import TINY_MODEL, tiny_records
 
 
 def test_round_trip_and_float16_on_disk(tiny):

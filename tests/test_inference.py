@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_index import shared_tiny_assets, tiny_records  # noqa: E402
+from helpers import shared_tiny_assets, tiny_records  # noqa: E402
 
 
 @pytest.fixture(scope="module")

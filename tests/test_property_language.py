@@ -77,7 +77,7 @@ def test_quantity_features_tell_numbers_apart() -> None:
 def _record(gap: float, ef: float, mag: float, rid: str = "mp-1"):
     from pymatgen.core import Lattice, Structure
 
-    from clac_core.corpus.record import CrystalRecord
+    from clac_core.record import CrystalRecord
 
     s = Structure(Lattice.cubic(4.2), ["Mg", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     return CrystalRecord(

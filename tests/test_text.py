@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from clac_core.corpus.record import CrystalRecord
+from clac_core.record import CrystalRecord
 from clac_core.properties import COLUMN_ALIASES, QUANTITIES
 from clac_core.text import CrystalFacts, Description, analyze, crystal_system_of, describe
 
@@ -259,7 +259,7 @@ def test_phrasing_is_stable_across_processes() -> None:
     import sys
 
     code = (
-        "from tests.test_text import srtio3;from clac_core.corpus.record import CrystalRecord;"
+        "from tests.test_text import srtio3;from clac_core.record import CrystalRecord;"
         "from clac_core.text import describe;"
         "print([d.text for d in describe(CrystalRecord('sto', srtio3(), 't', properties={'band_gap': 1.0}), seed=7)])"
     )

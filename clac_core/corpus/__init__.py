@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 _EXPORTS = {
-    "CrystalRecord": "clac_core.corpus.record",
+    "CrystalRecord": "clac_core.record",
     "iter_prototypes": "clac_core.corpus.prototypes",
     "iter_decorated": "clac_core.corpus.decorated",
     "iter_csv": "clac_core.corpus.tables",

@@ -28,15 +28,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
-import sys
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 PART_DIR = ".parts"
 CRYSTAL_COLUMNS = [
@@ -131,7 +133,10 @@ def run(args: argparse.Namespace) -> int:
         limit=args.limit,
         chunk_size=args.chunk_size,
     )
-    summary = build_dataset(opts, args.out, workers=args.workers, keep_parts=args.keep_parts)
+    from clac_core.logs import console_logging
+
+    with console_logging(logging.WARNING):
+        summary = build_dataset(opts, args.out, workers=args.workers, keep_parts=args.keep_parts)
     print(format_summary(summary, args.out))
     return 0
 
@@ -155,7 +160,7 @@ def format_summary(s: BuildSummary, out: Path) -> str:
 
 
 def _payload(rec) -> dict[str, Any]:
-    from clac_core.corpus.record import structure_to_arrays
+    from clac_core.record import structure_to_arrays
 
     return {
         "id": rec.id,
@@ -220,8 +225,8 @@ def process_payload(p: dict[str, Any], *, seed: int, robocrys: bool, fractions) 
 
     from pymatgen.io.cif import CifWriter
 
-    from clac_core.corpus.record import CrystalRecord, structure_from_arrays
     from clac_core.corpus.splits import split_of
+    from clac_core.record import CrystalRecord, structure_from_arrays
     from clac_core.text import analyze, describe
 
     structure = structure_from_arrays(p["lattice"], p["frac_coords"], p["atomic_numbers"])
@@ -362,7 +367,7 @@ def build_dataset(
     fp_path = parts / "build.json"
     fp = opts.fingerprint()
     if fp_path.exists() and json.loads(fp_path.read_text()) != fp:
-        print(f"{parts}: parts from a build with other arguments; starting over", file=sys.stderr)
+        log.warning("%s: parts from a build with other arguments; starting over", parts)
         shutil.rmtree(parts)
         parts.mkdir(parents=True)
     fp_path.write_text(json.dumps(fp, indent=1))

@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
-from clac_core.corpus.record import CrystalRecord
+from clac_core.record import CrystalRecord
 
 STRUCTURE_SUFFIXES = {".cif", ".mcif", ".vasp", ".poscar", ".json", ".xyz", ".xsf", ".cssr"}
 

@@ -47,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from clac_core.corpus.record import CrystalRecord
+from clac_core.record import CrystalRecord
 
 
 @dataclass(frozen=True)

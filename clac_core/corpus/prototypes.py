@@ -35,7 +35,7 @@ from typing import Any
 
 from pymatgen.core import Structure
 
-from clac_core.corpus.record import CrystalRecord
+from clac_core.record import CrystalRecord
 
 _LABEL_KEYS = ("mineral", "pearson", "strukturbericht", "aflow")
 

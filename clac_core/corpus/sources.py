@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pymatgen is heavy; `clac --help` imports this module
-    from clac_core.corpus.record import CrystalRecord
+    from clac_core.record import CrystalRecord
 
 SPEC_HELP = "prototypes | decorated | csv:PATH (file or folder) | cifs:FOLDER[@properties.csv]"
 

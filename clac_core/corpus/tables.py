@@ -44,7 +44,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from clac_core.corpus.record import CrystalRecord
+from clac_core.record import CrystalRecord
 
 _GLOBAL_ID = re.compile(r"^[a-z]+-\d+$")
 _INDEX_COLUMNS = {"", "index", "hash_id", "Unnamed: 0"}

@@ -15,7 +15,7 @@ from clac_core.evaluation.dataset import EvalSet
 
 def leakage_eval(es: EvalSet, checkpoint_meta: dict[str, Any]) -> dict[str, Any]:
     """Formula/id overlap of the evaluated crystals with training data we can see."""
-    import pandas as pd
+    from clac_core.data import read_crystals
 
     formulas = set(es.formulas)
     out: dict[str, Any] = {
@@ -30,7 +30,7 @@ def leakage_eval(es: EvalSet, checkpoint_meta: dict[str, Any]) -> dict[str, Any]
         out["checkpoint_data_dir"] = str(data_dir)
         cpath = Path(data_dir) / "crystals.parquet"
         if cpath.is_file():
-            c = pd.read_parquet(cpath, columns=["crystal_id", "formula", "split"])
+            c = read_crystals(data_dir, columns=["crystal_id", "formula", "split"])
             tr = c[c["split"] == "train"]
             out["checkpoint_train_formula_overlap"] = len(formulas & set(tr["formula"].astype(str)))
             out["checkpoint_train_id_overlap"] = len(set(es.ids) & set(tr["crystal_id"].astype(str)))

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from clac_core.text.facts import CRYSTAL_SYSTEMS
+from clac_core.symmetry import CRYSTAL_SYSTEMS
 
 SMALL_GAP_SPLIT = 1.5  # eV, "small" vs "large" gap among gapped crystals (task gap_size)
 

@@ -22,7 +22,7 @@ from torch_geometric.nn import CGConv, global_mean_pool
 
 from clac_core.config import CrystalEncoderConfig, GraphConfig
 from clac_core.graph import NUM_LATTICE_FEATURES, element_features, gaussian_expand
-from clac_core.text.facts import CRYSTAL_SYSTEMS, crystal_system_from_number
+from clac_core.symmetry import CRYSTAL_SYSTEMS, crystal_system_from_number
 
 
 class ElementEmbedding(nn.Module):

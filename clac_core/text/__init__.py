@@ -10,8 +10,9 @@ inside the functions that use them.
 
 from __future__ import annotations
 
+from clac_core.symmetry import crystal_system_of
 from clac_core.text.describe import VIEWS, Description, describe
-from clac_core.text.facts import CrystalFacts, SiteEnvironment, analyze, crystal_system_of
+from clac_core.text.facts import CrystalFacts, SiteEnvironment, analyze
 
 __all__ = [
     "VIEWS",

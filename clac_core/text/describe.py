@@ -28,7 +28,7 @@ from clac_core.text.facts import CrystalFacts, analyze
 from clac_core.text.templates import Picker
 
 if TYPE_CHECKING:
-    from clac_core.corpus.record import CrystalRecord
+    from clac_core.record import CrystalRecord
 
 VIEWS = ("composition", "structure", "properties", "caption", "query", "query2", "robocrys")
 

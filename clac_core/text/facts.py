@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from clac_core.symmetry import crystal_system_from_number, symmetry_dataset
+
 if TYPE_CHECKING:  # pymatgen is imported lazily: it takes ~1 s
     from pymatgen.core import Composition, Structure
 
@@ -82,18 +84,6 @@ _OXOANIONS: dict[tuple[str, int], str] = {
     ("Cl", 4): "perchlorate",
 }
 
-_SYSTEMS = [
-    (2, "triclinic"),
-    (15, "monoclinic"),
-    (74, "orthorhombic"),
-    (142, "tetragonal"),
-    (167, "trigonal"),
-    (194, "hexagonal"),
-    (230, "cubic"),
-]
-CRYSTAL_SYSTEMS: tuple[str, ...] = tuple(name for _, name in _SYSTEMS)  # lowest to highest symmetry
-
-
 def element_family(symbol: str) -> str:
     """Primary chemical family of an element, e.g. "alkali metal", "halogen".
 
@@ -128,39 +118,6 @@ def element_family(symbol: str) -> str:
 def _is_metal(symbol: str) -> bool:
     fam = element_family(symbol)
     return fam.endswith("metal") or fam in {"lanthanide", "actinide"}
-
-
-def crystal_system_from_number(number: int) -> str:
-    """Crystal system of an International Tables space-group number (1-230)."""
-    if not 1 <= number <= 230:
-        raise ValueError(f"space-group number must be in 1..230, got {number}")
-    for last, name in _SYSTEMS:
-        if number <= last:
-            return name
-    raise AssertionError("unreachable")
-
-
-def _spglib_cell(structure: Structure) -> tuple:
-    return (
-        np.asarray(structure.lattice.matrix, dtype=float),
-        np.asarray(structure.frac_coords, dtype=float),
-        np.asarray(structure.atomic_numbers, dtype=int),
-    )
-
-
-def _symmetry_dataset(structure: Structure, symprec: float):
-    import spglib
-
-    ds = spglib.get_symmetry_dataset(_spglib_cell(structure), symprec=symprec)
-    if ds is None:  # spglib gives up on badly distorted cells; P1 is the honest answer
-        return None
-    return ds
-
-
-def crystal_system_of(structure: Structure, *, symprec: float = 0.1) -> str:
-    """Crystal system ("cubic", "hexagonal", ...) of a structure, via one spglib call (~1 ms)."""
-    ds = _symmetry_dataset(structure, symprec)
-    return crystal_system_from_number(int(ds.number) if ds is not None else 1)
 
 
 # --------------------------------------------------------------------------------------
@@ -475,7 +432,7 @@ def analyze(
     anions = _anions(elements)
 
     # --- symmetry
-    ds = _symmetry_dataset(structure, symprec)
+    ds = symmetry_dataset(structure, symprec)  # None: spglib gives up; P1 is the honest answer
     if ds is not None:
         sg_symbol, sg_number = str(ds.international), int(ds.number)
         equivalent = np.asarray(

@@ -1,0 +1,259 @@
+"""Build an index: metadata rows, crystal and description embeddings, the manifest.
+
+Embedding goes through :mod:`clac_core.embed` (the one batching loop); symmetry metadata
+through :mod:`clac_core.symmetry`; a ``clac data build`` directory through
+:func:`clac_core.data.load_data_dir`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from clac_core.embed import ProgressFn, embed_structures, embed_texts, predict_structures
+from clac_core.index.filters import CorpusIndexError
+from clac_core.index.store import INDEX_VERSION, METADATA_COLUMNS, CorpusIndex
+from clac_core.symmetry import symmetry_info
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pymatgen.core import Structure
+
+    from clac_core.record import CrystalRecord
+
+
+def checkpoint_hash(path: str | Path) -> str:
+    """Short sha256 over a checkpoint file or every file in a checkpoint directory."""
+    p = Path(path)
+    h = hashlib.sha256()
+    files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
+    if not files:
+        raise CorpusIndexError(f"checkpoint {p} has no files")
+    for f in files:
+        h.update(f.name.encode())
+        with open(f, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def metadata_row(record: CrystalRecord) -> dict[str, Any]:
+    """One metadata row (``METADATA_COLUMNS`` + properties) for a record."""
+    from clac_core.record import structure_to_arrays
+
+    s = record.structure
+    row: dict[str, Any] = {
+        "crystal_id": record.id,
+        "formula": record.formula,
+        "source": record.source,
+        "hypothetical": bool(record.hypothetical),
+        **symmetry_info(s),
+        "nsites": len(s),
+        "elements": " ".join(sorted({el.symbol for el in s.composition.elements})),
+        **structure_to_arrays(s),
+    }
+    row["density"] = float(s.density)  # g/cm³, known for every crystal (property-aware search)
+    for k, v in record.properties.items():
+        row[k] = float(v)
+    return row
+
+
+PREDICTED_PREFIX = "predicted_"  # metadata columns of aux-head predictions (physical units)
+
+
+def predicted_properties(
+    model: Any, structures: Sequence[Structure], *, progress: ProgressFn | None = None
+) -> dict[str, np.ndarray]:
+    """``predicted_<property>`` -> (N,) values from the model's aux head ({} without one).
+
+    The app shows them, marked as predicted, where a crystal has no DFT value; their test
+    error is measured by ``clac eval`` (``inverse_design.aux_head``)."""
+    names = list(getattr(model.cfg, "aux_properties", []) or [])
+    if not names or getattr(model, "aux_head", None) is None:
+        return {}
+    pred = predict_structures(model, list(structures), progress=len(structures) >= 256, callback=progress)
+    return {f"{PREDICTED_PREFIX}{n}": pred[:, k].astype(np.float32) for k, n in enumerate(names)}
+
+
+def encode_structures(
+    model: Any, structures: Sequence[Structure], *, batch_size: int = 64, desc: str = "crystals"
+) -> np.ndarray:
+    """(B, D) float32 normalized embeddings: :func:`clac_core.embed.embed_structures`, with a
+    progress bar from 256 structures on (kept for ``scripts/model_card.py``)."""
+    structures = list(structures)
+    return embed_structures(model, structures, batch_size, len(structures) >= 256, desc=desc)
+
+
+def encode_texts(
+    model: Any, texts: Sequence[str], *, batch_size: int = 128, desc: str = "descriptions"
+) -> np.ndarray:
+    """(B, D) float32 normalized embeddings: :func:`clac_core.embed.embed_texts`, with a
+    progress bar from 256 texts on (kept for ``scripts/model_card.py``)."""
+    texts = list(texts)
+    return embed_texts(model, texts, batch_size, len(texts) >= 256, desc=desc)
+
+
+def _descriptions_for(records: Sequence[CrystalRecord], seed: int) -> list[tuple[str, str, str]]:
+    """(text, view, crystal_id) for each generated description of each record."""
+    from clac_core.text import describe
+
+    out = []
+    for i, rec in enumerate(records):
+        try:
+            descs = describe(rec, seed=seed + i)
+        except Exception:  # a crystal whose facts cannot be computed contributes no text
+            continue
+        out.extend((d.text, d.view, rec.id) for d in descs)
+    return out
+
+
+def _dedupe_cap(items: Iterable[tuple[str, str, str]], cap: int, seed: int) -> list[tuple[str, str, str]]:
+    seen: dict[str, tuple[str, str, str]] = {}
+    for t in items:
+        key = " ".join(t[0].split())
+        if key and key not in seen:
+            seen[key] = t
+    vals = list(seen.values())
+    if cap and len(vals) > cap:
+        rng = np.random.default_rng(seed)
+        keep = np.sort(rng.choice(len(vals), size=cap, replace=False))
+        vals = [vals[i] for i in keep]
+    return vals
+
+
+def records_from_data_dir(data_dir: str | Path) -> tuple[list[CrystalRecord], list[tuple[str, str, str]]]:
+    """Records and (text, view, crystal_id) pairs of a ``clac data build`` directory
+    (read by :func:`clac_core.data.load_data_dir`)."""
+    from clac_core.data import load_data_dir
+
+    data = load_data_dir(data_dir)
+    return data.records(), data.texts()
+
+
+def build(
+    model: Any,
+    records: Sequence[CrystalRecord],
+    *,
+    checkpoint: str | Path | None = None,
+    sources: Sequence[str] = (),
+    texts: Sequence[tuple[str, str, str]] | None = None,
+    max_descriptions: int = 5000,
+    seed: int = 0,
+    progress: ProgressFn | None = None,
+) -> CorpusIndex:
+    """Embed a corpus into an index.
+
+    Args:
+        model: a loaded ``CLaCModel``.
+        records: crystals to index.
+        checkpoint: checkpoint path, hashed into the manifest.
+        sources: source specs recorded in the manifest.
+        texts: (text, view, crystal_id) description candidates; None = generate with
+            ``clac_core.text.describe``.
+        max_descriptions: cap on the deduplicated description bank (0 = no cap).
+        seed: seed for description generation and subsampling.
+        progress: callback (stage, done, total) for UIs.
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    if not records:
+        raise CorpusIndexError("no crystals to index")
+    rows = []
+    for i, rec in enumerate(tqdm(records, desc="metadata", disable=len(records) < 256, leave=False)):
+        rows.append(metadata_row(rec))
+        if progress and (i % 50 == 0 or i == len(records) - 1):
+            progress("metadata", i + 1, len(records))
+    meta = pd.DataFrame(rows)
+    for col in METADATA_COLUMNS:
+        if col not in meta.columns:
+            raise CorpusIndexError(f"metadata column {col} missing")
+    structures = [r.structure for r in records]
+    emb = embed_structures(model, structures, 64, len(structures) >= 256, callback=progress, desc="crystals")
+    for col, values in predicted_properties(model, structures, progress=progress).items():
+        meta[col] = values
+    if texts is None:
+        if progress:
+            progress("descriptions", 0, 1)
+        texts = _descriptions_for(records, seed)
+    bank = _dedupe_cap(texts, max_descriptions, seed)
+    desc = pd.DataFrame(bank, columns=["text", "view", "crystal_id"])
+    demb = (
+        embed_texts(model, list(desc["text"]), 128, len(desc) >= 256, callback=progress, desc="descriptions")
+        if len(desc)
+        else np.zeros((0, emb.shape[1]), dtype=np.float32)
+    )
+    manifest = {
+        "version": INDEX_VERSION,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "checkpoint": str(checkpoint) if checkpoint else None,
+        "checkpoint_hash": checkpoint_hash(checkpoint) if checkpoint else None,
+        "sources": list(sources),
+        "max_descriptions": max_descriptions,
+        "seed": seed,
+    }
+    return CorpusIndex(
+        embeddings=emb, metadata=meta, desc_embeddings=demb, descriptions=desc, manifest=manifest
+    )
+
+
+def records_from_specs(
+    specs: Sequence[str], *, skipped: list[str] | None = None, strict: bool = False
+) -> list[CrystalRecord]:
+    """All records of the given source specs (see clac_core.corpus.sources.records_from_spec).
+
+    Args:
+        specs: source specs.
+        skipped: receives one reason per bad CSV row or structure file that was left out.
+        strict: raise at the first bad row or file instead.
+    """
+    from clac_core.corpus.sources import records_from_spec
+
+    out: list[CrystalRecord] = []
+    for spec in specs:
+        out.extend(records_from_spec(spec, skipped=skipped, strict=strict))
+    return out
+
+
+def build_from_args(
+    *,
+    checkpoint: str | Path,
+    data: str | Path | None = None,
+    sources: Sequence[str] = (),
+    max_descriptions: int = 5000,
+    seed: int = 0,
+    progress: ProgressFn | None = None,
+    skipped: list[str] | None = None,
+    strict: bool = False,
+) -> CorpusIndex:
+    """Load a checkpoint and build an index from a data dir or source specs.
+
+    ``skipped`` / ``strict``: see :func:`records_from_specs` (source specs only).
+    """
+    from clac_core.models import CLaCModel
+
+    if data is not None:
+        records, texts = records_from_data_dir(data)
+        srcs: list[str] = [f"data:{data}"]
+    else:
+        if not sources:
+            raise CorpusIndexError("give --data DIR or at least one --source SPEC")
+        records = records_from_specs(sources, skipped=skipped, strict=strict)
+        texts, srcs = None, list(sources)
+    if not records:
+        raise CorpusIndexError("no usable crystals to index (every row or file was skipped)")
+    model = CLaCModel.from_checkpoint(checkpoint)
+    return build(
+        model,
+        records,
+        checkpoint=checkpoint,
+        sources=srcs,
+        texts=texts,
+        max_descriptions=max_descriptions,
+        seed=seed,
+        progress=progress,
+    )

@@ -1,0 +1,135 @@
+"""Hard search filters and the numpy columns they read (precomputed once per index).
+
+Shape legend: N crystals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+
+class CorpusIndexError(RuntimeError):
+    """Raised for a missing/corrupt index directory or an invalid search request."""
+
+
+@dataclass
+class SearchFilters:
+    """Hard filters applied before ranking. Empty/None fields do not filter.
+
+    Attributes:
+        must_contain: element symbols that every hit must contain.
+        must_not_contain: element symbols no hit may contain.
+        crystal_systems: allowed crystal systems (lower case, see ``clac_core.symmetry.CRYSTAL_SYSTEMS``).
+        band_gap: (min, max) in eV; rows with unknown band gap are dropped when set.
+        nsites: (min, max) number of sites in the cell, inclusive.
+        sources: allowed ``source`` values.
+        include_hypothetical: keep generated (decorated) crystals.
+        property_ranges: metadata column -> (min, max), e.g. ``{"formation_energy_per_atom":
+            (None, 0.0)}``; rows whose value is unknown (NaN, or no such column) are dropped
+            when a bound is set.
+    """
+
+    must_contain: Sequence[str] = ()
+    must_not_contain: Sequence[str] = ()
+    crystal_systems: Sequence[str] = ()
+    band_gap: tuple[float | None, float | None] = (None, None)
+    nsites: tuple[int | None, int | None] = (None, None)
+    sources: Sequence[str] = ()
+    include_hypothetical: bool = True
+    property_ranges: Mapping[str, tuple[float | None, float | None]] = field(default_factory=dict)
+
+    def is_empty(self) -> bool:
+        """True when no field filters anything (empty lists count as empty, as from the UI)."""
+        return not (
+            self.must_contain
+            or self.must_not_contain
+            or self.crystal_systems
+            or self.sources
+            or any(v is not None for v in (*self.band_gap, *self.nsites))
+            or not self.include_hypothetical
+            or any(v is not None for lo_hi in self.property_ranges.values() for v in lo_hi)
+        )
+
+
+# Element symbols by atomic number (index 0 unused), so element filters need no pymatgen import.
+ELEMENT_SYMBOLS: tuple[str, ...] = ("",) + tuple(
+    "H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As Se Br "
+    "Kr Rb Sr Y Zr Nb Mo Tc Ru Rh Pd Ag Cd In Sn Sb Te I Xe Cs Ba La Ce Pr Nd Pm Sm Eu Gd Tb Dy Ho Er "
+    "Tm Yb Lu Hf Ta W Re Os Ir Pt Au Hg Tl Pb Bi Po At Rn Fr Ra Ac Th Pa U Np Pu Am Cm Bk Cf Es Fm Md "
+    "No Lr Rf Db Sg Bh Hs Mt Ds Rg Cn Nh Fl Mc Lv Ts Og".split()
+)
+_Z_OF = {s: z for z, s in enumerate(ELEMENT_SYMBOLS) if s}
+
+
+def atomic_number(symbol: str) -> int:
+    """Atomic number of an element symbol, any case ("o", "Ti"); CorpusIndexError if unknown."""
+    z = _Z_OF.get(str(symbol).strip().capitalize())
+    if z is None:
+        raise CorpusIndexError(f"unknown element symbol {symbol!r}")
+    return z
+
+
+@dataclass(frozen=True)
+class Categories:
+    """A string column as integer codes into a list of distinct values."""
+
+    codes: np.ndarray  # (N,) int
+    values: tuple[str, ...]
+
+    @classmethod
+    def of(cls, values: pd.Series, *, lower: bool = False) -> Categories:
+        import pandas as pd
+
+        strings = values.astype(str)
+        codes, uniq = pd.factorize(strings.str.lower() if lower else strings)
+        return cls(np.asarray(codes, dtype=np.int32), tuple(str(u) for u in uniq))
+
+    def isin(self, allowed: set[str]) -> np.ndarray:
+        """(N,) bool: value in ``allowed``."""
+        ok = np.array([v in allowed for v in self.values] + [False], dtype=bool)  # code -1 -> False
+        return ok[self.codes]  # a table lookup per row, no string comparison per row
+
+
+@dataclass(frozen=True)
+class FilterColumns:
+    """What :class:`SearchFilters` reads, precomputed as numpy arrays from the metadata.
+
+    Attributes:
+        elements: (119, N) bool, element presence by atomic number (row z is contiguous).
+        crystal_system: lower-case crystal system codes.
+        source: source codes.
+        nsites: (N,) int.
+        band_gap: (N,) float with NaN for unknown, or None without a band_gap column.
+        hypothetical: (N,) bool.
+    """
+
+    elements: np.ndarray
+    crystal_system: Categories
+    source: Categories
+    nsites: np.ndarray
+    band_gap: np.ndarray | None
+    hypothetical: np.ndarray
+
+    @classmethod
+    def from_metadata(cls, md: pd.DataFrame) -> FilterColumns:
+        n = len(md)
+        zs = [np.asarray(z, dtype=np.int64).reshape(-1) for z in md["atomic_numbers"]]
+        counts = np.fromiter((len(z) for z in zs), dtype=np.int64, count=n)
+        elements = np.zeros((119, n), dtype=bool)
+        if counts.sum():
+            elements[np.concatenate(zs), np.repeat(np.arange(n), counts)] = True
+        return cls(
+            elements=elements,
+            crystal_system=Categories.of(md["crystal_system"], lower=True),
+            source=Categories.of(md["source"]),
+            nsites=md["nsites"].to_numpy(dtype=np.int64),
+            band_gap=md["band_gap"].to_numpy(dtype=np.float64) if "band_gap" in md.columns else None,
+            hypothetical=md["hypothetical"].to_numpy(dtype=bool),
+        )

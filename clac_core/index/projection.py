@@ -1,0 +1,53 @@
+"""The 2D map of an index: a UMAP fit cached beside the index, or a PCA fallback.
+
+UMAP costs ~25 s of numba compilation in a fresh process, so it is fitted at index build
+(``clac index build --umap``, ``scripts/make_assets.py``) and never on page load; the cache
+file is keyed by the checkpoint and the corpus, so a rebuilt index never reads a stale map.
+Shape legend: N crystals, M descriptions, D embedding dims, B points.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from clac_core.index.store import CorpusIndex
+
+
+def umap_key(index: CorpusIndex) -> str:
+    """Short hash of the index's checkpoint hash and corpus hash."""
+    ck = str(index.manifest.get("checkpoint_hash") or "")
+    return hashlib.sha256(f"{ck}:{index.corpus_hash}".encode()).hexdigest()[:16]
+
+
+def umap_cache_path(index: CorpusIndex, index_dir: str | Path) -> Path:
+    """Where the cached UMAP coordinates of ``index`` live in ``index_dir``."""
+    return Path(index_dir) / f"umap_{umap_key(index)}.npz"
+
+
+def compute_umap(index: CorpusIndex, index_dir: str | Path, *, seed: int = 0, n_neighbors: int = 15) -> Path:
+    """Fit UMAP on crystal + description embeddings and cache the 2D coordinates.
+
+    Returns:
+        path of the ``.npz`` with ``crystal_xy`` (N, 2) and ``desc_xy`` (M, 2).
+    """
+    import umap
+
+    x = np.concatenate([index.embeddings, index.desc_embeddings])  # (N+M, D)
+    nn = max(2, min(n_neighbors, len(x) - 1))
+    reducer = umap.UMAP(n_neighbors=nn, metric="cosine", random_state=seed, n_components=2, init="random")
+    xy = reducer.fit_transform(x).astype(np.float32)
+    path = umap_cache_path(index, index_dir)
+    np.savez(path, crystal_xy=xy[: len(index)], desc_xy=xy[len(index) :], method=np.array("umap"))
+    return path
+
+
+def pca_xy(x: np.ndarray) -> np.ndarray:
+    """(B, D) -> (B, 2) by PCA (SVD); the fallback map when UMAP was not precomputed."""
+    if len(x) < 2:
+        return np.zeros((len(x), 2), dtype=np.float32)
+    c = x - x.mean(0, keepdims=True)
+    _, _, vt = np.linalg.svd(c, full_matrices=False)
+    return (c @ vt[:2].T).astype(np.float32)
