@@ -20,7 +20,7 @@ import string
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from clac_core.properties import COLUMN_ALIASES, QUANTITIES
+from clac_core.properties import COLUMN_ALIASES, PREDICTED_PREFIX, QUANTITIES
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -179,9 +179,6 @@ def results_table(df: pd.DataFrame, props: Sequence[str]) -> pd.DataFrame:
     if "formula" in out:
         out["formula"] = out["formula"].map(plain)
     return out.reset_index(drop=True)
-
-
-PREDICTED_PREFIX = "predicted_"
 
 
 def predicted_columns(df: pd.DataFrame) -> list[str]:

@@ -60,3 +60,6 @@ COLUMN_ALIASES: dict[str, str] = {
     "G_VRH": "shear_modulus",
     "poisson_ratio": "poisson_ratio",
 }
+
+# Index metadata column of the model's aux-head estimate of a quantity: predicted_<quantity>.
+PREDICTED_PREFIX = "predicted_"

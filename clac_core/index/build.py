@@ -18,6 +18,7 @@ import numpy as np
 from clac_core.embed import ProgressFn, embed_structures, embed_texts, predict_structures
 from clac_core.index.filters import CorpusIndexError
 from clac_core.index.store import INDEX_VERSION, METADATA_COLUMNS, CorpusIndex
+from clac_core.properties import PREDICTED_PREFIX
 from clac_core.symmetry import symmetry_info
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -62,7 +63,6 @@ def metadata_row(record: CrystalRecord) -> dict[str, Any]:
     return row
 
 
-PREDICTED_PREFIX = "predicted_"  # metadata columns of aux-head predictions (physical units)
 
 
 def predicted_properties(
