@@ -11,9 +11,9 @@ import pytest
 from pymatgen.core import Lattice, Structure
 
 from clac_core.corpus import assign_splits, iter_cif_folder, iter_csv, iter_decorated, iter_prototypes
-from clac_core.record import CrystalRecord
 from clac_core.corpus.sources import records_from_spec
 from clac_core.properties import QUANTITIES
+from clac_core.record import CrystalRecord
 
 
 @pytest.fixture(scope="module")

@@ -91,8 +91,8 @@ def _record(gap: float, ef: float, mag: float, rid: str = "mp-1"):
 @pytest.mark.parametrize("gap", [0.0, 0.37, 1.86, 2.5, 5.2])
 def test_query_views_are_formula_free_and_true(gap: float) -> None:
     from clac_core.text import analyze
-    from clac_core.text.queries import QUERY_VIEWS, query_texts
     from clac_core.text.quantities import parse_constraints
+    from clac_core.text.queries import QUERY_VIEWS, query_texts
 
     for i in range(12):
         rec = _record(gap, -1.23, 0.0, rid=f"mp-{i}")

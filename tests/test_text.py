@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from clac_core.record import CrystalRecord
 from clac_core.properties import COLUMN_ALIASES, QUANTITIES
+from clac_core.record import CrystalRecord
 from clac_core.text import CrystalFacts, Description, analyze, crystal_system_of, describe
 
 # ---------------------------------------------------------------------------------------
