@@ -20,9 +20,10 @@ from functools import lru_cache
 
 import numpy as np
 
+from clac_core.symmetry import CRYSTAL_SYSTEMS_HIGH_FIRST
 from clac_core.text.quantities import LABELS, Constraint, parse_constraints
 
-CRYSTAL_SYSTEM_WORDS = ("cubic", "tetragonal", "orthorhombic", "hexagonal", "trigonal", "monoclinic", "triclinic")
+CRYSTAL_SYSTEM_WORDS = CRYSTAL_SYSTEMS_HIGH_FIRST  # the one table (clac_core.symmetry)
 # how far outside a stated interval a value may lie before its match halves (per property unit)
 SCALES = {"band_gap": 0.35, "formation_energy_per_atom": 0.25, "density": 0.6, "total_magnetization": 0.5}
 # anion words that name an element the crystal must contain

@@ -18,9 +18,9 @@ from clac_core.evaluation.context import EvalContext, EvalOptions, Section
 from clac_core.evaluation.formula_free import announce_formula_free, formula_free_section
 from clac_core.evaluation.inverse_design import announce_inverse_design, inverse_design_section
 from clac_core.evaluation.leakage import announce_leakage, leakage_section
-from clac_core.evaluation.property_aware import announce_property_aware, property_aware_section
 from clac_core.evaluation.probes import PROBE_KNN, PROBE_TEST_FRACTION, announce_probes, probes_section
 from clac_core.evaluation.prompts import SMALL_GAP_SPLIT
+from clac_core.evaluation.property_aware import announce_property_aware, property_aware_section
 from clac_core.evaluation.retrieval import announce_retrieval, baselines_section, retrieval_section
 from clac_core.evaluation.zero_shot import zero_shot_section
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from clac_core.text.templates import Picker
 
 if TYPE_CHECKING:  # pragma: no cover
-    from clac_core.corpus.record import CrystalRecord
+    from clac_core.record import CrystalRecord
     from clac_core.text.facts import CrystalFacts
 
 QUERY_VIEWS = ("query", "query2")
