@@ -32,7 +32,9 @@ ANION_ELEMENTS = {
     "fluoride": ["F"], "chloride": ["Cl"], "bromide": ["Br"], "iodide": ["I"], "phosphide": ["P"],
     "carbide": ["C"], "boride": ["B"], "hydride": ["H"], "phosphate": ["P", "O"], "sulfate": ["S", "O"],
     "silicate": ["Si", "O"], "borate": ["B", "O"], "carbonate": ["C", "O"], "nitrate": ["N", "O"],
+    "arsenide": ["As"], "antimonide": ["Sb"], "silicide": ["Si"], "germanide": ["Ge"], "selenate": ["Se", "O"],
 }
+# anion words also count inside longer words: "dioxide", "disulfide", "oxynitride"
 FUSION_WEIGHT = 2.0  # property match (0..1) x weight + model cosine (about -1..1)
 
 
@@ -125,8 +127,10 @@ def understand(query: str) -> QueryIntent:
         elif len(word) == 2 and word in syms and word not in _WORDLIKE_SYMBOLS:  # "Li oxide"
             included.append(word)
     for word, els in ANION_ELEMENTS.items():
-        if re.search(rf"\b{word}s?\b", q, re.IGNORECASE):
+        if re.search(rf"{word}s?\b", q, re.IGNORECASE):
             included += els
+    if re.search(r"\boxy[a-z]*ides?\b", q, re.IGNORECASE):  # oxynitride, oxyfluoride, oxysulfide
+        included.append("O")
     intent.exclude = list(dict.fromkeys(excluded))
     intent.include = [e for e in dict.fromkeys(included) if e not in intent.exclude]
     intent.crystal_systems = [w for w in CRYSTAL_SYSTEM_WORDS if re.search(rf"\b{w}\b", q, re.IGNORECASE)]

@@ -142,3 +142,16 @@ def test_explorer_predict_properties_uses_the_aux_head() -> None:
     cfg0 = load_config("configs/tiny.yaml").model
     ex.model = CLaCModel(cfg0, load_text_backbone=False)
     assert ex.predict_properties(s).empty  # a model without the head predicts nothing
+
+
+def test_anion_words_inside_longer_words_and_density_words() -> None:
+    from clac_core.property_search import understand
+
+    assert understand("gallium arsenide").include == ["Ga", "As"]
+    assert set(understand("titanium dioxide").include) == {"Ti", "O"}
+    assert set(understand("an oxynitride").include) == {"N", "O"}
+    (dense,) = understand("a dense heavy compound").constraints
+    assert dense.prop == "density" and dense.lo >= 5
+    (light,) = understand("a lightweight alloy").constraints
+    assert light.prop == "density" and light.hi <= 3
+    assert understand("a light-emitting material").constraints == []  # light as in photons

@@ -158,6 +158,9 @@ _CLASSES: list[tuple[str, str, float, float]] = [  # (regex, property, lo, hi)
     (r"\bsemiconduct(?:or|ors|ing)\b", "band_gap", 0.1, 3.5),
     (r"\bnon[\s-]?magnetic\b|\bdiamagnetic\b|\bno\s+(?:net\s+)?(?:magnetic\s+)?moment|\bunpolari[sz]ed", "total_magnetization", 0.0, 0.05),
     (r"(?<!non-)(?<!non)(?<!non )\b(?:ferro|ferri)?magnetic\b|\bmagnet\b|spin[\s-]polari[sz]ed", "total_magnetization", 0.5, 20.0),
+    (r"\b(?:very\s+)?dense\b|\bheavy\b|\bhigh[\s-]density\b", "density", 7.0, 24.0),
+    (r"\blight[\s-]?weight\b|\blow[\s-]density\b|\blight\s+(?:material|compound|solid|crystal)s?\b",
+     "density", 0.0, 3.0),
     (r"\bunstable\b|positive\s+formation\s+energy|energetically\s+unfavou?rable", "formation_energy_per_atom", 0.0, 2.0),
     (r"\bstrongly\s+bound\b|very\s+stable|highly\s+stable", "formation_energy_per_atom", -4.5, -1.5),
 ]
