@@ -41,9 +41,7 @@ def _number(v: float, unit: str, p: Picker, slot: str, *, step: float, decimals:
         return f"{_fmt(v, max(decimals - 1, 0))}{sep}{unit}"
     if k in (2, 3):
         r = round(v / step) * step
-        return f"{p.choice(slot + 'a', _APPROX)} {_fmt(r, 1 if step < 1 else 0)}{sep}{unit}".replace("~ ", "~").replace(
-            "≈ ", "≈ "
-        )
+        return f"{p.choice(slot + 'a', _APPROX)} {_fmt(r, 1 if step < 1 else 0)}{sep}{unit}".replace("~ ", "~")
     width = step * (1 + p.index(slot + "w", 3))
     lo = math.floor((v - p.index(slot + "o", 3) * step / 2) / step) * step
     hi = max(lo + width, math.ceil(v / step) * step)
