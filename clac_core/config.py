@@ -62,7 +62,7 @@ class TextEncoderConfig:
     top_k_layers: int = 2
     # Append number-aware features to the pooled text features: what the text states about
     # band gap, formation energy, density and magnetization (value, range, bound or class
-    # word) as soft memberships over a grid per property (clac_core.text.quantities).
+    # word) as soft memberships over a grid per property (clac_core.quantities).
     quantities: bool = False
 
 

@@ -354,7 +354,7 @@ def text_feature_cache(
 
 def _append_quantity_features(pooled: np.ndarray, texts: list[str]) -> np.ndarray:
     """(P, H) -> (P, H + Q), quantity features computed once per unique text."""
-    from clac_core.text.quantities import quantity_features
+    from clac_core.quantities import quantity_features
 
     uniq = list(dict.fromkeys(texts))
     q = quantity_features(uniq)

@@ -2,7 +2,7 @@
 
 :func:`understand` turns a query into a :class:`QueryIntent`: numeric property constraints
 ("band gap around 2 eV", "gap above 3 eV", "metallic", "magnetic", "density below 3 g/cm³",
-from :func:`clac_core.text.quantities.parse_constraints`), "stable" (negative formation
+from :func:`clac_core.quantities.parse_constraints`), "stable" (negative formation
 energy), elements to include or exclude ("with Li but no Co", "cobalt-free", "iron oxide") and
 crystal systems ("cubic"). :func:`rerank_scores` fuses the model's cosine score with how well
 each crystal meets them, over known DFT values, or over values predicted from the crystal (the
@@ -20,8 +20,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from clac_core.quantities import LABELS, Constraint, parse_constraints
 from clac_core.symmetry import CRYSTAL_SYSTEMS_HIGH_FIRST
-from clac_core.text.quantities import LABELS, Constraint, parse_constraints
 
 CRYSTAL_SYSTEM_WORDS = CRYSTAL_SYSTEMS_HIGH_FIRST  # the one table (clac_core.symmetry)
 # how far outside a stated interval a value may lie before its match halves (per property unit)

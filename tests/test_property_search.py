@@ -24,7 +24,7 @@ def test_understand_reads_properties_elements_and_symmetry() -> None:
 
 def test_constraint_match_inside_outside_and_unknown() -> None:
     from clac_core.property_search import constraint_match
-    from clac_core.text.quantities import Constraint
+    from clac_core.quantities import Constraint
 
     above = Constraint("band_gap", 3.0, 8.0, "above", "gap above 3 eV")
     m = constraint_match(above, np.array([4.0, 3.0, 2.0, np.nan]))

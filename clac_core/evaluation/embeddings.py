@@ -131,7 +131,7 @@ def compute_embeddings(
         text=proj(model, f_model),
         text_random=proj(random_model, f_base),
         # the pretrained encoder alone: pooled backbone features, without the model's own
-        # number-aware quantity features (text.quantities), which are part of CLaC, not the baseline
+        # number-aware quantity features (model.text.quantities), which are part of CLaC, not the baseline
         text_base=l2_normalize(f_base.numpy()[:, :h]),
         embed_text=lambda t: proj(model, feats(model_text, t)),
         embed_text_random=lambda t: proj(random_model, feats(base_text, t)),
