@@ -151,6 +151,8 @@ def test_home_and_search(server, page):
     _goto(page, server, "search")
     page.get_by_text("Include hypothetical").first.click()  # TiO2, Mg, KF: no band gap known
     _settle(page)
+    page.get_by_text("Property-aware search", exact=True).click()  # the model's ranking of every crystal
+    _settle(page)
     box = page.get_by_label("Describe the crystal you are looking for")
     box.fill("a hexagonal oxide")
     box.press("Enter")
