@@ -196,33 +196,68 @@ def embed_structures(
     )
 
 
-def predict_structures(
+def _aux_names(model: Any) -> list[str]:
+    """The model's aux-head properties ([] without a head)."""
+    names = list(getattr(model.cfg, "aux_properties", []) or [])
+    return names if names and getattr(model, "aux_head", None) is not None else []
+
+
+def predict_graphs(model: Any, graphs: Sequence[Any], batch_size: int = 256, progress: bool = False) -> Any:
+    """Aux-head property predictions (B, K) float64 numpy in physical units of prebuilt graphs,
+    columns in ``model.cfg.aux_properties`` order; (B, 0) for a model without the head."""
+    import numpy as np
+
+    from clac_core.data import inverse_aux_transform
+    from clac_core.graph import collate
+
+    names = _aux_names(model)
+    if not names:
+        return np.zeros((len(graphs), 0))
+    model.eval()
+    device = _device(model)
+    raw = _batched(
+        len(graphs),
+        batch_size,
+        lambda i, j: model.predict_properties(collate(graphs[i:j]).to(device)),
+        dim=len(names),
+        desc="property predictions",
+        bar=progress,
+        callback=None,
+    )
+    return inverse_aux_transform(raw, names)
+
+
+def embed_and_predict_structures(
     model: Any,
     structures: Sequence[Any],
     batch_size: int = 64,
     progress: bool = True,
     *,
     callback: ProgressFn | None = None,
-    desc: str = "property predictions",
-) -> Any:
-    """Aux-head property predictions (B, K) float64 numpy in physical units, columns in
-    ``model.cfg.aux_properties`` order; (B, 0) for a model without the head."""
+    desc: str = "crystals",
+) -> tuple[Any, Any]:
+    """Normalized crystal embeddings (B, D) float32 and aux-head predictions (B, K) float64 in
+    physical units (K = 0 without a head), from one forward per batch: each graph is built once."""
     import numpy as np
 
     from clac_core.data import inverse_aux_transform
     from clac_core.graph import collate, structure_to_graph
 
-    names = list(getattr(model.cfg, "aux_properties", []) or [])
-    if not names or getattr(model, "aux_head", None) is None:
-        return np.zeros((len(structures), 0))
+    names = _aux_names(model)
+    if not names:
+        emb = embed_structures(model, structures, batch_size, progress, callback=callback, desc=desc)
+        return emb, np.zeros((len(structures), 0))
+    import torch
+
     model.eval()
-    device, gcfg = _device(model), model.cfg.graph
+    device, gcfg, d = _device(model), model.cfg.graph, model.cfg.embed_dim
 
     def encode(i: int, j: int) -> Any:
-        return model.predict_properties(collate([structure_to_graph(s, gcfg) for s in structures[i:j]]).to(device))
+        emb, z = model.encode_crystal_aux(collate([structure_to_graph(s, gcfg) for s in structures[i:j]]).to(device))
+        return torch.cat([emb, z * model.aux_std + model.aux_mean], dim=1)  # (b, D + K)
 
-    raw = _batched(len(structures), batch_size, encode, dim=len(names), desc=desc, bar=progress, callback=callback)
-    return inverse_aux_transform(raw, names)
+    out = _batched(len(structures), batch_size, encode, dim=d + len(names), desc=desc, bar=progress, callback=callback)
+    return out[:, :d], inverse_aux_transform(out[:, d:], names)
 
 
 def embed_texts(

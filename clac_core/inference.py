@@ -460,13 +460,13 @@ class Explorer:
         for a model without the head). Estimates, not DFT; their test error is in the model card."""
         import pandas as pd
 
-        from clac_core.embed import predict_structures
+        from clac_core.embed import embed_and_predict_structures
         from clac_core.properties import QUANTITIES
 
         names = list(getattr(self.model.cfg, "aux_properties", []) or [])
         if not names:
             return pd.DataFrame(columns=["quantity", "predicted", "unit"])
-        pred = predict_structures(self.model, [structure], progress=False)[0]
+        pred = embed_and_predict_structures(self.model, [structure], progress=False)[1][0]
         rows = []
         for n, v in zip(names, pred, strict=True):
             q = QUANTITIES.get(n)

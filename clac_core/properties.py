@@ -63,3 +63,12 @@ COLUMN_ALIASES: dict[str, str] = {
 
 # Index metadata column of the model's aux-head estimate of a quantity: predicted_<quantity>.
 PREDICTED_PREFIX = "predicted_"
+
+
+def band_gap_of(props: dict[str, float]) -> float | None:
+    """A record's band gap: ``band_gap`` when known, else the smaller of ``direct_gap`` /
+    ``indirect_gap`` (perov_5-style tables); None when no gap is known."""
+    if "band_gap" in props:
+        return float(props["band_gap"])
+    gaps = [float(props[k]) for k in ("direct_gap", "indirect_gap") if k in props]
+    return min(gaps) if gaps else None

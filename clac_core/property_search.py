@@ -20,6 +20,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from clac_core.properties import PREDICTED_PREFIX
 from clac_core.quantities import LABELS, Constraint, parse_constraints
 from clac_core.symmetry import CRYSTAL_SYSTEMS_HIGH_FIRST
 
@@ -157,7 +158,7 @@ def property_values(columns: Mapping[str, np.ndarray], prop: str, n: int) -> tup
     """(values, predicted) for one property: DFT values where known, else the
     ``predicted_<prop>`` column; ``predicted`` (N,) bool marks which came from the model."""
     known = np.asarray(columns.get(prop, np.full(n, np.nan)), dtype=np.float64)
-    pred = np.asarray(columns.get(f"predicted_{prop}", np.full(n, np.nan)), dtype=np.float64)
+    pred = np.asarray(columns.get(f"{PREDICTED_PREFIX}{prop}", np.full(n, np.nan)), dtype=np.float64)
     if prop == "band_gap" and np.isnan(known).all():
         alt = [np.asarray(columns[k], dtype=np.float64) for k in ("direct_gap", "indirect_gap") if k in columns]
         if alt:

@@ -125,17 +125,17 @@ def query_text(template: str, v: float, prop: str) -> str:
 
 
 def property_values(properties: Sequence[dict[str, float]], structures: Sequence[Any], name: str) -> np.ndarray:
-    """(N,) values of ``name`` (NaN where unknown); density from the structure; band gap falls
-    back to min(direct, indirect) like the zero-shot labels."""
+    """(N,) values of ``name`` (NaN where unknown); density from the structure; band gap as
+    :func:`clac_core.properties.band_gap_of` (like the zero-shot labels)."""
+    from clac_core.properties import band_gap_of
+
     out = np.full(len(properties), np.nan)
     for i, p in enumerate(properties):
         if name == "density":
             out[i] = float(p["density"]) if "density" in p else float(structures[i].density)
         elif name == "band_gap":
-            if "band_gap" in p:
-                out[i] = float(p["band_gap"])
-            elif any(k in p for k in ("direct_gap", "indirect_gap")):
-                out[i] = float(min(p[k] for k in ("direct_gap", "indirect_gap") if k in p))
+            gap = band_gap_of(p)
+            out[i] = np.nan if gap is None else gap
         elif name in p:
             out[i] = float(p[name])
     return out

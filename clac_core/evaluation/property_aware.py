@@ -18,28 +18,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from clac_core.properties import PREDICTED_PREFIX
+
 if TYPE_CHECKING:  # pragma: no cover
     from clac_core.evaluation.context import EvalContext
 
 
 def aux_predictions(model: Any, graphs: list[Any], batch_size: int = 256) -> dict[str, np.ndarray]:
     """``predicted_<prop>`` -> (N,) aux-head predictions in physical units ({} without a head)."""
-    import torch
+    from clac_core.embed import predict_graphs
 
-    from clac_core.data import inverse_aux_transform
-    from clac_core.graph import collate
-
+    pred = predict_graphs(model, graphs, batch_size)
     names = list(getattr(model.cfg, "aux_properties", []) or [])
-    if not names or getattr(model, "aux_head", None) is None:
-        return {}
-    device = next(model.parameters()).device
-    out = []
-    model.eval()
-    with torch.no_grad():
-        for i in range(0, len(graphs), batch_size):
-            out.append(model.predict_properties(collate(graphs[i : i + batch_size]).to(device)).float().cpu().numpy())
-    pred = inverse_aux_transform(np.concatenate(out), names)
-    return {f"predicted_{n}": pred[:, k] for k, n in enumerate(names)}
+    return {f"{PREDICTED_PREFIX}{n}": pred[:, k] for k, n in enumerate(names)} if pred.shape[1] else {}
 
 
 def dft_columns(properties: list[dict[str, float]], structures: list[Any]) -> dict[str, np.ndarray]:
@@ -64,7 +55,7 @@ def property_aware_section(ctx: EvalContext) -> dict[str, Any]:
     if pred:
         out["aux_head"] = {}
         for col, p in pred.items():
-            prop = col.removeprefix("predicted_")
+            prop = col.removeprefix(PREDICTED_PREFIX)
             y = np.abs(dft[prop]) if prop == "total_magnetization" else dft[prop]
             yp = np.abs(p) if prop == "total_magnetization" else (np.clip(p, 0, None) if prop == "band_gap" else p)
             ok = np.isfinite(y)

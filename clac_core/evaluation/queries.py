@@ -194,11 +194,10 @@ def facts_record(facts: Any, properties: dict[str, float] | None = None) -> dict
     Band gap: ``band_gap`` when known, else the smaller of ``direct_gap``/``indirect_gap``
     (perov_5 style tables); formation energy: ``formation_energy_per_atom``.
     """
+    from clac_core.properties import band_gap_of
+
     props = dict(properties or {})
-    gap = props.get("band_gap")
-    if gap is None:
-        gaps = [props[k] for k in ("direct_gap", "indirect_gap") if k in props]
-        gap = min(gaps) if gaps else None
+    gap = band_gap_of(props)
     site_polys: dict[str, set[str]] = {}
     for s in facts.sites:
         if s.polyhedron:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from clac_core.embed import ProgressFn, embed_structures, embed_texts, predict_structures
+from clac_core.embed import ProgressFn, embed_and_predict_structures, embed_structures, embed_texts
 from clac_core.index.filters import CorpusIndexError
 from clac_core.index.store import INDEX_VERSION, METADATA_COLUMNS, CorpusIndex
 from clac_core.properties import PREDICTED_PREFIX
@@ -65,18 +65,16 @@ def metadata_row(record: CrystalRecord) -> dict[str, Any]:
 
 
 
-def predicted_properties(
-    model: Any, structures: Sequence[Structure], *, progress: ProgressFn | None = None
-) -> dict[str, np.ndarray]:
-    """``predicted_<property>`` -> (N,) values from the model's aux head ({} without one).
+def predicted_properties(model: Any, predictions: np.ndarray) -> dict[str, np.ndarray]:
+    """``predicted_<property>`` -> (N,) columns of the model's (N, K) aux-head predictions
+    ({} without a head).
 
     The app shows them, marked as predicted, where a crystal has no DFT value; their test
-    error is measured by ``clac eval`` (``inverse_design.aux_head``)."""
+    error is measured by ``clac eval`` (``property_aware.aux_head``)."""
     names = list(getattr(model.cfg, "aux_properties", []) or [])
-    if not names or getattr(model, "aux_head", None) is None:
+    if predictions.shape[1] != len(names):
         return {}
-    pred = predict_structures(model, list(structures), progress=len(structures) >= 256, callback=progress)
-    return {f"{PREDICTED_PREFIX}{n}": pred[:, k].astype(np.float32) for k, n in enumerate(names)}
+    return {f"{PREDICTED_PREFIX}{n}": predictions[:, k].astype(np.float32) for k, n in enumerate(names)}
 
 
 def encode_structures(
@@ -173,8 +171,10 @@ def build(
         if col not in meta.columns:
             raise CorpusIndexError(f"metadata column {col} missing")
     structures = [r.structure for r in records]
-    emb = embed_structures(model, structures, 64, len(structures) >= 256, callback=progress, desc="crystals")
-    for col, values in predicted_properties(model, structures, progress=progress).items():
+    emb, pred = embed_and_predict_structures(
+        model, structures, 64, len(structures) >= 256, callback=progress, desc="crystals"
+    )
+    for col, values in predicted_properties(model, pred).items():
         meta[col] = values
     if texts is None:
         if progress:
