@@ -188,9 +188,8 @@ def crystal_targets(data: DataDir, names: Sequence[str]) -> np.ndarray:
     """(C, K) float32 property values of every crystal in ``names`` order, NaN where unknown,
     in the regression space of :data:`AUX_TRANSFORMS`. ``"density"`` is computed from the
     structure when the record does not state it."""
-    props = [json.loads(p) if isinstance(p, str) else {} for p in data.crystals.get("properties", [None] * len(data.crystals))]
-    if len(props) != len(data.crystals):
-        props = [{}] * len(data.crystals)
+    column = data.crystals.get("properties", [None] * len(data.crystals))
+    props = [json.loads(p) if isinstance(p, str) else {} for p in column]
     out = np.full((len(data.crystals), len(names)), np.nan, dtype=np.float32)
     for k, name in enumerate(names):
         if name == "density":
