@@ -22,6 +22,7 @@ from clac_core.properties import PREDICTED_PREFIX
 from clac_core.symmetry import symmetry_info
 
 if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
     from pymatgen.core import Structure
 
     from clac_core.record import CrystalRecord
@@ -61,8 +62,6 @@ def metadata_row(record: CrystalRecord) -> dict[str, Any]:
     for k, v in record.properties.items():
         row[k] = float(v)
     return row
-
-
 
 
 def predicted_properties(model: Any, predictions: np.ndarray) -> dict[str, np.ndarray]:
@@ -157,19 +156,10 @@ def build(
         progress: callback (stage, done, total) for UIs.
     """
     import pandas as pd
-    from tqdm.auto import tqdm
 
     if not records:
         raise CorpusIndexError("no crystals to index")
-    rows = []
-    for i, rec in enumerate(tqdm(records, desc="metadata", disable=len(records) < 256, leave=False)):
-        rows.append(metadata_row(rec))
-        if progress and (i % 50 == 0 or i == len(records) - 1):
-            progress("metadata", i + 1, len(records))
-    meta = pd.DataFrame(rows)
-    for col in METADATA_COLUMNS:
-        if col not in meta.columns:
-            raise CorpusIndexError(f"metadata column {col} missing")
+    meta = _metadata_frame(records, progress)
     structures = [r.structure for r in records]
     emb, pred = embed_and_predict_structures(
         model, structures, 64, len(structures) >= 256, callback=progress, desc="crystals"
@@ -187,7 +177,34 @@ def build(
         if len(desc)
         else np.zeros((0, emb.shape[1]), dtype=np.float32)
     )
-    manifest = {
+    manifest = _manifest(checkpoint, sources, max_descriptions, seed)
+    return CorpusIndex(
+        embeddings=emb, metadata=meta, desc_embeddings=demb, descriptions=desc, manifest=manifest
+    )
+
+
+def _metadata_frame(records: Sequence[CrystalRecord], progress: ProgressFn | None) -> pd.DataFrame:
+    """(N rows) metadata of ``records`` (:func:`metadata_row` each), reporting progress."""
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    rows = []
+    for i, rec in enumerate(tqdm(records, desc="metadata", disable=len(records) < 256, leave=False)):
+        rows.append(metadata_row(rec))
+        if progress and (i % 50 == 0 or i == len(records) - 1):
+            progress("metadata", i + 1, len(records))
+    meta = pd.DataFrame(rows)
+    for col in METADATA_COLUMNS:
+        if col not in meta.columns:
+            raise CorpusIndexError(f"metadata column {col} missing")
+    return meta
+
+
+def _manifest(
+    checkpoint: str | Path | None, sources: Sequence[str], max_descriptions: int, seed: int
+) -> dict[str, Any]:
+    """The manifest of a new index (version, creation time, checkpoint and its hash, sources)."""
+    return {
         "version": INDEX_VERSION,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "checkpoint": str(checkpoint) if checkpoint else None,
@@ -196,9 +213,6 @@ def build(
         "max_descriptions": max_descriptions,
         "seed": seed,
     }
-    return CorpusIndex(
-        embeddings=emb, metadata=meta, desc_embeddings=demb, descriptions=desc, manifest=manifest
-    )
 
 
 def records_from_specs(

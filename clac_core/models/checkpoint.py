@@ -266,8 +266,6 @@ def load_checkpoint(
             non-finite weights, stored tensors that do not fit the model, or a missing key
             outside the base text model.
     """
-    from safetensors.torch import load_file
-
     from clac_core.models.clip import CLaCModel
 
     path = Path(path)
@@ -277,6 +275,29 @@ def load_checkpoint(
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{path / CONFIG_NAME}: model_config is invalid: {exc}") from exc
     # Read (and check) the weights before building the model: a damaged file fails fast.
+    state = _read_weights(path)
+    model = CLaCModel(cfg, load_text_backbone=load_text_backbone)
+    prefixes = list(meta.get("stored_text_prefixes", []))
+    if not load_text_backbone:
+        state = {k: v for k, v in state.items() if not k.startswith(TEXT_PREFIX)}
+        prefixes = []
+    _check_state_fits(path, state, model.state_dict(), prefixes, cfg.text.name)
+    stored_fp = (meta.get("text_base") or {}).get("fingerprint")
+    if load_text_backbone and stored_fp and model.cfg.text.train_mode != "full":
+        _warn_if_other_text_base(path, model, stored_fp, cfg.text.name)
+    model.load_state_dict(state, strict=False)
+    model.checkpoint_meta = meta
+    return model.to(device).eval()
+
+
+def _read_weights(path: Path) -> dict[str, torch.Tensor]:
+    """The stored tensors of ``path/model.safetensors`` (on CPU), all finite.
+
+    Raises:
+        CheckpointError: the file is damaged, or a floating tensor holds NaN or inf.
+    """
+    from safetensors.torch import load_file
+
     try:
         state = load_file(str(path / WEIGHTS_NAME), device="cpu")
     except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
@@ -290,12 +311,22 @@ def load_checkpoint(
             f"{path / WEIGHTS_NAME} has NaN or infinite values in {len(bad)} tensor(s), e.g. {bad[0]}: "
             "the training run diverged or the file is damaged; use an earlier checkpoint"
         )
-    model = CLaCModel(cfg, load_text_backbone=load_text_backbone)
-    prefixes = list(meta.get("stored_text_prefixes", []))
-    if not load_text_backbone:
-        state = {k: v for k, v in state.items() if not k.startswith(TEXT_PREFIX)}
-        prefixes = []
-    expected = model.state_dict()
+    return state
+
+
+def _check_state_fits(
+    path: Path,
+    state: dict[str, torch.Tensor],
+    expected: dict[str, torch.Tensor],
+    prefixes: list[str],
+    text_name: str,
+) -> None:
+    """Stored tensors ``state`` against the model's ``expected`` state dict.
+
+    Raises:
+        CheckpointError: an unknown key, a missing key outside the base text model
+            ``text_name``, or a shape that differs from the model's.
+    """
     unexpected = sorted(set(state) - set(expected))
     if unexpected:
         raise CheckpointError(
@@ -305,24 +336,24 @@ def load_checkpoint(
     if bad_missing:
         raise CheckpointError(
             f"checkpoint {path} lacks {len(bad_missing)} tensors that are not part of the base text model "
-            f"{cfg.text.name!r}: {bad_missing[:5]}"
+            f"{text_name!r}: {bad_missing[:5]}"
         )
     for k, v in state.items():
         if tuple(v.shape) != tuple(expected[k].shape):
             raise CheckpointError(
                 f"checkpoint {path}: {k} has shape {tuple(v.shape)}, model expects {tuple(expected[k].shape)}"
             )
-    stored_fp = (meta.get("text_base") or {}).get("fingerprint")
-    if load_text_backbone and stored_fp and model.cfg.text.train_mode != "full":
-        found = text_base_fingerprint(model)
-        if found != stored_fp:
-            import warnings
 
-            warnings.warn(
-                f"checkpoint {path} was trained on a base text model {cfg.text.name!r} with fingerprint "
-                f"{stored_fp}, but the one loaded here has {found}; text embeddings will differ",
-                stacklevel=2,
-            )
-    model.load_state_dict(state, strict=False)
-    model.checkpoint_meta = meta
-    return model.to(device).eval()
+
+def _warn_if_other_text_base(path: Path, model: Any, stored_fp: str, text_name: str) -> None:
+    """Warn (at the caller of :func:`load_checkpoint`) when the base text model loaded here
+    is not the one the checkpoint was trained on."""
+    found = text_base_fingerprint(model)
+    if found != stored_fp:
+        import warnings
+
+        warnings.warn(
+            f"checkpoint {path} was trained on a base text model {text_name!r} with fingerprint "
+            f"{stored_fp}, but the one loaded here has {found}; text embeddings will differ",
+            stacklevel=3,
+        )
