@@ -5,19 +5,16 @@ Shape legend: B pairs per batch, W ranks, D embedding dims, K aux properties, P 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from clac_core.config import ExperimentConfig, save_config
 from clac_core.training import distributed as ddp
 from clac_core.training.distributed import DistInfo, resolve_device
 from clac_core.training.inputs import load_inputs
-from clac_core.training.logger import (
+from clac_core.training.logger import (  # noqa: F401 - INTRA_TERMS, hardware, write_train_info: kept importable here
     INTRA_TERMS,
     MetricsLog,
     hardware,
@@ -27,6 +24,7 @@ from clac_core.training.logger import (
     write_train_info,
 )
 from clac_core.training.optim import build_optimizer
+from clac_core.training.reporting import TrainReport
 from clac_core.training.state import (
     STATE_JSON,
     find_resume_dir,
@@ -37,12 +35,11 @@ from clac_core.training.state import (
     seed_everything,
     set_rng_state,
 )
+from clac_core.training.step import TrainStep
 from clac_core.training.validate import validate
 
 if TYPE_CHECKING:  # pragma: no cover
-    import torch
-
-    from clac_core.data import PairBatch, PairDataset
+    from clac_core.data import PairDataset
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +48,12 @@ INT_COUNTERS = ("step", "epoch", "batch_in_epoch", "loss_count", "epoch_pairs", 
 FLOAT_COUNTERS = ("loss_sum", "epoch_seconds", "best")
 
 
-class Trainer:
-    """Holds model, optimizer, data and bookkeeping for one run (see :func:`fit`)."""
+class Trainer(TrainStep, TrainReport):
+    """Holds model, optimizer, data and bookkeeping for one run (see :func:`fit`).
+
+    One step (:class:`~clac_core.training.step.TrainStep`) and the reports
+    (:class:`~clac_core.training.reporting.TrainReport`) are mixed in from their own modules.
+    """
 
     def __init__(
         self, cfg: ExperimentConfig, data_dir: str | Path, out_dir: str | Path, dist: DistInfo
@@ -181,87 +182,6 @@ class Trainer:
         elif self.dist.main:
             log.info("nothing to resume in %s (no last/%s); starting fresh", self.out, STATE_JSON)
 
-    # -- one step ------------------------------------------------------------------------
-    def _gather(self, x: torch.Tensor, with_grad: bool) -> torch.Tensor:
-        return ddp.gather(x, self.dist, with_grad)
-
-    def _collate_rng(self, epoch: int, b_idx: int) -> np.random.Generator | None:
-        """Generator for a batch's second texts / augmentations, a pure function of
-        ``(seed, epoch, batch, rank)`` (nothing to save for resume); None when both are off."""
-        if not self.dataset.has_views:
-            return None
-        return np.random.default_rng([self.tc.seed, 2, int(epoch), int(b_idx), self.dist.rank])
-
-    def _encode_texts(self, texts: list[str] | None, features: torch.Tensor | None) -> torch.Tensor:
-        if features is not None:
-            return self.model.encode_text_features(features)  # (B, D)
-        return self.model.encode_text(texts)  # (B, D)
-
-    def _autocast(self) -> Any:
-        import torch
-
-        return torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else contextlib.nullcontext()
-
-    def _forward_terms(self, batch: PairBatch) -> dict[str, torch.Tensor]:
-        """Named loss terms of one batch (``"loss"`` = weighted sum), over the global batch."""
-        crystal_emb2 = text_emb2 = aux_pred = None
-        with self._autocast():
-            if self.cfg.loss.aux_weight > 0:
-                crystal_emb, aux_pred = self.model.encode_crystal_aux(batch.graphs)  # (B, D), (B, K)
-            else:
-                crystal_emb = self.model.encode_crystal(batch.graphs)  # (B, D)
-            text_emb = self._encode_texts(batch.texts, batch.text_features)  # (B, D)
-            if self.intra_text:
-                text_emb2 = self._encode_texts(batch.texts2, batch.text_features2)  # (B, D)
-            if self.intra_crystal:
-                crystal_emb2 = self.model.encode_crystal(batch.graphs2)  # (B, D)
-        crystal_emb = self._gather(crystal_emb.float(), True)  # (W*B, D)
-        text_emb = self._gather(text_emb.float(), True)
-        if text_emb2 is not None:
-            text_emb2 = self._gather(text_emb2.float(), True)
-        if crystal_emb2 is not None:
-            crystal_emb2 = self._gather(crystal_emb2.float(), True)
-        ids = self._gather(batch.crystal_index, False)
-        return self.loss_fn(
-            crystal_emb,
-            text_emb,
-            self.model.logit_scale_value(),
-            ids,
-            crystal_emb2=crystal_emb2,
-            text_emb2=text_emb2,
-            aux_pred=None if aux_pred is None else aux_pred.float(),  # per rank: a local regression term
-            aux_target=batch.targets,
-        )
-
-    def _forward_loss(self, batch: PairBatch) -> torch.Tensor:
-        return self._forward_terms(batch)["loss"]
-
-    def _backward_batch(self, epoch: int, b_idx: int, positions: np.ndarray, accum: int) -> dict[str, Any]:
-        """Forward and backward of one (micro-)batch; adds to the epoch's running sums."""
-        batch = self.dataset.collate(positions, rng=self._collate_rng(epoch, b_idx)).to(self.device)
-        terms = self._forward_terms(batch)
-        loss = terms["loss"]
-        (loss / accum).backward()
-        self.loss_sum += float(loss.detach())
-        self.loss_count += 1
-        if len(terms) > 2:  # extra terms on: keep per-term sums ("cross" included)
-            for name, val in terms.items():
-                if name != "loss":
-                    self.term_sums[name] = self.term_sums.get(name, 0.0) + float(val.detach())
-        self.epoch_pairs += len(batch) * self.dist.world_size
-        return terms
-
-    def _optimizer_step(self) -> None:
-        import torch
-
-        ddp.all_reduce_grads(self.params, self.dist)
-        if self.tc.grad_clip and self.tc.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.params, self.tc.grad_clip)
-        self.optimizer.step()
-        self.scheduler.step()
-        self.optimizer.zero_grad(set_to_none=True)
-        self.step += 1
-
     # -- evaluation ----------------------------------------------------------------------
     def evaluate(self) -> dict[str, float]:
         """Retrieval metrics on the validation pool (one text per crystal); {} if no pool."""
@@ -331,52 +251,6 @@ class Trainer:
         bar.close()
         self.epoch_seconds = seconds_before + time.time() - t_start
 
-    def _log_batch(
-        self,
-        bar: Any,
-        writer: Any,
-        terms: dict[str, Any],
-        b_idx: int,
-        last_batch: bool,
-        stepped: bool,
-        elapsed: float,
-    ) -> None:
-        """Progress-bar figures (running means) and TensorBoard scalars of the last step."""
-        every = max(1, self.tc.log_every)
-        if self.dist.main and (b_idx % every == 0 or last_batch):
-            n = max(1, self.loss_count)
-            bar.set_postfix(
-                loss=f"{self.loss_sum / n:.4f}",
-                **{t: f"{v / n:.4f}" for t, v in self.term_sums.items() if t in INTRA_TERMS},
-                pairs_s=f"{self.epoch_pairs / max(elapsed, 1e-9):.0f}",
-                scale=f"{float(self.model.logit_scale_value().detach()):.1f}",
-            )
-        if writer is not None and self.step % every == 0 and stepped:
-            writer.add_scalar("train/loss", float(terms["loss"].detach()), self.step)
-            if len(terms) > 2:
-                for name, val in terms.items():
-                    if name != "loss":
-                        writer.add_scalar(f"train/{name}", float(val.detach()), self.step)
-            writer.add_scalar("train/lr", self.optimizer.param_groups[0]["lr"], self.step)
-
-    def _epoch_row(self, metrics: dict[str, float]) -> dict[str, Any]:
-        """The ``metrics.csv`` row of the epoch just run."""
-        n = max(1, self.loss_count)
-        groups = self.optimizer.param_groups
-        return {
-            "epoch": self.epoch + 1,
-            "step": self.step,
-            "train_loss": self.loss_sum / n,
-            **{f"train_{k}": v / n for k, v in self.term_sums.items()},
-            "lr": groups[0]["lr"],
-            "text_lr": next((g["lr"] for g in groups if g["name"].startswith("text")), ""),
-            "logit_scale": float(self.model.logit_scale_value().detach()),
-            "pairs_per_s": self.epoch_pairs / max(self.epoch_seconds, 1e-9),
-            "epoch_seconds": self.epoch_seconds,
-            "val_pool": len(self.pool_dataset),
-            **{f"val_{k}": v for k, v in metrics.items()},
-        }
-
     def _end_epoch(self, writer: Any) -> None:
         """Validate, log the row, save ``best/`` (by val mean R@10) and ``last/``."""
         metrics = self.evaluate() if self.dist.main else {}
@@ -403,27 +277,6 @@ class Trainer:
             self._save_state(self.out / "last", metrics)
             log_epoch(row, metrics, len(self.pool_dataset))
         self._barrier()
-
-    def write_info(self) -> None:
-        """``OUT/train_info.json``: data, sizes, best epoch, hardware, wall time (rank 0)."""
-        if not self.dist.main:
-            return
-        info = {
-            "data_dir": str(self.data_dir.resolve()),
-            "out_dir": str(self.out.resolve()),
-            "train_pairs": len(self.train_pairs),
-            "train_crystals": self.sampler.num_crystals,
-            "val_pool": len(self.pool_dataset),
-            "sampling": self.tc.sampling,
-            "epochs": self.tc.epochs,
-            "steps": self.step,
-            "batches_per_epoch": self.batches_per_epoch,
-            "best_epoch": self.best_epoch,
-            "best_val_mean_r10": self.best,
-            "hardware": hardware(self.device, self.dist.world_size),
-            "seconds": time.time() - self.t0,
-        }
-        write_train_info(self.out / "train_info.json", info)
 
 
 def fit(cfg: ExperimentConfig, data_dir: str | Path, out_dir: str | Path, *, resume: bool = False) -> Path:
