@@ -21,104 +21,69 @@ a periodic union-find instead of supercells).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from clac_core.symmetry import crystal_system_from_number, symmetry_dataset
+from clac_core.text.chemistry import (
+    _ACTINIDES,
+    _ALKALI,
+    _ALKALINE_EARTH,
+    _CHALCOGENS,
+    _HALOGENS,
+    _LANTHANIDES,
+    _METALLOIDS,
+    _NOBLE_GASES,
+    _OTHER_NONMETALS,
+    _OXOANIONS,
+    _PNICTOGENS,
+    _POST_TRANSITION,
+    ANION_NAMES,
+    _anion_class,
+    _anions,
+    _electronegativity,
+    _is_metal,
+    _oxidation_states,
+    _refine_anions,
+    element_family,
+)
+from clac_core.text.geometry import _angles, _conventional_lattice, _dimensionality, polyhedron_name
 
 if TYPE_CHECKING:  # pymatgen is imported lazily: it takes ~1 s
     from pymatgen.core import Composition, Structure
 
-# --------------------------------------------------------------------------------------
-# Element tables
-
-_ALKALI = {"Li", "Na", "K", "Rb", "Cs", "Fr"}
-_ALKALINE_EARTH = {"Be", "Mg", "Ca", "Sr", "Ba", "Ra"}
-_LANTHANIDES = {"La", "Ce", "Pr", "Nd", "Pm", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu"}
-_ACTINIDES = {"Ac", "Th", "Pa", "U", "Np", "Pu", "Am", "Cm", "Bk", "Cf", "Es", "Fm", "Md", "No", "Lr"}
-_POST_TRANSITION = {"Al", "Ga", "In", "Sn", "Tl", "Pb", "Bi", "Po", "Nh", "Fl", "Mc", "Lv"}
-_METALLOIDS = {"B", "Si", "Ge", "As", "Sb", "Te"}
-_CHALCOGENS = {"O", "S", "Se", "Te"}
-_HALOGENS = {"F", "Cl", "Br", "I", "At"}
-_PNICTOGENS = {"N", "P", "As", "Sb", "Bi"}
-_NOBLE_GASES = {"He", "Ne", "Ar", "Kr", "Xe", "Rn"}
-_OTHER_NONMETALS = {"H", "C"}
-
-# Elements that act as anions, most specific class name each.
-ANION_NAMES: dict[str, str] = {
-    "O": "oxide",
-    "S": "sulfide",
-    "Se": "selenide",
-    "Te": "telluride",
-    "N": "nitride",
-    "P": "phosphide",
-    "As": "arsenide",
-    "Sb": "antimonide",
-    "F": "fluoride",
-    "Cl": "chloride",
-    "Br": "bromide",
-    "I": "iodide",
-    "H": "hydride",
-    "C": "carbide",
-    "B": "boride",
-    "Si": "silicide",
-    "Ge": "germanide",
-    "Bi": "bismuthide",
-}
-# Oxoanion-forming centres (X bonded to O only, given coordination) -> salt name.
-_OXOANIONS: dict[tuple[str, int], str] = {
-    ("P", 4): "phosphate",
-    ("S", 4): "sulfate",
-    ("Si", 4): "silicate",
-    ("B", 3): "borate",
-    ("B", 4): "borate",
-    ("C", 3): "carbonate",
-    ("N", 3): "nitrate",
-    ("As", 4): "arsenate",
-    ("V", 4): "vanadate",
-    ("Mo", 4): "molybdate",
-    ("W", 4): "tungstate",
-    ("Cr", 4): "chromate",
-    ("Ge", 4): "germanate",
-    ("Cl", 4): "perchlorate",
-}
-
-def element_family(symbol: str) -> str:
-    """Primary chemical family of an element, e.g. "alkali metal", "halogen".
-
-    An element belongs to exactly one primary family here (Te is a chalcogen, As a pnictogen,
-    Bi a post-transition metal), so texts never contradict themselves.
-    """
-    if symbol in _ALKALI:
-        return "alkali metal"
-    if symbol in _ALKALINE_EARTH:
-        return "alkaline-earth metal"
-    if symbol in _LANTHANIDES:
-        return "lanthanide"
-    if symbol in _ACTINIDES:
-        return "actinide"
-    if symbol in _CHALCOGENS:
-        return "chalcogen"
-    if symbol in _HALOGENS:
-        return "halogen"
-    if symbol in {"N", "P", "As"}:
-        return "pnictogen"
-    if symbol in _METALLOIDS:
-        return "metalloid"
-    if symbol in _POST_TRANSITION:
-        return "post-transition metal"
-    if symbol in _NOBLE_GASES:
-        return "noble gas"
-    if symbol in _OTHER_NONMETALS:
-        return "nonmetal"
-    return "transition metal"
-
-
-def _is_metal(symbol: str) -> bool:
-    fam = element_family(symbol)
-    return fam.endswith("metal") or fam in {"lanthanide", "actinide"}
-
+__all__ = [
+    "ANION_NAMES",
+    "_ACTINIDES",
+    "_ALKALI",
+    "_ALKALINE_EARTH",
+    "_CHALCOGENS",
+    "_HALOGENS",
+    "_LANTHANIDES",
+    "_METALLOIDS",
+    "_NOBLE_GASES",
+    "_OTHER_NONMETALS",
+    "_OXOANIONS",
+    "_PNICTOGENS",
+    "_POST_TRANSITION",
+    "CrystalFacts",
+    "SiteEnvironment",
+    "_angles",
+    "_anion_class",
+    "_anions",
+    "_conventional_lattice",
+    "_dimensionality",
+    "_electronegativity",
+    "_is_metal",
+    "_oxidation_states",
+    "_refine_anions",
+    "analyze",
+    "crystal_system_from_number",
+    "element_family",
+    "polyhedron_name",
+    "symmetry_dataset",
+]
 
 # --------------------------------------------------------------------------------------
 # Facts
@@ -202,193 +167,6 @@ class CrystalFacts:
 
 
 # --------------------------------------------------------------------------------------
-# Helpers
-
-
-def _electronegativity(symbol: str) -> float:
-    from pymatgen.core import Element
-
-    x = Element(symbol).X
-    return float(x) if x == x else 0.0  # noble gases have NaN
-
-
-def _anions(elements: list[str]) -> list[str]:
-    """Anion elements: the most electronegative nonmetals when a less electronegative element is present."""
-    if len(elements) < 2:
-        return []
-    cand = [e for e in elements if e in ANION_NAMES and not _is_metal(e)]
-    if not cand:
-        return []
-    x = {e: _electronegativity(e) for e in elements}
-    xmin = min(x.values())
-    most = max(cand, key=lambda e: x[e])
-    if x[most] <= xmin:
-        return []
-    anions = [most]
-    # Other strong anions (O, N, halogens, S, Se, Te) that are clearly more electronegative
-    # than every metal in the compound count too ("oxide fluoride", "oxynitride").
-    metals_x = [x[e] for e in elements if _is_metal(e)] or [xmin]
-    for e in cand:
-        if (
-            e != most
-            and e in {"O", "N", "F", "Cl", "Br", "I", "S", "Se", "Te", "H"}
-            and x[e] > max(metals_x) + 0.3
-        ):
-            # only when e is not bonded as a cation to `most`, i.e. not an oxoanion centre
-            if e in {"S", "Se", "Te", "N", "Cl", "Br", "I"} and most == "O":
-                continue
-            anions.append(e)
-    anions.sort(key=lambda e: -x[e])
-    return anions
-
-
-def _oxidation_states(comp: Composition, anions: list[str], max_elements: int, max_atoms: float):
-    """Most likely integer oxidation states, or None when the guess would be slow or absent."""
-    if not anions:
-        return None
-    reduced = comp.reduced_composition
-    if len(reduced.elements) > max_elements or reduced.num_atoms > max_atoms:
-        return None
-    try:
-        guesses = reduced.oxi_state_guesses(max_sites=-1)
-    except Exception:  # pymatgen raises on exotic inputs; unknown is the honest answer
-        return None
-    if not guesses:
-        return None
-    best = guesses[0]
-    states = {}
-    for el, v in best.items():
-        if abs(v - round(v)) > 1e-6:  # mixed valence averages are not stated
-            return None
-        states[str(el)] = int(round(v))
-    if any(states.get(a, 0) >= 0 for a in anions):
-        return None
-    return states
-
-
-def _angles(vectors: np.ndarray) -> np.ndarray:
-    """Pairwise angles (degrees) between neighbour vectors, (k, 3) -> (k*(k-1)/2,)."""
-    n = np.linalg.norm(vectors, axis=1, keepdims=True)
-    u = vectors / np.clip(n, 1e-8, None)
-    cos = np.clip(u @ u.T, -1.0, 1.0)
-    iu = np.triu_indices(len(vectors), 1)
-    return np.degrees(np.arccos(cos[iu]))
-
-
-def polyhedron_name(vectors: np.ndarray) -> str | None:
-    """Name the coordination geometry from neighbour vectors (k, 3), or None if unnamed."""
-    k = len(vectors)
-    if k == 1:
-        return "single-bonded"
-    ang = _angles(vectors)
-    n_trans = int(np.sum(ang > 155.0))
-    if k == 2:
-        return "linear" if ang[0] > 155.0 else "bent"
-    if k == 3:
-        return "trigonal planar" if abs(ang.sum() - 360.0) < 15.0 else "trigonal pyramidal"
-    if k == 4:
-        if n_trans >= 2:
-            return "square planar"
-        if n_trans == 0 and np.all(np.abs(ang - 109.47) < 25.0):
-            return "tetrahedral"
-        return "see-saw" if n_trans == 1 else None
-    if k == 5:
-        if n_trans == 1:
-            return "trigonal bipyramidal"
-        if n_trans == 2:
-            return "square pyramidal"
-        return None
-    if k == 6:
-        if n_trans >= 3:
-            return "octahedral"
-        if n_trans == 0:
-            return "trigonal prismatic"
-        return None
-    if k == 7:
-        return "pentagonal bipyramidal" if n_trans == 1 else None
-    if k == 8:
-        if n_trans >= 4:
-            return "cubic"
-        if n_trans == 0:
-            return "square antiprismatic"
-        return "hexagonal bipyramidal" if n_trans == 1 else None
-    if k == 12:
-        if n_trans >= 6:
-            return "cuboctahedral"
-        if n_trans == 3:
-            return "anticuboctahedral"
-        return None
-    if k == 14 and n_trans >= 7:
-        return "rhombic dodecahedral"
-    return None
-
-
-def _dimensionality(n: int, i: np.ndarray, j: np.ndarray, images: np.ndarray) -> int | None:
-    """Rank of cycle translations in the bonded periodic graph (max over components).
-
-    Args:
-        n: number of sites.
-        i, j: (E,) bonded site pairs.
-        images: (E, 3) integer lattice image of j for each bond.
-    """
-    if n == 0:
-        return None
-    parent = list(range(n))
-    offset = [np.zeros(3, dtype=int) for _ in range(n)]  # position of node relative to its root
-
-    def find(a: int) -> tuple[int, np.ndarray]:
-        off = np.zeros(3, dtype=int)
-        path = []
-        while parent[a] != a:
-            path.append(a)
-            off = off + offset[a]
-            a = parent[a]
-        # path compression
-        acc = off.copy()
-        for p in path:
-            o = offset[p].copy()
-            offset[p] = acc
-            parent[p] = a
-            acc = acc - o
-        return a, off
-
-    cycles: dict[int, list[np.ndarray]] = {}
-    for a, b, img in zip(i.tolist(), j.tolist(), images, strict=True):
-        ra, oa = find(a)
-        rb, ob = find(b)
-        # bond: a (at cell 0) -> b (at cell img); in root frame: pos(b) = oa + img - ob relative...
-        if ra == rb:
-            t = oa + img - ob
-            if np.any(t):
-                cycles.setdefault(ra, []).append(t)
-        else:
-            parent[rb] = ra
-            offset[rb] = oa + img - ob
-            cycles.setdefault(ra, []).extend(cycles.pop(rb, []))
-    best = 0
-    for vecs in cycles.values():
-        if vecs:
-            r = int(np.linalg.matrix_rank(np.array(vecs, dtype=float)))
-            best = max(best, r)
-            if best == 3:
-                break
-    return best
-
-
-def _conventional_lattice(ds, structure: Structure) -> tuple[float, ...]:
-    """(a, b, c, alpha, beta, gamma, volume) of spglib's standardized conventional cell."""
-    from pymatgen.core import Lattice
-
-    if ds is None:
-        lat = structure.lattice
-    else:
-        lat = Lattice(np.asarray(ds.std_lattice, dtype=float))
-    a, b, c = lat.abc
-    al, be, ga = lat.angles
-    return a, b, c, al, be, ga, lat.volume
-
-
-# --------------------------------------------------------------------------------------
 # Main entry
 
 
@@ -424,14 +202,42 @@ def analyze(
         raise ValueError("cannot analyze an empty structure")
     if not structure.is_ordered:
         raise ValueError("analyze() needs an ordered structure (partial occupancies found)")
+    comp, elements, families, anions = _chemistry(structure)
+    symmetry, equivalent = _symmetry_fields(structure, symprec)
+    anions, sites, bond_lengths, dimensionality = _bonded_network(
+        structure, elements, anions, equivalent, max_cutoff=max_cutoff, bond_tol=bond_tol
+    )
+    anion_class = _anion_class(elements, anions, sites)
+    oxi = _oxidation_states(comp, anions, oxi_max_elements, oxi_max_atoms)
+    return CrystalFacts(
+        formula=comp.reduced_formula,
+        elements=elements,
+        families=families,
+        oxidation_states=oxi,
+        anion_class=anion_class,
+        anions=anions,
+        **symmetry,
+        nsites=len(structure),
+        density=float(structure.density),
+        sites=sites,
+        bond_lengths=bond_lengths,
+        dimensionality=dimensionality,
+        labels=dict(labels or {}),
+    )
 
+
+def _chemistry(structure: Structure) -> tuple[Composition, list[str], dict[str, str], list[str]]:
+    """(composition, elements most electropositive first, element -> family, anions)."""
     comp = structure.composition
     x_of = {str(e): _electronegativity(str(e)) for e in comp.elements}
     elements = sorted(x_of, key=lambda e: (x_of[e], e))
     families = {e: element_family(e) for e in elements}
-    anions = _anions(elements)
+    return comp, elements, families, _anions(elements)
 
-    # --- symmetry
+
+def _symmetry_fields(structure: Structure, symprec: float) -> tuple[dict[str, Any], np.ndarray]:
+    """Space group, crystal system and conventional lattice as :class:`CrystalFacts` fields,
+    and the (N,) symmetry-equivalence class of every site."""
     ds = symmetry_dataset(structure, symprec)  # None: spglib gives up; P1 is the honest answer
     if ds is not None:
         sg_symbol, sg_number = str(ds.international), int(ds.number)
@@ -442,17 +248,71 @@ def analyze(
         sg_symbol, sg_number = "P1", 1
         equivalent = np.arange(len(structure))
     a, b, c, al, be, ga, vol = _conventional_lattice(ds, structure)
+    fields = dict(
+        spacegroup_symbol=sg_symbol,
+        spacegroup_number=sg_number,
+        crystal_system=crystal_system_from_number(sg_number),
+        a=float(a),
+        b=float(b),
+        c=float(c),
+        alpha=float(al),
+        beta=float(be),
+        gamma=float(ga),
+        volume=float(vol),
+    )
+    return fields, equivalent
 
-    # --- neighbours (one periodic search over all sites; needed for dimensionality anyway)
+
+def _bonded_network(
+    structure: Structure,
+    elements: list[str],
+    anions: list[str],
+    equivalent: np.ndarray,
+    *,
+    max_cutoff: float,
+    bond_tol: float,
+) -> tuple[list[str], list[SiteEnvironment], dict[str, tuple[float, float]], int | None]:
+    """Neighbours, bonds (module docstring), site environments and dimensionality.
+
+    Returns:
+        (anions refined with the neighbour distances, sites, bond_lengths, dimensionality).
+    """
+    # one periodic neighbour search over all sites (needed for dimensionality anyway)
     n = len(structure)
     species = [site.specie.symbol for site in structure]
+    ci, cj, images, dist = _neighbor_list(structure, max_cutoff)
+    anions = _refine_anions(anions, elements, species, ci, cj, dist)
+    bonded = _bonded_mask(n, species, anions, ci, cj, dist, bond_tol)
+    sites, bond_lengths = _site_environments(structure, species, equivalent, ci, cj, images, dist, bonded)
+
+    # bonded network dimensionality (each bond once: i < j, or i == j with a positive image)
+    bi, bj, bim = ci[bonded], cj[bonded], images[bonded]
+    return anions, sites, bond_lengths, _dimensionality(n, bi, bj, bim)
+
+
+def _neighbor_list(
+    structure: Structure, max_cutoff: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(E,) centers, (E,) neighbours, (E, 3) integer images, (E,) distances; self-pairs dropped."""
     ci, cj, images, dist = structure.get_neighbor_list(max_cutoff)
     ci = ci.astype(int)
     cj = cj.astype(int)
     images = np.rint(images).astype(int)
     keep = dist > 1e-6
     ci, cj, images, dist = ci[keep], cj[keep], images[keep], dist[keep]
-    anions = _refine_anions(anions, elements, species, ci, cj, dist)
+    return ci, cj, images, dist
+
+
+def _bonded_mask(
+    n: int,
+    species: list[str],
+    anions: list[str],
+    ci: np.ndarray,
+    cj: np.ndarray,
+    dist: np.ndarray,
+    bond_tol: float,
+) -> np.ndarray:
+    """(E,) True for the neighbour pairs that are bonded (the criterion in the module docstring)."""
     if anions:
         is_anion = np.array([s in anions for s in species])
         allowed = is_anion[ci] != is_anion[cj]
@@ -464,9 +324,22 @@ def analyze(
         allowed = np.ones(len(ci), dtype=bool)
     dmin = np.full(n, np.inf)
     np.minimum.at(dmin, ci[allowed], dist[allowed])
-    bonded = allowed & (dist <= (1.0 + bond_tol) * dmin[ci])
+    return allowed & (dist <= (1.0 + bond_tol) * dmin[ci])
 
-    # --- per distinct site
+
+def _site_environments(
+    structure: Structure,
+    species: list[str],
+    equivalent: np.ndarray,
+    ci: np.ndarray,
+    cj: np.ndarray,
+    images: np.ndarray,
+    dist: np.ndarray,
+    bonded: np.ndarray,
+) -> tuple[list[SiteEnvironment], dict[str, tuple[float, float]]]:
+    """One :class:`SiteEnvironment` per symmetry-distinct site, and "A-B" -> (shortest, longest)
+    bonded distance."""
+    n = len(structure)
     cart = structure.cart_coords
     lat_m = structure.lattice.matrix
     sites: list[SiteEnvironment] = []
@@ -498,93 +371,4 @@ def analyze(
             )
         )
     bond_lengths = {k: (float(min(v)), float(max(v))) for k, v in sorted(pair_range.items())}
-
-    # --- bonded network dimensionality (each bond once: i < j, or i == j with a positive image)
-    bi, bj, bim = ci[bonded], cj[bonded], images[bonded]
-    dimensionality = _dimensionality(n, bi, bj, bim)
-
-    # --- anion class
-    anion_class = _anion_class(elements, anions, sites)
-    oxi = _oxidation_states(comp, anions, oxi_max_elements, oxi_max_atoms)
-
-    return CrystalFacts(
-        formula=comp.reduced_formula,
-        elements=elements,
-        families=families,
-        oxidation_states=oxi,
-        anion_class=anion_class,
-        anions=anions,
-        spacegroup_symbol=sg_symbol,
-        spacegroup_number=sg_number,
-        crystal_system=crystal_system_from_number(sg_number),
-        a=float(a),
-        b=float(b),
-        c=float(c),
-        alpha=float(al),
-        beta=float(be),
-        gamma=float(ga),
-        volume=float(vol),
-        nsites=n,
-        density=float(structure.density),
-        sites=sites,
-        bond_lengths=bond_lengths,
-        dimensionality=dimensionality,
-        labels=dict(labels or {}),
-    )
-
-
-def _refine_anions(
-    anions: list[str],
-    elements: list[str],
-    species: list[str],
-    ci: np.ndarray,
-    cj: np.ndarray,
-    dist: np.ndarray,
-) -> list[str]:
-    """Add second anions such as As in an oxyarsenide (LaFeAsO-type), but not oxoanion centres.
-
-    A nonmetal more electronegative than every metal present is an anion unless it is
-    covalently bonded to the main anion (S in a sulfate, P in a phosphate, H in a hydroxide):
-    bonded means closer than 1.25 x the sum of atomic radii.
-    """
-    if not anions:
-        return anions
-    from pymatgen.core import Element
-
-    metals = [e for e in elements if _is_metal(e)]
-    if not metals:
-        return anions
-    xmax_metal = max(_electronegativity(e) for e in metals)
-    main = anions[0]
-    sp = np.array(species)
-    out = list(anions)
-    for e in elements:
-        if e in out or e not in ANION_NAMES or _is_metal(e) or _electronegativity(e) <= xmax_metal:
-            continue
-        m = (sp[ci] == e) & (sp[cj] == main)
-        dmin = float(dist[m].min()) if m.any() else np.inf
-        r = (Element(e).atomic_radius or 1.0) + (Element(main).atomic_radius or 1.0)
-        if dmin > 1.25 * r:
-            out.append(e)
-    return out
-
-
-def _anion_class(elements: list[str], anions: list[str], sites: list[SiteEnvironment]) -> str:
-    if len(elements) == 1:
-        return "element"
-    if not anions:
-        return "intermetallic" if all(_is_metal(e) for e in elements) else "compound"
-    if anions == ["O"] and len(elements) >= 3:
-        # oxosalts: a centre bonded only to O with the textbook coordination
-        for s in sites:
-            key = (s.element, s.cn)
-            if key in _OXOANIONS and set(s.neighbors) == {"O"}:
-                return _OXOANIONS[key]
-    if len(anions) == 1:
-        return ANION_NAMES[anions[0]]
-    if len(anions) == 2:
-        if "O" in anions:  # oxyfluoride, oxynitride, oxysulfide, oxyarsenide ...
-            other = anions[1] if anions[0] == "O" else anions[0]
-            return "oxy" + ANION_NAMES[other]
-        return f"{ANION_NAMES[anions[0]]} {ANION_NAMES[anions[1]]}"
-    return "mixed-anion compound"
+    return sites, bond_lengths
