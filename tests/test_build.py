@@ -166,16 +166,16 @@ def test_changed_arguments_start_over(tmp_path):
 
 
 def test_failed_crystal_is_counted_not_fatal(tmp_path, monkeypatch):
-    import clac_core.corpus.build as build
+    import clac_core.corpus.build_chunks as build_chunks
 
-    real = build.process_payload
+    real = build_chunks.process_payload
 
     def flaky(p, **kw):
         if p["id"] == "aflow:AB_cF8_225_a_b":
             raise RuntimeError("spglib exploded")
         return real(p, **kw)
 
-    monkeypatch.setattr(build, "process_payload", flaky)
+    monkeypatch.setattr(build_chunks, "process_payload", flaky)
     from clac_core.corpus.prototypes import iter_prototypes
 
     n = next(i for i, r in enumerate(iter_prototypes()) if r.id == "aflow:AB_cF8_225_a_b") + 1
