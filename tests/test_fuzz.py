@@ -59,6 +59,6 @@ def _fake_judge(case: fuzz.FuzzCase) -> tuple[str, str]:
     ("name", "outcome"), [("raises", "uncaught"), ("hog", "over memory"), ("sleeps", "timeout"), ("ok", "clean error")]
 )
 def test_worker_classifies_what_goes_wrong(monkeypatch, name: str, outcome: str) -> None:
-    monkeypatch.setattr(fuzz, "_judge", _fake_judge)  # the forked worker inherits the patch
+    monkeypatch.setattr(fuzz.runner, "_judge", _fake_judge)  # the forked worker inherits the patch
     result = fuzz.run_case(fuzz.FuzzCase("t", name, b"", "error"), time_limit=3.0, memory_mb=512.0)
     assert result.outcome == outcome, result.detail
