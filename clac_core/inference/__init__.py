@@ -1,0 +1,120 @@
+"""The one API the app uses: load a CLaC model + corpus index, embed, search, describe, label.
+
+Pages call :class:`Explorer` and render; nothing here imports streamlit. Heavy imports (torch,
+transformers, umap) happen inside functions.
+
+Default locations: ``assets/model`` (checkpoint) and ``assets/index`` (corpus index), overridden
+by the ``CLAC_CHECKPOINT`` / ``CLAC_INDEX`` environment variables (``CLAC_MODEL_CARD`` /
+``CLAC_EVAL_RESULTS`` for the model card and ``clac eval`` results shown on Home). Indexes built in the app are
+saved under ``CLAC_USER_INDEXES`` (default ``~/.cache/clac_explorer/indexes``).
+Modules, one job each (every name below is importable from ``clac_core.inference``):
+
+- :mod:`~clac_core.inference.explorer`: :class:`Explorer` (embed, search, describe, zero-shot, 2D map, info).
+- :mod:`~clac_core.inference.locations`: default model/index, user-index folders, the corpus root.
+- :mod:`~clac_core.inference.loading`: ``load_model`` and what is loaded, read from files only.
+- :mod:`~clac_core.inference.queries`: the query path (small-batch threads, property-aware re-rank).
+- :mod:`~clac_core.inference.zero_shot`: zero-shot labels from clac eval's prompt table.
+- :mod:`~clac_core.inference.corpus_map`: the 2D map (cached UMAP or PCA) and projection onto it.
+- :mod:`~clac_core.inference.uploads`: uploaded structure files and indexes of a user's crystals.
+
+Shape legend: N crystals, M descriptions, D embedding dims, B queries.
+"""
+
+from __future__ import annotations
+
+from clac_core.embed import ProgressFn, embed_structures, embed_texts
+from clac_core.evaluation.prompts import ZeroShotTask, zero_shot_tasks
+from clac_core.index import CorpusIndex, SearchFilters, checkpoint_hash
+from clac_core.index.projection import (  # compute_umap: scripts/make_assets.py imports it from here
+    compute_umap,
+    pca_xy,
+    umap_cache_path,
+    umap_key,
+)
+from clac_core.inference.explorer import Explorer
+from clac_core.inference.loading import (
+    _missing_checkpoint,
+    _read_json,
+    checkpoint_extra,
+    docs_info,
+    load_model,
+    loaded_info,
+)
+from clac_core.inference.locations import (
+    _TOKEN,
+    ASSETS,
+    REPO,
+    CorpusFolderError,
+    corpus_root,
+    default_checkpoint,
+    default_index,
+    index_stamp,
+    is_index_dir,
+    list_indexes,
+    reserve_index_dir,
+    resolve_corpus_folder,
+    safe_index_name,
+    session_index_root,
+    share_index,
+    shared_index_root,
+    user_index_root,
+)
+from clac_core.inference.queries import SMALL_BATCH, encode_query_texts, small_batch_threads
+from clac_core.inference.uploads import (
+    UploadResult,
+    build_user_index,
+    read_upload,
+    reader_limits,
+    upload_limit_mb,
+)
+from clac_core.inference.zero_shot import ZERO_SHOT_TASKS
+from clac_core.symmetry import symmetry_info
+
+__all__ = [
+    "ASSETS",
+    "REPO",
+    "SMALL_BATCH",
+    "ZERO_SHOT_TASKS",
+    "_TOKEN",
+    "CorpusFolderError",
+    "CorpusIndex",
+    "Explorer",
+    "ProgressFn",
+    "SearchFilters",
+    "UploadResult",
+    "ZeroShotTask",
+    "_missing_checkpoint",
+    "_read_json",
+    "build_user_index",
+    "checkpoint_extra",
+    "checkpoint_hash",
+    "compute_umap",
+    "corpus_root",
+    "default_checkpoint",
+    "default_index",
+    "docs_info",
+    "embed_structures",
+    "embed_texts",
+    "encode_query_texts",
+    "index_stamp",
+    "is_index_dir",
+    "list_indexes",
+    "load_model",
+    "loaded_info",
+    "pca_xy",
+    "read_upload",
+    "reader_limits",
+    "reserve_index_dir",
+    "resolve_corpus_folder",
+    "safe_index_name",
+    "session_index_root",
+    "share_index",
+    "shared_index_root",
+    "small_batch_threads",
+    "symmetry_info",
+    "umap_cache_path",
+    "umap_key",
+    "upload_limit_mb",
+    "user_index_root",
+    "zero_shot_tasks",
+]

@@ -1,0 +1,84 @@
+"""The 2D map of an index as the app shows it: the UMAP cached at index build (PCA without
+one), one row per crystal and per description, and new embeddings placed on it.
+
+Shape legend: N crystals, M descriptions, D embedding dims, B new points.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from clac_core.index.projection import pca_xy, umap_cache_path
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from clac_core.index import CorpusIndex
+
+
+def load_map(index: CorpusIndex, index_dir: Path) -> dict[str, Any]:
+    """``crystal_xy`` (N, 2), ``desc_xy`` (M, 2) and ``method``: the cached UMAP beside the
+    index, else a PCA map (never a UMAP fit on page load)."""
+    path = umap_cache_path(index, index_dir)
+    if path.exists():
+        with np.load(path, allow_pickle=False) as z:
+            return {"crystal_xy": z["crystal_xy"], "desc_xy": z["desc_xy"], "method": "UMAP"}
+    xy = pca_xy(np.concatenate([index.embeddings, index.desc_embeddings]))
+    n = len(index)
+    return {
+        "crystal_xy": xy[:n],
+        "desc_xy": xy[n:],
+        "method": "PCA (no precomputed UMAP for this index)",
+    }
+
+
+def map_points(index: CorpusIndex, m: dict[str, Any]) -> pd.DataFrame:
+    """One row per crystal and per description of ``index`` placed by the map ``m`` (see
+    :meth:`clac_core.inference.Explorer.umap_coords` for the columns)."""
+    import pandas as pd
+
+    md = index.metadata
+    cr = pd.DataFrame(
+        {
+            "x": m["crystal_xy"][:, 0],
+            "y": m["crystal_xy"][:, 1],
+            "modality": "crystal",
+            "label": md["formula"].to_numpy(),
+            "crystal_system": md["crystal_system"].to_numpy(),
+            "source": md["source"].to_numpy(),
+            "row": np.arange(len(md)),
+        }
+    )
+    for c in index.property_columns():
+        cr[c] = md[c].to_numpy()
+    d = index.descriptions
+    tx = pd.DataFrame(
+        {
+            "x": m["desc_xy"][:, 0],
+            "y": m["desc_xy"][:, 1],
+            "modality": "text",
+            "label": d["text"].to_numpy() if len(d) else [],
+            "crystal_system": "text",
+            "source": d["view"].to_numpy() if len(d) else [],
+            "row": np.arange(len(d)),
+        }
+    )
+    return pd.concat([cr, tx], ignore_index=True)
+
+
+def project_onto_map(index: CorpusIndex, m: dict[str, Any], emb: np.ndarray, k: int = 10) -> np.ndarray:
+    """(B, 2) float32 places of new (B, D) embeddings on the map ``m``: similarity-weighted
+    mean of the k nearest corpus points' coordinates (UMAP models are not saved without pickle)."""
+    ref = np.concatenate([index.embeddings, index.desc_embeddings])  # (N+M, D)
+    xy = np.concatenate([m["crystal_xy"], m["desc_xy"]])  # (N+M, 2)
+    emb = np.atleast_2d(np.asarray(emb, dtype=np.float32))
+    sims = emb @ ref.T  # (B, N+M)
+    k = min(k, ref.shape[0])
+    idx = np.argpartition(-sims, k - 1, axis=1)[:, :k]  # (B, k)
+    s = np.take_along_axis(sims, idx, 1)
+    w = np.exp(20.0 * (s - s.max(1, keepdims=True)))
+    w /= w.sum(1, keepdims=True)
+    return np.einsum("bk,bkc->bc", w, xy[idx]).astype(np.float32)

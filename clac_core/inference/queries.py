@@ -1,0 +1,79 @@
+"""The app's query path: small batches on one thread, query-text embeddings, and the
+property-aware re-rank of a text search.
+
+Shape legend: B queries, D embedding dims, N crystals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from clac_core.embed import embed_texts
+
+if TYPE_CHECKING:  # pragma: no cover
+    from clac_core.index import CorpusIndex
+
+SMALL_BATCH = 8
+
+
+@contextmanager
+def small_batch_threads(n: int) -> Iterator[None]:
+    """Run a small batch (n <= SMALL_BATCH) on one intra-op thread.
+
+    Why: a single query is latency-bound; on a shared 2-core machine under load (load average
+    ~10) one MiniLM query took 27-41 ms with 1 torch thread but 760-1260 ms with 2 threads
+    (thread spin/contention). Large batches keep the default thread count.
+    """
+    import torch
+
+    if n > SMALL_BATCH:
+        yield
+        return
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(prev)
+
+
+def encode_query_texts(model: Any, texts: Sequence[str]) -> np.ndarray:
+    """(B, D) normalized text embeddings with the small-batch threading policy."""
+    texts = list(texts)
+    with small_batch_threads(len(texts)):
+        return embed_texts(model, texts, 128, len(texts) >= 256, desc="descriptions")
+
+
+def property_columns(index: CorpusIndex) -> tuple[dict[str, np.ndarray], list[set[str]], np.ndarray]:
+    """Property arrays (DFT and ``predicted_*``) (N,), element sets and crystal systems (N,) of
+    an index."""
+    md = index.metadata
+    cols = {
+        c: index.property_array(c)
+        for c in md.columns
+        if c in ("band_gap", "direct_gap", "indirect_gap", "formation_energy_per_atom", "total_magnetization", "density")
+        or c.startswith("predicted_")
+    }
+    elements = [set(str(e).split()) for e in md.get("elements", [""] * len(md))]
+    systems = np.asarray(md.get("crystal_system", [""] * len(md))).astype(str)
+    return cols, elements, systems
+
+
+def property_rescorer(
+    intent: Any, cols: dict[str, np.ndarray], elements: list[set[str]], systems: np.ndarray
+) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """``rescore(rows, scores)`` for :meth:`CorpusIndex.search`: fused score of the rows'
+    match to ``intent`` (a :class:`clac_core.property_search.QueryIntent`) and their cosine."""
+    from clac_core.property_search import rerank_scores
+
+    def rescore(rows: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        sub = {c: v[rows] for c, v in cols.items()}
+        return rerank_scores(
+            scores, intent, sub, elements=[elements[i] for i in rows], crystal_systems=systems[rows]
+        )
+
+    return rescore
