@@ -185,34 +185,12 @@ def iter_csv(
         CsvLayoutError: the id or CIF column is missing; the table is over the limits.
         BadRowError: a bad row with ``strict=True``.
     """
-    import pandas as pd
-
-    from clac_core.properties import COLUMN_ALIASES
-
     path = Path(path)
     table, elastic = _resolve(path)
     source = source or default_source_name(path)
-    df = _read_table(table, limit)
-    for col in (id_column, cif_column):
-        if col not in df.columns:
-            raise CsvLayoutError(f"{table}: column {col!r} missing (columns: {list(df.columns)})")
-    if elastic is not None:
-        _check_table_size(elastic)
-        el = pd.read_csv(elastic, usecols=lambda c: c == id_column or c in _ELASTIC_COLUMNS)
-        el = el.drop_duplicates(id_column)
-        df = df.merge(el, on=id_column, how="left", suffixes=("", "_elastic"))
     text_columns = list(text_columns or [])
-    missing = [c for c in text_columns if c not in df.columns]
-    if missing:
-        raise CsvLayoutError(f"{table}: text columns {missing} missing")
-
-    prop_cols = [c for c in df.columns if c in COLUMN_ALIASES]
-    skip = {id_column, cif_column, *text_columns, *prop_cols}
-    extra_cols = [
-        c
-        for c in df.columns
-        if c not in skip and c not in _INDEX_COLUMNS and pd.api.types.is_numeric_dtype(df[c])
-    ]
+    df = _load_frame(table, elastic, limit, id_column, cif_column, text_columns)
+    prop_cols, extra_cols = _column_roles(df, id_column, cif_column, text_columns)
 
     n_bad = 0
     reasons: list[str] = []
@@ -222,40 +200,105 @@ def iter_csv(
         raw_id = str(values[id_column])
         where = f"row {row_no} ({raw_id[:40]})"
         try:
-            if not isinstance(values[cif_column], str):
-                raise ValueError(f"the {cif_column!r} cell is empty")
-            structure = parse_cif_string(values[cif_column], where=where)
-            properties = {
-                COLUMN_ALIASES[c]: _number(values[c], c)
-                for c in prop_cols
-                if values[c] is not None and not pd.isna(values[c])
-            }
+            structure, properties = _parse_row(values, cif_column, prop_cols, where)
         except ValueError as err:
-            reason = str(err) if where in str(err) else f"{where}: {err}"
-            if strict:
-                raise BadRowError(f"{table}: {reason}") from err
+            _note_bad_row(err, where, table, strict=strict, skipped=skipped, reasons=reasons)
             n_bad += 1
-            if skipped is not None:
-                skipped.append(f"{table.name} {reason}")
-            elif len(reasons) < 3:
-                reasons.append(reason)
             continue
-        provenance = {"file": str(table), "row": str(row_no), "material_id": raw_id}
-        for c in extra_cols:
-            if not pd.isna(values[c]):
-                provenance[str(c)] = repr(float(values[c]))
-        for c in text_columns:
-            if isinstance(values[c], str) and values[c].strip():
-                provenance[f"text:{c}"] = values[c].strip()
+        rid = raw_id if _GLOBAL_ID.match(raw_id) else f"{source}:{raw_id}"
+        prov = _row_provenance(table, row_no, raw_id, values, extra_cols, text_columns)
         yield CrystalRecord(
-            id=raw_id if _GLOBAL_ID.match(raw_id) else f"{source}:{raw_id}",
-            structure=structure,
-            source=source,
-            provenance=provenance,
-            properties=properties,
+            id=rid, structure=structure, source=source, provenance=prov, properties=properties
         )
     if n_bad and skipped is None:
         warnings.warn(
             f"{table}: skipped {n_bad} of {len(df)} rows with unusable CIFs; first: {'; '.join(reasons)}",
             stacklevel=2,
         )
+
+
+def _load_frame(
+    table: Path, elastic: Path | None, limit: int | None, id_column: str, cif_column: str, text_columns: list[str]
+):
+    """The table as a DataFrame, checked for its id, CIF and text columns, with the elastic
+    table (when there is one) left-joined on the id."""
+    import pandas as pd
+
+    df = _read_table(table, limit)
+    for col in (id_column, cif_column):
+        if col not in df.columns:
+            raise CsvLayoutError(f"{table}: column {col!r} missing (columns: {list(df.columns)})")
+    if elastic is not None:
+        _check_table_size(elastic)
+        el = pd.read_csv(elastic, usecols=lambda c: c == id_column or c in _ELASTIC_COLUMNS)
+        el = el.drop_duplicates(id_column)
+        df = df.merge(el, on=id_column, how="left", suffixes=("", "_elastic"))
+    missing = [c for c in text_columns if c not in df.columns]
+    if missing:
+        raise CsvLayoutError(f"{table}: text columns {missing} missing")
+    return df
+
+
+def _column_roles(df, id_column: str, cif_column: str, text_columns: list[str]) -> tuple[list, list]:
+    """(property columns, other numeric columns kept in provenance); row-index columns are
+    neither."""
+    import pandas as pd
+
+    from clac_core.properties import COLUMN_ALIASES
+
+    prop_cols = [c for c in df.columns if c in COLUMN_ALIASES]
+    skip = {id_column, cif_column, *text_columns, *prop_cols}
+    extra_cols = [
+        c
+        for c in df.columns
+        if c not in skip and c not in _INDEX_COLUMNS and pd.api.types.is_numeric_dtype(df[c])
+    ]
+    return prop_cols, extra_cols
+
+
+def _parse_row(values: dict, cif_column: str, prop_cols: list, where: str):
+    """(structure, canonical properties) of one row; ValueError if the row is unusable."""
+    import pandas as pd
+
+    from clac_core.properties import COLUMN_ALIASES
+
+    if not isinstance(values[cif_column], str):
+        raise ValueError(f"the {cif_column!r} cell is empty")
+    structure = parse_cif_string(values[cif_column], where=where)
+    properties = {
+        COLUMN_ALIASES[c]: _number(values[c], c)
+        for c in prop_cols
+        if values[c] is not None and not pd.isna(values[c])
+    }
+    return structure, properties
+
+
+def _note_bad_row(
+    err: ValueError, where: str, table: Path, *, strict: bool, skipped: list[str] | None, reasons: list[str]
+) -> None:
+    """Raise BadRowError (``strict``) or record why a row was skipped: in ``skipped`` when
+    given, else among the first three ``reasons`` for the closing warning."""
+    reason = str(err) if where in str(err) else f"{where}: {err}"
+    if strict:
+        raise BadRowError(f"{table}: {reason}") from err
+    if skipped is not None:
+        skipped.append(f"{table.name} {reason}")
+    elif len(reasons) < 3:
+        reasons.append(reason)
+
+
+def _row_provenance(
+    table: Path, row_no: int, raw_id: str, values: dict, extra_cols: list, text_columns: list[str]
+) -> dict[str, str]:
+    """File, row and id of a row, its other numeric cells (as repr strings) and its
+    non-empty text cells (``"text:<column>"``)."""
+    import pandas as pd
+
+    provenance = {"file": str(table), "row": str(row_no), "material_id": raw_id}
+    for c in extra_cols:
+        if not pd.isna(values[c]):
+            provenance[str(c)] = repr(float(values[c]))
+    for c in text_columns:
+        if isinstance(values[c], str) and values[c].strip():
+            provenance[f"text:{c}"] = values[c].strip()
+    return provenance
