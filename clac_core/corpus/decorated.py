@@ -33,159 +33,29 @@ Records: id ``"dec:<parent aflow label>:<reduced formula>"``, source ``"decorate
 ``parent_id`` (``"aflow:..."``), ``parent`` (the parent's prototype formula, e.g. "NaCl",
 used in text as "decorated from the NaCl prototype"), ``substitution`` ("Na->K, Cl->Br"),
 ``oxidation_states`` ("K:+1, Br:-1"), ``bonding`` (ionic/intermetallic) and ``scale``.
+
+The substitution tables, radii and parents live in :mod:`clac_core.corpus.substitution`
+(their names are re-exported here); this module samples and builds the crystals.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
-from functools import cache, lru_cache
-from pathlib import Path
 
 import numpy as np
 
+from clac_core.corpus.substitution import (  # noqa: F401  (re-exported)
+    _is_metal,
+    _lambda_path,
+    _Parent,
+    _parents,
+    _parse_species,
+    _radius,
+    _tables,
+)
 from clac_core.record import CrystalRecord
-
-
-@dataclass(frozen=True)
-class _Parent:
-    id: str
-    label: str
-    formula: str
-    labels: tuple[tuple[str, str], ...]
-    elements: tuple[str, ...]  # distinct elements, sorted
-    oxi: tuple[int, ...]  # oxidation state per element (0 for intermetallics)
-    counts: tuple[int, ...]  # sites per element
-    site_elem: np.ndarray  # (N,) index into elements
-    lattice: np.ndarray  # (3, 3)
-    frac_coords: np.ndarray  # (N, 3)
-    radius_sum: float
-    min_dist: float
-    bonding: str
-
-
-def _lambda_path() -> Path:
-    from clac_core.corpus.prototypes import _package_file
-
-    return _package_file("pymatgen.core.structure_prediction", "data", "lambda.json")
-
-
-def _parse_species(s: str) -> tuple[str, int]:
-    """'Fe3+' -> ('Fe', 3); 'O2-' -> ('O', -2)."""
-    sign = -1 if s.endswith("-") else 1
-    body = s[:-1]
-    i = len(body)
-    while i > 0 and body[i - 1].isdigit():
-        i -= 1
-    return body[:i], sign * int(body[i:] or 1)
-
-
-@lru_cache(maxsize=1)
-def _tables() -> tuple[dict, dict]:
-    """Conditional substitution probabilities at species and element level.
-
-    Returns:
-        (species_table, element_table): ``species_table[(el, oxi)]`` is a list of
-        ((el', oxi'), P(new | old)) sorted by descending probability; ``element_table[el]``
-        likewise over elements (summed over oxidation states).
-    """
-    from pymatgen.core.structure_prediction.substitution_probability import SubstitutionProbability
-
-    sp = SubstitutionProbability()
-    species = sorted(sp.species, key=str)
-    observed = {k for k in sp._l}  # only pairs seen in the data, not the alpha floor
-    px = {s: sp.get_px(s) for s in species}
-    table: dict[tuple[str, int], list[tuple[tuple[str, int], float]]] = {}
-    el_acc: dict[str, dict[str, float]] = {}
-    for old in species:
-        key_old = (old.symbol, int(old.oxi_state))
-        rows = []
-        for new in species:
-            if frozenset([old, new]) not in observed:
-                continue
-            p = math.exp(sp.get_lambda(new, old)) / px[old]
-            rows.append(((new.symbol, int(new.oxi_state)), p))
-            el_acc.setdefault(old.symbol, {}).setdefault(new.symbol, 0.0)
-            el_acc[old.symbol][new.symbol] += p
-        rows.sort(key=lambda r: (-r[1], r[0]))
-        table[key_old] = rows
-    el_table = {e: sorted(d.items(), key=lambda r: (-r[1], r[0])) for e, d in el_acc.items()}
-    return table, el_table
-
-
-@cache
-def _radius(symbol: str, oxi: int) -> float:
-    from pymatgen.core import Element, Species
-
-    el = Element(symbol)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if oxi == 0:
-            r = el.metallic_radius or el.atomic_radius
-        else:
-            try:
-                r = Species(symbol, oxi).ionic_radius
-            except Exception:
-                r = None
-            r = r or el.average_ionic_radius or el.atomic_radius
-    return float(r or 1.5)
-
-
-def _parents(max_sites: int) -> list[_Parent]:
-    from pymatgen.core import Element
-
-    from clac_core.corpus.prototypes import iter_prototypes
-
-    species_table, el_table = _tables()
-    out = []
-    for rec in iter_prototypes(include_minerals=False, max_sites=max_sites):
-        s = rec.structure
-        comp = s.composition
-        elements = tuple(sorted(el.symbol for el in comp.elements))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            guesses = comp.oxi_state_guesses(max_sites=-max_sites) if len(elements) > 1 else ()
-        if guesses and all(float(guesses[0][e]).is_integer() for e in elements):
-            oxi = tuple(int(guesses[0][e]) for e in elements)
-            if any((e, o) not in species_table for e, o in zip(elements, oxi, strict=True)):
-                continue
-            bonding = "ionic"
-        elif (
-            not guesses
-            and all(Element(e).is_metal for e in elements)
-            and all(e in el_table for e in elements)
-        ):
-            oxi = tuple(0 for _ in elements)
-            bonding = "intermetallic"
-        else:
-            continue
-        index = {e: i for i, e in enumerate(elements)}
-        site_elem = np.array([index[site.specie.symbol] for site in s], dtype=int)
-        counts = tuple(int((site_elem == i).sum()) for i in range(len(elements)))
-        dm = s.distance_matrix + np.eye(len(s)) * 1e6
-        min_dist = float(dm.min()) if len(s) > 1 else float(min(s.lattice.abc))
-        radius_sum = sum(c * _radius(e, o) for e, o, c in zip(elements, oxi, counts, strict=True))
-        out.append(
-            _Parent(
-                id=rec.id,
-                label=rec.id.split(":", 1)[1],
-                formula=rec.labels.get("prototype", comp.reduced_formula),
-                labels=tuple(sorted(rec.labels.items())),
-                elements=elements,
-                oxi=oxi,
-                counts=counts,
-                site_elem=site_elem,
-                lattice=s.lattice.matrix.copy(),
-                frac_coords=s.frac_coords.copy(),
-                radius_sum=radius_sum,
-                min_dist=min_dist,
-                bonding=bonding,
-            )
-        )
-    return out
 
 
 def _fmt_oxi(o: int) -> str:
@@ -221,31 +91,63 @@ def iter_decorated(
         CrystalRecord with source "decorated" and hypothetical=True. Fewer than ``n`` (with a
         warning) only if every parent is exhausted.
     """
-    from pymatgen.core import Lattice, Structure
-
     if n <= 0:
         return
     species_table, el_table = _tables()
     parents = _parents(max_sites)
     rng = np.random.default_rng(seed)
+    options = [_candidate_options(par, species_table, el_table, top_k) for par in parents]
+    made = 0
+    for rec in _round_robin(
+        parents,
+        options,
+        rng,
+        n,
+        min_distance=min_distance,
+        max_failures=max_failures,
+        attempts_per_turn=attempts_per_turn,
+    ):
+        made += 1
+        yield rec
+    if made < n:
+        warnings.warn(
+            f"decoration exhausted all {len(parents)} parents after {made} of {n} crystals", stacklevel=2
+        )
 
-    # candidate lists per parent element: (symbols, oxis, probabilities)
-    options: list[list[tuple[list[str], list[int], np.ndarray]]] = []
-    for par in parents:
-        per_el = []
-        for e, o in zip(par.elements, par.oxi, strict=True):
-            if par.bonding == "ionic":
-                rows = species_table[(e, o)][:top_k]
-                syms = [r[0][0] for r in rows]
-                oxis = [r[0][1] for r in rows]
-            else:
-                rows = [r for r in el_table[e] if _is_metal(r[0])][:top_k]
-                syms = [r[0] for r in rows]
-                oxis = [0] * len(rows)
-            p = np.array([r[1] for r in rows], dtype=float)
-            p = np.sqrt(p)  # tempered: flatter than the raw table, more varied decorations
-            per_el.append((syms, oxis, p / p.sum()))
-        options.append(per_el)
+
+def _candidate_options(
+    par: _Parent, species_table: dict, el_table: dict, top_k: int
+) -> list[tuple[list[str], list[int], np.ndarray]]:
+    """Candidate substitutes per parent element: (symbols, oxidation states, probabilities)."""
+    per_el = []
+    for e, o in zip(par.elements, par.oxi, strict=True):
+        if par.bonding == "ionic":
+            rows = species_table[(e, o)][:top_k]
+            syms = [r[0][0] for r in rows]
+            oxis = [r[0][1] for r in rows]
+        else:
+            rows = [r for r in el_table[e] if _is_metal(r[0])][:top_k]
+            syms = [r[0] for r in rows]
+            oxis = [0] * len(rows)
+        p = np.array([r[1] for r in rows], dtype=float)
+        p = np.sqrt(p)  # tempered: flatter than the raw table, more varied decorations
+        per_el.append((syms, oxis, p / p.sum()))
+    return per_el
+
+
+def _round_robin(
+    parents: list[_Parent],
+    options: list[list[tuple[list[str], list[int], np.ndarray]]],
+    rng: np.random.Generator,
+    n: int,
+    *,
+    min_distance: float,
+    max_failures: int,
+    attempts_per_turn: int,
+) -> Iterator[CrystalRecord]:
+    """Up to ``n`` crystals, visiting parents round robin in a shuffled order; a parent is
+    retired after ``max_failures`` turns in a row without a new crystal."""
+    from pymatgen.core import Lattice, Structure
 
     seen: set[tuple[str, str]] = set()
     failures = [0] * len(parents)
@@ -258,19 +160,7 @@ def iter_decorated(
                 still.append(pi)
                 continue
             par = parents[pi]
-            rec = None
-            for _ in range(attempts_per_turn):
-                picked = _draw(rng, options[pi], par.counts)
-                if picked is None:
-                    continue
-                syms, oxis = picked
-                if tuple(syms) == par.elements or len(set(syms)) != len(syms):
-                    continue
-                if sum(o * c for o, c in zip(oxis, par.counts, strict=True)) != 0:
-                    continue
-                rec = _make(par, syms, oxis, seen, min_distance, Lattice, Structure)
-                if rec is not None:
-                    break
+            rec = _decorate(rng, par, options[pi], seen, min_distance, attempts_per_turn, Lattice, Structure)
             if rec is None:
                 failures[pi] += 1
                 if failures[pi] < max_failures:
@@ -281,10 +171,25 @@ def iter_decorated(
             made += 1
             yield rec
         active = still
-    if made < n:
-        warnings.warn(
-            f"decoration exhausted all {len(parents)} parents after {made} of {n} crystals", stacklevel=2
-        )
+
+
+def _decorate(
+    rng: np.random.Generator, par: _Parent, opts, seen, min_distance, attempts_per_turn, Lattice, Structure
+) -> CrystalRecord | None:
+    """One turn of a parent: up to ``attempts_per_turn`` draws until one gives a new crystal."""
+    for _ in range(attempts_per_turn):
+        picked = _draw(rng, opts, par.counts)
+        if picked is None:
+            continue
+        syms, oxis = picked
+        if tuple(syms) == par.elements or len(set(syms)) != len(syms):
+            continue
+        if sum(o * c for o, c in zip(oxis, par.counts, strict=True)) != 0:
+            continue
+        rec = _make(par, syms, oxis, seen, min_distance, Lattice, Structure)
+        if rec is not None:
+            return rec
+    return None
 
 
 def _draw(rng: np.random.Generator, opts, counts) -> tuple[list[str], list[int]] | None:
@@ -311,13 +216,6 @@ def _draw(rng: np.random.Generator, opts, counts) -> tuple[list[str], list[int]]
     j = int(rng.choice(len(q), p=q / q.sum()))
     syms[last], oxis[last] = s[j], o[j]
     return syms, oxis
-
-
-@cache
-def _is_metal(symbol: str) -> bool:
-    from pymatgen.core import Element
-
-    return bool(Element(symbol).is_metal)
 
 
 def _make(par: _Parent, syms, oxis, seen, min_distance, Lattice, Structure) -> CrystalRecord | None:
