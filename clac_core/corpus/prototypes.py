@@ -137,13 +137,7 @@ def iter_prototypes(
         CrystalRecord with source "prototype" or "mineral", labels from the library tags and
         provenance naming the library file.
     """
-    from pymatgen.analysis.structure_matcher import StructureMatcher
-
     aflow = [(pid, _structure(sd), labels) for pid, sd, labels in _load_aflow()]
-    by_formula: dict[str, list[int]] = {}
-    for i, (_, s, _) in enumerate(aflow):
-        by_formula.setdefault(s.composition.reduced_formula, []).append(i)
-
     minerals: list[tuple[str, Structure, dict[str, str]]] = []
     if include_minerals:
         try:
@@ -152,6 +146,29 @@ def iter_prototypes(
             import warnings
 
             warnings.warn(f"mineral library skipped: {err}", stacklevel=2)
+    unique_minerals, extra_names = _match_minerals(aflow, minerals)
+
+    for i, (pid, s, labels) in enumerate(aflow):
+        if max_sites is not None and len(s) > max_sites:
+            continue
+        yield _aflow_record(pid, s, labels, extra_names.get(i, []))
+    for mid, s, labels in unique_minerals:
+        if max_sites is not None and len(s) > max_sites:
+            continue
+        yield _mineral_record(mid, s, labels)
+
+
+def _match_minerals(
+    aflow: list[tuple[str, Structure, dict[str, str]]], minerals: list[tuple[str, Structure, dict[str, str]]]
+) -> tuple[list[tuple[str, Structure, dict[str, str]]], dict[int, list[str]]]:
+    """Find each mineral's AFLOW twin (same reduced formula; same AFLOW label and size, else
+    ``StructureMatcher``). Returns (minerals without a twin, AFLOW index -> mineral names
+    of its twins)."""
+    from pymatgen.analysis.structure_matcher import StructureMatcher
+
+    by_formula: dict[str, list[int]] = {}
+    for i, (_, s, _) in enumerate(aflow):
+        by_formula.setdefault(s.composition.reduced_formula, []).append(i)
 
     extra_names: dict[int, list[str]] = {}
     unique_minerals = []
@@ -171,37 +188,40 @@ def iter_prototypes(
             unique_minerals.append((mid, s, labels))
         elif labels.get("mineral"):
             extra_names.setdefault(twin, []).append(labels["mineral"])
+    return unique_minerals, extra_names
 
-    for i, (pid, s, labels) in enumerate(aflow):
-        if max_sites is not None and len(s) > max_sites:
-            continue
-        labels = dict(labels)
-        names = [n for n in [labels.get("mineral")] if n]
-        for extra in extra_names.get(i, []):
-            if extra.lower() not in {n.lower() for n in names}:
-                names.append(extra)
-        if names:
-            labels["mineral"] = "; ".join(names)
-        labels["prototype"] = s.composition.reduced_formula
-        yield CrystalRecord(
-            id=pid,
-            structure=s,
-            source="prototype",
-            provenance={
-                "library": "pymatgen aflow_prototypes.json.gz",
-                "aflow_label": labels.get("aflow", ""),
-            },
-            labels=labels,
-        )
-    for mid, s, labels in unique_minerals:
-        if max_sites is not None and len(s) > max_sites:
-            continue
-        labels = dict(labels)
-        labels["prototype"] = s.composition.reduced_formula
-        yield CrystalRecord(
-            id=mid,
-            structure=s,
-            source="mineral",
-            provenance={"library": "robocrys mineral_db.json.gz", "aflow_label": labels.get("aflow", "")},
-            labels=labels,
-        )
+
+def _aflow_record(pid: str, s: Structure, labels: dict[str, str], extra: list[str]) -> CrystalRecord:
+    """Record of an AFLOW prototype; ``extra`` mineral names (of its twins) are merged into
+    ``labels["mineral"]`` unless already there (case-insensitive)."""
+    labels = dict(labels)
+    names = [n for n in [labels.get("mineral")] if n]
+    for name in extra:
+        if name.lower() not in {n.lower() for n in names}:
+            names.append(name)
+    if names:
+        labels["mineral"] = "; ".join(names)
+    labels["prototype"] = s.composition.reduced_formula
+    return CrystalRecord(
+        id=pid,
+        structure=s,
+        source="prototype",
+        provenance={
+            "library": "pymatgen aflow_prototypes.json.gz",
+            "aflow_label": labels.get("aflow", ""),
+        },
+        labels=labels,
+    )
+
+
+def _mineral_record(mid: str, s: Structure, labels: dict[str, str]) -> CrystalRecord:
+    """Record of a robocrys mineral without an AFLOW twin."""
+    labels = dict(labels)
+    labels["prototype"] = s.composition.reduced_formula
+    return CrystalRecord(
+        id=mid,
+        structure=s,
+        source="mineral",
+        provenance={"library": "robocrys mineral_db.json.gz", "aflow_label": labels.get("aflow", "")},
+        labels=labels,
+    )
