@@ -209,61 +209,86 @@ def run_inverse_design(
         "random": {...}, "phrasings": {name: {system: metrics}}, "phrasings_mean": {...},
         "bounds": {name: {system: shares, "random": base rate}}}.
     """
-    out: dict[str, Any] = {}
-    for task in tasks:
-        values_all = property_values(properties, structures, task.name)
-        known = np.flatnonzero(np.isfinite(values_all))
-        if len(known) < max(ks):
-            out[task.name] = {"skipped": f"{len(known)} crystals with a known {task.name}"}
-            continue
-        values = values_all[known]
-        targets = np.asarray(task.targets, dtype=float)
-        queries = {"template": [query_text(task.template, v, task.name) for v in targets]}
-        for pname, tmpl in task.phrasings.items():
-            queries[pname] = [query_text(tmpl, v, task.name) for v in targets]
-        bound_q = [q for q, _, _ in task.bounds.values()]
-        flat = [q for qs in queries.values() for q in qs] + bound_q
-        res: dict[str, Any] = {
-            "n_crystals": int(len(known)),
-            "unit": task.unit,
-            "targets": [float(v) for v in targets],
-            "template_text": task.template,
-            "template": {},
-            "phrasings": {p: {"example": queries[p][len(targets) // 2]} for p in task.phrasings},
-            "bounds": {},
-        }
-        rand = {}
-        for k in ks:
-            mae, _ = random_topk_mae(values, targets, k, draws, seed)
-            rand[f"top{k}"] = {"MAE": mae}
-        res["random"] = rand
-        for sname, scorer in scorers.items():
-            scores = np.asarray(scorer(flat), dtype=np.float64)[:, known]  # (Q, N_known)
-            scores = np.where(np.isfinite(scores), scores, -1e30)
-            row = 0
-            for qname, qs in queries.items():
-                stats = topk_stats(scores[row : row + len(qs)], values, ks)
-                row += len(qs)
-                m = point_metrics(targets, stats)
-                if qname == "template":
-                    res["template"][sname] = m
-                else:
-                    res["phrasings"][qname][sname] = m
-            for (bname, (_, lo, hi)), srow in zip(task.bounds.items(), scores[row:], strict=True):
-                res["bounds"].setdefault(bname, {})[sname] = bound_share(srow, values, lo, hi, ks)
-        for bname, (_, lo, hi) in task.bounds.items():
-            res["bounds"][bname]["random"] = float(((values >= lo) & (values <= hi)).mean())
-        res["phrasings_mean"] = {
-            s: {
-                f"top{k}": {
-                    "MAE": float(np.mean([res["phrasings"][p][s][f"top{k}"]["MAE"] for p in task.phrasings]))
-                }
-                for k in ks
+    return {task.name: _task_results(task, scorers, properties, structures, ks, seed, draws) for task in tasks}
+
+
+def _task_results(
+    task: PropertyTask,
+    scorers: dict[str, Callable[[list[str]], np.ndarray]],
+    properties: Sequence[dict[str, float]],
+    structures: Sequence[Any],
+    ks: Sequence[int],
+    seed: int,
+    draws: int,
+) -> dict[str, Any]:
+    """The results of one property (see :func:`run_inverse_design`), or ``{"skipped": why}``
+    when fewer than ``max(ks)`` crystals have a known value."""
+    values_all = property_values(properties, structures, task.name)
+    known = np.flatnonzero(np.isfinite(values_all))
+    if len(known) < max(ks):
+        return {"skipped": f"{len(known)} crystals with a known {task.name}"}
+    values = values_all[known]
+    targets = np.asarray(task.targets, dtype=float)
+    queries = {"template": [query_text(task.template, v, task.name) for v in targets]}
+    for pname, tmpl in task.phrasings.items():
+        queries[pname] = [query_text(tmpl, v, task.name) for v in targets]
+    bound_q = [q for q, _, _ in task.bounds.values()]
+    flat = [q for qs in queries.values() for q in qs] + bound_q
+    res: dict[str, Any] = {
+        "n_crystals": int(len(known)),
+        "unit": task.unit,
+        "targets": [float(v) for v in targets],
+        "template_text": task.template,
+        "template": {},
+        "phrasings": {p: {"example": queries[p][len(targets) // 2]} for p in task.phrasings},
+        "bounds": {},
+    }
+    rand = {}
+    for k in ks:
+        mae, _ = random_topk_mae(values, targets, k, draws, seed)
+        rand[f"top{k}"] = {"MAE": mae}
+    res["random"] = rand
+    for sname, scorer in scorers.items():
+        scores = np.asarray(scorer(flat), dtype=np.float64)[:, known]  # (Q, N_known)
+        _score_system(res, sname, scores, queries, targets, task, values, ks)
+    for bname, (_, lo, hi) in task.bounds.items():
+        res["bounds"][bname]["random"] = float(((values >= lo) & (values <= hi)).mean())
+    res["phrasings_mean"] = {
+        s: {
+            f"top{k}": {
+                "MAE": float(np.mean([res["phrasings"][p][s][f"top{k}"]["MAE"] for p in task.phrasings]))
             }
-            for s in scorers
+            for k in ks
         }
-        out[task.name] = res
-    return out
+        for s in scorers
+    }
+    return res
+
+
+def _score_system(
+    res: dict[str, Any],
+    sname: str,
+    scores: np.ndarray,
+    queries: dict[str, list[str]],
+    targets: np.ndarray,
+    task: PropertyTask,
+    values: np.ndarray,
+    ks: Sequence[int],
+) -> None:
+    """Fill ``res`` with one system's point metrics (template, phrasings) and bound shares
+    from its (Q, N_known) ``scores``: the point queries in ``queries`` order, then the bounds."""
+    scores = np.where(np.isfinite(scores), scores, -1e30)
+    row = 0
+    for qname, qs in queries.items():
+        stats = topk_stats(scores[row : row + len(qs)], values, ks)
+        row += len(qs)
+        m = point_metrics(targets, stats)
+        if qname == "template":
+            res["template"][sname] = m
+        else:
+            res["phrasings"][qname][sname] = m
+    for (bname, (_, lo, hi)), srow in zip(task.bounds.items(), scores[row:], strict=True):
+        res["bounds"].setdefault(bname, {})[sname] = bound_share(srow, values, lo, hi, ks)
 
 
 def inverse_design_section(ctx: EvalContext) -> dict[str, Any]:
