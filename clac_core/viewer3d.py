@@ -179,11 +179,33 @@ def build_scene(structure: Structure, supercell: tuple[int, int, int] = (1, 1, 1
     s = structure.copy()
     if tuple(supercell) != (1, 1, 1):
         s.make_supercell([max(1, int(v)) for v in supercell])
-    n = len(s)
     lat = s.lattice
     symbols = [site.specie.symbol for site in s]
     shift = np.floor(s.frac_coords + 1e-8).astype(int)  # site i = wrapped_i + shift_i
     frac = s.frac_coords - shift  # (n, 3) in [0, 1) up to rounding
+    bonds_of = _bond_partners(s, symbols, shift)
+    keys, inside = _drawn_atoms(frac, bonds_of)
+    bonds = _drawn_bonds(keys, bonds_of)
+    order = sorted(keys, key=keys.get)
+    fr = np.array([frac[i] + np.array(img) for i, img in order]).reshape(-1, 3)
+    return Scene(
+        elements=[symbols[i] for i, _ in order],
+        xyz=lat.get_cartesian_coords(fr),
+        inside=np.array(inside, dtype=bool),
+        bonds=np.array(sorted(bonds), dtype=np.int64).reshape(-1, 2),
+        cell=np.array(lat.matrix),
+    )
+
+
+_Image = tuple[int, int, int]  # lattice translation of a site, in cells
+
+
+def _bond_partners(
+    s: Structure, symbols: list[str], shift: np.ndarray
+) -> dict[int, list[tuple[int, _Image]]]:
+    """Bonds of every site (rule in :func:`build_scene`): i -> [(j, image of j seen from i)],
+    images relative to the wrapped coordinates (``shift``: (n, 3) cell of each unwrapped site)."""
+    n = len(s)
     radii = np.array([_covalent_radius(e) for e in symbols])
     r_max = float(min(BOND_COVALENT * 2 * radii.max(), 5.0))
     ci, cj, offsets, dist = s.get_neighbor_list(r_max)
@@ -197,20 +219,26 @@ def build_scene(structure: Structure, supercell: tuple[int, int, int] = (1, 1, 1
         dist <= BOND_COVALENT * (radii[ci] + radii[cj])
     )
     ci, cj, offsets = ci[ok], cj[ok], offsets[ok]
-    bonds_of: dict[int, list[tuple[int, tuple[int, int, int]]]] = {i: [] for i in range(n)}
+    bonds_of: dict[int, list[tuple[int, _Image]]] = {i: [] for i in range(n)}
     for i, j, o in zip(ci.tolist(), cj.tolist(), offsets.tolist(), strict=True):
         bonds_of[i].append((j, (o[0], o[1], o[2])))
+    return bonds_of
 
-    # atoms: (site, image) -> position in the drawn list
-    keys: dict[tuple[int, tuple[int, int, int]], int] = {}
+
+def _drawn_atoms(
+    frac: np.ndarray, bonds_of: dict[int, list[tuple[int, _Image]]]
+) -> tuple[dict[tuple[int, _Image], int], list[bool]]:
+    """(site, image) -> position in the drawn list, and which drawn atoms are inside the cell:
+    every site and its boundary images (inside), then far ends of bonds leaving the cell."""
+    keys: dict[tuple[int, _Image], int] = {}
     inside: list[bool] = []
 
-    def add(i: int, img: tuple[int, int, int], is_inside: bool) -> None:
+    def add(i: int, img: _Image, is_inside: bool) -> None:
         if (i, img) not in keys:
             keys[(i, img)] = len(inside)
             inside.append(is_inside)
 
-    for i in range(n):
+    for i in range(len(frac)):
         add(i, (0, 0, 0), True)
         near = [[0] + ([1] if f < BOUNDARY_TOL else []) + ([-1] if f > 1 - BOUNDARY_TOL else []) for f in frac[i]]
         for img in np.ndindex(*(len(a) for a in near)):
@@ -222,21 +250,20 @@ def build_scene(structure: Structure, supercell: tuple[int, int, int] = (1, 1, 1
             continue
         for j, o in bonds_of[i]:
             add(j, o, False)  # far end of a bond that leaves the cell
+    return keys, inside
+
+
+def _drawn_bonds(
+    keys: dict[tuple[int, _Image], int], bonds_of: dict[int, list[tuple[int, _Image]]]
+) -> set[tuple[int, int]]:
+    """Bonds between drawn atoms, as (a, b) positions in the drawn list with a < b."""
     bonds: set[tuple[int, int]] = set()
     for (i, img), a in keys.items():
         for j, o in bonds_of[i]:
             b = keys.get((j, (img[0] + o[0], img[1] + o[1], img[2] + o[2])))
             if b is not None and b != a:
                 bonds.add((min(a, b), max(a, b)))
-    order = sorted(keys, key=keys.get)
-    fr = np.array([frac[i] + np.array(img) for i, img in order]).reshape(-1, 3)
-    return Scene(
-        elements=[symbols[i] for i, _ in order],
-        xyz=lat.get_cartesian_coords(fr),
-        inside=np.array(inside, dtype=bool),
-        bonds=np.array(sorted(bonds), dtype=np.int64).reshape(-1, 2),
-        cell=np.array(lat.matrix),
-    )
+    return bonds
 
 
 def _cell_edges(cell: np.ndarray) -> list[tuple[list[float], list[float]]]:
@@ -269,7 +296,27 @@ def structure_html(
     jsf = js_path()
     if jsf is None:
         return None
-    sc = build_scene(structure, supercell)
+    data = _scene_json(build_scene(structure, supercell), style)
+    js = _read_js(str(jsf))
+    w = f"{int(width)}px" if width else "100%"
+    head = (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        "<style>body{margin:0;background:white;font-family:sans-serif}</style></head><body>"
+    )
+    if title:
+        head += f"<div style='font-size:14px;margin:2px 4px'>{html.escape(str(title))}</div>"
+    return (
+        head
+        + f"<div id='clac3d' style='width:{w};height:{int(height)}px;position:relative'></div>"
+        + f"<script>{js}</script><script>{_viewer_script(data)}</script>"
+        + legend_html(structure)
+        + "</body></html>"
+    )
+
+
+def _scene_json(sc: Scene, style: Style) -> str:
+    """The scene as the JSON the viewer script reads (atoms with bonds, styles, cell edges),
+    safe to inline in a ``<script>`` tag."""
     partners: list[list[int]] = [[] for _ in sc.elements]
     for a, b in sc.bonds.tolist():
         partners[a].append(b)
@@ -288,16 +335,12 @@ def structure_html(
             else {"sphere": {"color": col, "scale": 0.3}, "stick": {"radius": 0.12, "color": col}}
         )
     data = json.dumps({"atoms": atoms, "styles": styles, "edges": _cell_edges(sc.cell)})
-    data = data.replace("</", "<\\/")  # no "</script>" can close the tag early
-    js = _read_js(str(jsf))
-    w = f"{int(width)}px" if width else "100%"
-    head = (
-        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
-        "<style>body{margin:0;background:white;font-family:sans-serif}</style></head><body>"
-    )
-    if title:
-        head += f"<div style='font-size:14px;margin:2px 4px'>{html.escape(str(title))}</div>"
-    script = (
+    return data.replace("</", "<\\/")  # no "</script>" can close the tag early
+
+
+def _viewer_script(data: str) -> str:
+    """The 3Dmol.js calls that draw the scene ``data`` (from :func:`_scene_json`)."""
+    return (
         "const D = " + data + ";\n"
         "const viewer = $3Dmol.createViewer(document.getElementById('clac3d'), {backgroundColor: 'white'});\n"
         "const m = viewer.addModel();\n"
@@ -311,13 +354,6 @@ def structure_html(
         "viewer.rotate(-20, 'x'); viewer.rotate(25, 'y');  // an oblique view shows all three axes\n"
         "viewer.render();\n"
         "document.getElementById('clac3d').dataset.atoms = String(D.atoms.length);\n"
-    )
-    return (
-        head
-        + f"<div id='clac3d' style='width:{w};height:{int(height)}px;position:relative'></div>"
-        + f"<script>{js}</script><script>{script}</script>"
-        + legend_html(structure)
-        + "</body></html>"
     )
 
 
