@@ -1,6 +1,12 @@
 """Sources of crystals (prototypes, decorated prototypes, CSV tables, CIF folders) and the
 ``clac data build`` command that turns them into crystal-text pair datasets.
 
+Modules: ``prototypes`` (AFLOW + robocrys minerals), ``substitution`` (substitution tables,
+radii, parents) and ``decorated`` (hypothetical crystals from them), ``tables`` (CSV tables),
+``cif_folder`` (folders of structure files), ``sources`` (``--source`` specs), ``splits``
+(formula-based splits); ``build`` (the command and its scheduling), ``build_chunks`` (the
+per-crystal work) and ``build_files`` (what a build writes).
+
 Names are imported lazily so that ``clac --help`` does not pay for pymatgen.
 """
 
