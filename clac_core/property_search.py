@@ -59,9 +59,24 @@ class QueryIntent:
     exclude: list[str] = field(default_factory=list)  # element symbols no hit may contain
     crystal_systems: list[str] = field(default_factory=list)
     stable: bool = False
+    # (label, symbols): every hit contains at least one ("alkali halide", "Mn or Fe compound")
+    any_of: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    n_elements: int | None = None  # "binary" -> 2, "elemental" -> 1, "four elements" -> 4
+    all_metal: bool = False  # "intermetallic", "alloy": every element a metal
+    anions: list[str] = field(default_factory=list)  # "sulfide": S is the crystal's anion
 
     def is_empty(self) -> bool:
-        return not (self.constraints or self.include or self.exclude or self.crystal_systems or self.stable)
+        return not (
+            self.constraints
+            or self.include
+            or self.exclude
+            or self.crystal_systems
+            or self.stable
+            or self.any_of
+            or self.n_elements
+            or self.all_metal
+            or self.anions
+        )
 
     def describe(self) -> list[str]:
         """Plain phrases for the page: "band gap ≈ 2 eV", "contains Li", "no Co", "cubic"."""
@@ -69,6 +84,12 @@ class QueryIntent:
         if self.stable:
             out.append("stable (formation energy < 0 eV/atom)")
         out += [f"contains {e}" for e in self.include] + [f"no {e}" for e in self.exclude]
+        out += [f"contains {label}" for label, _ in self.any_of]
+        if self.n_elements:
+            out.append(f"{self.n_elements} element{'s' if self.n_elements > 1 else ''}")
+        if self.all_metal:
+            out.append("metals only")
+        out += [f"{e} as the anion" for e in self.anions]
         out += self.crystal_systems
         return out
 
@@ -101,9 +122,26 @@ def _elements_in(phrase: str) -> list[str]:
     return out
 
 
+_OR_LIST_RE = re.compile(r"\b([A-Za-z]+)((?:\s*,\s*[A-Za-z]+)*)\s+or\s+([A-Za-z]+)\b")
+
+
+def _or_groups(q: str) -> list[tuple[str, ...]]:
+    """Element lists joined by "or" ("Mn or Fe", "Co, Ni or Fe"): any one of them will do."""
+    groups = []
+    for m in _OR_LIST_RE.finditer(q):
+        words = [m.group(1), *re.findall(r"[A-Za-z]+", m.group(2)), m.group(3)]
+        syms = [_element_token(w) for w in words]
+        if len(syms) >= 2 and all(syms):
+            groups.append(tuple(dict.fromkeys(s for s in syms if s)))
+    return groups
+
+
 def understand(query: str) -> QueryIntent:
-    """Read a query's property, element and symmetry constraints (see the module docstring)."""
-    q = " ".join(str(query).split())
+    """Read a query's property, element, family, composition and symmetry constraints
+    (see the module docstring and :mod:`clac_core.query_words`)."""
+    from clac_core.query_words import arity_in, asks_all_metal, families_in, rewrite_negations
+
+    q = rewrite_negations(" ".join(str(query).split()), ANION_ELEMENTS)
     intent = QueryIntent(constraints=parse_constraints(q))
     if re.search(r"(?<!un)\bstable\b|\bstability\b", q, re.IGNORECASE) and not any(
         c.prop == "formation_energy_per_atom" for c in intent.constraints
@@ -114,6 +152,23 @@ def understand(query: str) -> QueryIntent:
         excluded += _elements_in(m.group(1))
     for m in _FREE_RE.finditer(q):
         excluded += _elements_in(m.group(1))
+    or_groups = _or_groups(q)
+    either = {e for g in or_groups for e in g}
+    included = [e for e in _included_elements(q) if e not in either]
+    intent.exclude = list(dict.fromkeys(excluded))
+    intent.include = [e for e in dict.fromkeys(included) if e not in intent.exclude]
+    intent.any_of = [(" or ".join(g), g) for g in or_groups] + families_in(q)
+    intent.n_elements = arity_in(q)
+    intent.all_metal = asks_all_metal(q)
+    intent.anions = [
+        els[0] for word, els in ANION_ELEMENTS.items() if word.endswith("ide") and re.search(rf"\b{word}s?\b", q, re.I)
+    ]
+    intent.crystal_systems = [w for w in CRYSTAL_SYSTEM_WORDS if re.search(rf"\b{w}\b", q, re.IGNORECASE)]
+    return intent
+
+
+def _included_elements(q: str) -> list[str]:
+    """Elements a query asks every hit to contain: "with Li", "Li-rich", element names, anion words."""
     included: list[str] = []
     for m in _INCLUDE_RE.finditer(q):
         # "with Li but no Co": stop the include list where an exclusion starts
@@ -132,10 +187,7 @@ def understand(query: str) -> QueryIntent:
             included += els
     if re.search(r"\boxy[a-z]*ides?\b", q, re.IGNORECASE):  # oxynitride, oxyfluoride, oxysulfide
         included.append("O")
-    intent.exclude = list(dict.fromkeys(excluded))
-    intent.include = [e for e in dict.fromkeys(included) if e not in intent.exclude]
-    intent.crystal_systems = [w for w in CRYSTAL_SYSTEM_WORDS if re.search(rf"\b{w}\b", q, re.IGNORECASE)]
-    return intent
+    return included
 
 
 def constraint_match(c: Constraint, values: np.ndarray) -> np.ndarray:
@@ -193,12 +245,36 @@ def property_match(
     if intent.crystal_systems and crystal_systems is not None:
         cs = np.asarray([str(x).lower() for x in crystal_systems])
         parts.append(np.isin(cs, intent.crystal_systems).astype(np.float64))
+    if elements is not None:
+        parts += _composition_parts(intent, elements)
     match = np.mean(parts, axis=0) if parts else np.zeros(n)
     allowed = np.ones(n, dtype=bool)
-    if elements is not None and (intent.include or intent.exclude):
+    if elements is not None and (intent.include or intent.exclude or intent.any_of):
         inc, exc = set(intent.include), set(intent.exclude)
-        allowed = np.fromiter((inc <= els and not (exc & els) for els in elements), dtype=bool, count=n)
+        groups = [set(g) for _, g in intent.any_of]
+        allowed = np.fromiter(
+            (inc <= els and not (exc & els) and all(g & els for g in groups) for els in elements),
+            dtype=bool,
+            count=n,
+        )
     return match, allowed
+
+
+def _composition_parts(intent: QueryIntent, elements: list[set[str]]) -> list[np.ndarray]:
+    """(N,) 0/1 match per composition wish: number of elements, metals only, named anions."""
+    from clac_core.query_words import composition_facts
+
+    if not (intent.n_elements or intent.all_metal or intent.anions):
+        return []
+    facts = [composition_facts(els if isinstance(els, frozenset) else frozenset(els)) for els in elements]
+    parts = []
+    if intent.n_elements:
+        parts.append(np.array([f[0] == intent.n_elements for f in facts], dtype=np.float64))
+    if intent.all_metal:
+        parts.append(np.array([f[1] for f in facts], dtype=np.float64))
+    for a in intent.anions:
+        parts.append(np.array([a in f[2] for f in facts], dtype=np.float64))
+    return parts
 
 
 def rerank_scores(

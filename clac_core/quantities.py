@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -73,7 +75,7 @@ class Constraint:
     def describe(self) -> str:
         """Plain words for the UI: "band gap ≈ 2 eV", "band gap > 3 eV", "metallic"."""
         label, unit = LABELS[self.prop]
-        fmt = lambda x: f"{x:g}"  # noqa: E731
+        fmt = lambda x: f"{x:.3g}"  # noqa: E731
         if self.kind == "class":
             rng = f"= {fmt(self.lo)}" if self.lo == self.hi else f"{fmt(self.lo)}–{fmt(self.hi)}"
             return f"{self.text} ({label} {rng} {unit})"
@@ -99,23 +101,28 @@ class Constraint:
 # --------------------------------------------------------------------------------------
 # patterns
 _NUM = r"[-−–]?\s?\d+(?:[.,]\d+)?"
-_UNITS: list[tuple[str, str, float]] = [  # (regex, unit class, scale to the canonical unit)
-    (r"m\s?ev\s*(?:/|per)\s*(?:atom|at\.?)\b|mev\s*atom(?:-1|⁻¹)", "ev_atom", 1e-3),
-    (r"ev\s*(?:/|per)\s*(?:atom|at\.?)\b|ev\s*atom(?:-1|⁻¹)|ev\s*·\s*atom⁻¹", "ev_atom", 1.0),
-    (r"m\s?ev\b", "ev", 1e-3),
-    (r"e\s?v\b|electron[- ]?volts?\b", "ev", 1.0),
+_UNITS: list[tuple[str, str, str]] = [  # (regex, unit class, the unit as pint spells it)
+    (r"m\s?ev\s*(?:/|per)\s*(?:atom|at\.?)\b|mev\s*atom(?:-1|⁻¹)", "ev_atom", "meV"),
+    (r"ev\s*(?:/|per)\s*(?:atom|at\.?)\b|ev\s*atom(?:-1|⁻¹)|ev\s*·\s*atom⁻¹", "ev_atom", "eV"),
+    (r"kj\s*(?:/|per)\s*mol(?:e|\b)|kj\s*·?\s*mol(?:-1|⁻¹)", "ev_atom", "kJ/mol"),
+    (r"kcal\s*(?:/|per)\s*mol(?:e|\b)|kcal\s*·?\s*mol(?:-1|⁻¹)", "ev_atom", "kcal/mol"),
+    (r"m\s?ev\b", "ev", "meV"),
+    (r"e\s?v\b|electron[- ]?volts?\b", "ev", "eV"),
     (
         r"g\s*/\s*cm\s*(?:\^?3|³)|g\s*cm\s*(?:\^?-3|⁻³)|g\s*/\s*cc\b|grams?\s+per\s+cubic\s+cent[a-z]*"
-        r"|g\s*/\s*ml\b|kg\s*/\s*m\s*(?:\^?3|³)",
+        r"|g\s*/\s*ml\b",
         "density",
-        1.0,
+        "g/cm**3",
     ),
-    (r"[μµu]\s?_?b\b|mu_?b\b|bohr\s+magnetons?", "mag", 1.0),
+    (r"kg\s*/\s*m\s*(?:\^?3|³)|kg\s*m\s*(?:\^?-3|⁻³)", "density", "kg/m**3"),
+    (r"[μµu]\s?_?b\b|mu_?b\b|bohr\s+magnetons?", "mag", "bohr_magneton"),
 ]
+# the canonical unit of each unit class (the grids' units); other units are converted by pint
+CANONICAL_UNITS = {"ev": "eV", "ev_atom": "eV", "density": "g/cm**3", "mag": "bohr_magneton"}
 _UNIT_RE = "|".join(f"(?:{u})" for u, _, _ in _UNITS)
 _ABOVE = (
     r"above|over|greater\s+than|more\s+than|larger\s+than|higher\s+than|bigger\s+than|exceeding|in\s+excess\s+of"
-    r"|at\s+least|no\s+less\s+than|not\s+less\s+than|beyond|>=|≥|>|⩾"
+    r"|at\s+least|no\s+less\s+than|not\s+less\s+than|beyond|exceeds?|>=|≥|>|⩾"
 )
 _BELOW = (
     r"below|under|less\s+than|smaller\s+than|lower\s+than|at\s+most|up\s+to|no\s+more\s+than"
@@ -173,11 +180,36 @@ def _num(s: str) -> float:
     return float(s)
 
 
-def _unit_class(u: str) -> tuple[str, float]:
-    for rx, cls, scale in _UNITS:
+def _unit_class(u: str) -> tuple[str, str]:
+    """(unit class, pint unit) of a unit as written."""
+    for rx, cls, unit in _UNITS:
         if re.fullmatch(rx, u.strip(), re.IGNORECASE):
-            return cls, scale
-    return "", 1.0  # pragma: no cover - _Q only matches listed units
+            return cls, unit
+    return "", ""  # pragma: no cover - _Q only matches listed units
+
+
+@lru_cache(maxsize=1)
+def _units() -> Any:
+    """The pint unit registry (built once, on the first non-canonical unit: about 1 s)."""
+    import pint
+
+    return pint.UnitRegistry()
+
+
+def to_canonical(value: float, unit: str, unit_class: str) -> float:
+    """``value`` in ``unit`` (as pint spells it) -> the canonical unit of ``unit_class``.
+
+    Canonical units pass through untouched (bit for bit); others are converted by pint, molar
+    energies (kJ/mol, kcal/mol) per particle, i.e. per atom for formation energies.
+    """
+    target = CANONICAL_UNITS[unit_class]
+    if unit == target:
+        return value
+    ureg = _units()
+    q = ureg.Quantity(value, unit)
+    if q.check("[energy] / [substance]"):
+        q = q / ureg.avogadro_constant
+    return float(q.to(target).magnitude)
 
 
 def _owner(text: str, start: int, unit_cls: str) -> str | None:
@@ -214,17 +246,13 @@ def parse_constraints(text: str) -> list[Constraint]:
     t = " ".join(str(text).split())
     found: dict[str, Constraint] = {}
     for m in _Q.finditer(t):
-        cls, scale = _unit_class(m.group("unit"))
+        cls, unit = _unit_class(m.group("unit"))
         prop = _owner(t, m.start(), cls)
         if prop is None or prop in found:
             continue
         g = GRIDS[prop]
-        a = _num(m.group("a")) * scale
-        if cls == "density" and re.match(r"kg", m.group("unit"), re.IGNORECASE):
-            a /= 1000.0
-        b = _num(m.group("b")) * scale if m.group("b") else None
-        if b is not None and cls == "density" and re.match(r"kg", m.group("unit"), re.IGNORECASE):
-            b /= 1000.0
+        a = to_canonical(_num(m.group("a")), unit, cls)
+        b = to_canonical(_num(m.group("b")), unit, cls) if m.group("b") else None
         post = (m.group("post") or "").strip().lower()
         words = m.group(0).strip()
         if b is not None:

@@ -155,3 +155,75 @@ def test_anion_words_inside_longer_words_and_density_words() -> None:
     (light,) = understand("a lightweight alloy").constraints
     assert light.prop == "density" and light.hi <= 3
     assert understand("a light-emitting material").constraints == []  # light as in photons
+
+
+def test_families_arity_metals_and_anion_role() -> None:
+    from clac_core.property_search import understand
+
+    it = understand("alkali halide salt")
+    fams = dict(it.any_of)
+    assert set(fams) == {"an alkali metal", "a halogen"}
+    assert "Na" in fams["an alkali metal"] and "Mg" not in fams["an alkali metal"]
+    assert set(fams["a halogen"]) >= {"F", "Cl", "Br", "I"} and "O" not in fams["a halogen"]
+    earth = dict(understand("alkaline earth fluoride").any_of)
+    assert list(earth) == ["an alkaline-earth metal"] and "Ca" in earth["an alkaline-earth metal"]
+    assert "Li" not in earth["an alkaline-earth metal"]
+    assert set(dict(understand("chalcogenide").any_of)["a chalcogen (S, Se, Te)"]) == {"S", "Se", "Te"}
+    assert understand("binary oxide").n_elements == 2
+    assert understand("quaternary compound").n_elements == 4
+    assert understand("a two-element semiconductor").n_elements == 2
+    assert understand("oxide with four elements").n_elements == 4
+    assert understand("elemental metal").n_elements == 1
+    assert understand("an oxide").n_elements is None
+    assert understand("tetragonal alloy").all_metal and understand("rare earth intermetallic").all_metal
+    assert not understand("metallic boride").all_metal
+    assert understand("orthorhombic sulfide").anions == ["S"]
+    assert understand("an oxynitride").anions == []  # mixed anions: no single anion asked for
+
+
+def test_negations_and_or_lists() -> None:
+    from clac_core.property_search import understand
+
+    (mag,) = understand("manganese compound that is not magnetic").constraints
+    assert mag.prop == "total_magnetization" and mag.hi <= 0.05
+    gap = {c.prop: c for c in understand("an oxide that is not a metal").constraints}["band_gap"]
+    assert gap.lo > 0
+    it = understand("a semiconductor that is not an oxide")
+    assert it.exclude == ["O"] and "O" not in it.include
+    assert understand("not stable at all").constraints[0].lo >= 0  # "not stable" = unstable
+    it = understand("magnetic manganese or iron compound")
+    assert it.include == [] and it.any_of == [("Mn or Fe", ("Mn", "Fe"))]
+    assert dict(understand("Co, Ni or Fe oxide").any_of)["Co or Ni or Fe"] == ("Co", "Ni", "Fe")
+    assert understand("Co, Ni or Fe oxide").include == ["O"]
+
+
+def test_composition_wishes_rerank_and_filter() -> None:
+    from clac_core.property_search import rerank_scores, understand
+
+    model = np.array([0.9, 0.5, 0.4, 0.3])
+    els = [{"Na", "Cl", "O"}, {"K", "Br"}, {"Mg", "O"}, {"Cu", "Au"}]
+    fused = rerank_scores(model, understand("alkali halide"), {}, elements=els)
+    assert np.isfinite(fused).tolist() == [True, True, False, False]  # families are hard filters
+    fused = rerank_scores(model, understand("binary compound"), {}, elements=els)
+    assert np.argsort(-fused)[:3].tolist() == [1, 2, 3]  # the ternary drops below the binaries
+    fused = rerank_scores(model, understand("an alloy"), {}, elements=els)
+    assert int(np.argmax(fused)) == 3
+    fused = rerank_scores(model, understand("an oxide"), {}, elements=els)  # O the anion in both
+    assert np.isfinite(fused).tolist() == [True, False, True, False] and fused[0] > fused[2]
+    fused = rerank_scores(model, understand("potassium or copper compound"), {}, elements=els)
+    assert np.isfinite(fused).tolist() == [False, True, False, True]
+
+
+def test_units_other_than_the_canonical_ones_are_converted() -> None:
+    from clac_core.quantities import parse_constraints, to_canonical
+
+    (gap,) = parse_constraints("band gap of 500 meV")
+    assert gap.prop == "band_gap" and abs(0.5 * (gap.lo + gap.hi) - 0.5) < 1e-9
+    (fe,) = parse_constraints("formation energy of about -100 kJ/mol")
+    assert fe.prop == "formation_energy_per_atom" and abs(0.5 * (fe.lo + fe.hi) + 1.0364) < 1e-3
+    (rho,) = parse_constraints("density lower than 2500 kg/m3")
+    assert rho.kind == "below" and abs(rho.hi - 2.5) < 1e-9
+    (above,) = parse_constraints("a band gap that exceeds 6 eV")
+    assert above.kind == "above" and above.lo == 6.0
+    assert to_canonical(1.7, "eV", "ev") == 1.7  # canonical units pass through untouched
+    assert abs(to_canonical(-23.06, "kcal/mol", "ev_atom") + 1.0) < 1e-3

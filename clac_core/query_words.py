@@ -1,0 +1,133 @@
+"""What chemistry words in a search query mean, beyond property numbers.
+
+Read by :func:`clac_core.property_search.understand`:
+
+* element families ("alkali", "transition metal", "rare earth", "halide", "chalcogenide",
+  "pnictide", "noble metal"): at least one element of the family must be present;
+* composition arity ("elemental", "binary", "ternary", "four elements", "two-element");
+* "intermetallic" / "alloy": every element a metal;
+* negations that flip a class word ("not magnetic", "is not a metal", "not an oxide"), rewritten
+  into the words the parsers already read ("non-magnetic", "non-metallic", "no O").
+
+Family membership comes from the one element-family table (:func:`clac_core.text.facts.element_family`);
+"chalcogenide" and "pnictide" follow the textbook anion sets (S, Se, Te; N, P, As, Sb, Bi).
+Plain Python; no model. Shape legend: N crystals.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+# (pattern, label shown to the user, family names of element_family or explicit symbols)
+_FAMILY_WORDS: list[tuple[str, str, tuple[str, ...]]] = [
+    (r"\balkaline[\s-]earths?\b|\balkaline[\s-]earth[\s-]metals?\b", "an alkaline-earth metal",
+     ("alkaline-earth metal",)),
+    (r"\balkali\b(?![\s-]*earth)(?:[\s-]metals?)?", "an alkali metal", ("alkali metal",)),
+    (r"\btransition[\s-]metals?\b", "a transition metal", ("transition metal",)),
+    (r"\brare[\s-]earths?\b", "a rare-earth element", ("lanthanide", "Sc", "Y")),
+    (r"\blanthan(?:ide|oid)s?\b", "a lanthanide", ("lanthanide",)),
+    (r"\bactin(?:ide|oid)s?\b", "an actinide", ("actinide",)),
+    (r"\bhalides?\b|\bhalogens?\b", "a halogen", ("halogen",)),
+    (r"\bchalcogenides?\b", "a chalcogen (S, Se, Te)", ("S", "Se", "Te")),
+    (r"\bpnictides?\b|\bpnictogens?\b", "a pnictogen (N, P, As, Sb, Bi)", ("N", "P", "As", "Sb", "Bi")),
+    (r"\bnoble[\s-]metals?\b", "a noble metal", ("Ru", "Rh", "Pd", "Ag", "Os", "Ir", "Pt", "Au")),
+]
+_FAMILY_RE = [(re.compile(p, re.IGNORECASE), label, members) for p, label, members in _FAMILY_WORDS]
+
+_ARITY_WORDS = {"elemental": 1, "unary": 1, "binary": 2, "ternary": 3, "quaternary": 4, "quinary": 5}
+_NUMBER_WORDS = {"one": 1, "single": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+_ARITY_RE = re.compile(
+    r"\b(elemental|unary|binary|ternary|quaternary|quinary)\b"
+    r"|\b(one|single|two|three|four|five|six|[1-6])[\s-](?:different\s+)?(?:elements?|components?)\b"
+    r"|\b(allotropes?)\b",
+    re.IGNORECASE,
+)
+_ALL_METAL_RE = re.compile(r"\bintermetallics?\b|\balloys?\b", re.IGNORECASE)
+
+_NOT = r"\b(?:not|never|isn't|aren't|is\s+not|are\s+not)\s+(?:an?\s+|very\s+)?"
+# negated class words -> the words the parsers read as the opposite class
+_NEGATIONS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(_NOT + r"(?:ferro|ferri)?magnetic\b|" + _NOT + r"magnets?\b", re.IGNORECASE), "non-magnetic"),
+    (re.compile(_NOT + r"(?:metals?|metallic|conducting|conductors?)\b", re.IGNORECASE), "non-metallic"),
+    (re.compile(_NOT + r"stable\b", re.IGNORECASE), "unstable"),
+]
+
+
+@lru_cache(maxsize=1)
+def _family_table() -> dict[str, frozenset[str]]:
+    """Family name -> element symbols (Z <= 103), from the one element-family table."""
+    from pymatgen.core.periodic_table import Element
+
+    from clac_core.text.facts import element_family
+
+    table: dict[str, set[str]] = {}
+    for el in Element:
+        if el.Z <= 103:
+            table.setdefault(element_family(el.symbol), set()).add(el.symbol)
+    return {k: frozenset(v) for k, v in table.items()}
+
+
+def family_members(members: tuple[str, ...]) -> tuple[str, ...]:
+    """Element symbols of a family spec (family names and/or symbols), sorted."""
+    table = _family_table()
+    out: set[str] = set()
+    for m in members:
+        out |= table.get(m, {m})
+    return tuple(sorted(out))
+
+
+def families_in(query: str) -> list[tuple[str, tuple[str, ...]]]:
+    """[(label, symbols)] of every element family the query names, in the order of the table."""
+    return [(label, family_members(members)) for rx, label, members in _FAMILY_RE if rx.search(query)]
+
+
+def arity_in(query: str) -> int | None:
+    """Number of elements the query asks for ("binary" -> 2, "four elements" -> 4), or None."""
+    m = _ARITY_RE.search(query)
+    if not m:
+        return None
+    if m.group(1):
+        return _ARITY_WORDS[m.group(1).lower()]
+    if m.group(2):
+        word = m.group(2).lower()
+        return int(word) if word.isdigit() else _NUMBER_WORDS[word]
+    return 1  # an allotrope is one element
+
+
+def asks_all_metal(query: str) -> bool:
+    """True for "intermetallic" / "alloy"."""
+    return bool(_ALL_METAL_RE.search(query))
+
+
+def rewrite_negations(query: str, anion_elements: dict[str, list[str]]) -> str:
+    """``query`` with negated class words rewritten: "not magnetic" -> "non-magnetic",
+    "is not a metal" -> "non-metallic", "not stable" -> "unstable", "not an oxide" -> "no O"
+    (the anion element of an -ide word, from ``anion_elements``)."""
+    for rx, repl in _NEGATIONS:
+        query = rx.sub(repl, query)
+    ide_words = "|".join(w for w in anion_elements if w.endswith("ide"))
+
+    def no_anion(m: re.Match[str]) -> str:
+        return "no " + anion_elements[m.group(1).lower()][0]
+
+    return re.sub(_NOT + rf"({ide_words})s?\b", no_anion, query, flags=re.IGNORECASE)
+
+
+def is_metal(symbol: str) -> bool:
+    """Metal by the one element-family table (alkali ... post-transition, lanthanides, actinides)."""
+    from clac_core.text.facts import _is_metal
+
+    return _is_metal(symbol)
+
+
+@lru_cache(maxsize=65536)
+def composition_facts(elements: frozenset[str]) -> tuple[int, bool, frozenset[str]]:
+    """(number of elements, every element a metal, anion elements) of a composition.
+
+    Anions as the crystal-facts layer reads them from the composition alone (the most
+    electronegative non-metals when a less electronegative element is present)."""
+    from clac_core.text.facts import _anions
+
+    els = sorted(elements)
+    return len(els), bool(els) and all(is_metal(e) for e in els), frozenset(_anions(els))
