@@ -9,7 +9,7 @@ Read by :func:`clac_core.property_search.understand`:
 * negations that flip a class word ("not magnetic", "is not a metal", "not an oxide"), rewritten
   into the words the parsers already read ("non-magnetic", "non-metallic", "no O").
 
-Family membership comes from the one element-family table (:func:`clac_core.text.facts.element_family`);
+Family membership comes from the one element-family table (:func:`clac_core.text.chemistry.element_family`);
 "chalcogenide" and "pnictide" follow the textbook anion sets (S, Se, Te; N, P, As, Sb, Bi).
 Plain Python; no model. Shape legend: N crystals.
 """
@@ -59,7 +59,7 @@ def _family_table() -> dict[str, frozenset[str]]:
     """Family name -> element symbols (Z <= 103), from the one element-family table."""
     from pymatgen.core.periodic_table import Element
 
-    from clac_core.text.facts import element_family
+    from clac_core.text.chemistry import element_family
 
     table: dict[str, set[str]] = {}
     for el in Element:
@@ -116,7 +116,7 @@ def rewrite_negations(query: str, anion_elements: dict[str, list[str]]) -> str:
 
 def is_metal(symbol: str) -> bool:
     """Metal by the one element-family table (alkali ... post-transition, lanthanides, actinides)."""
-    from clac_core.text.facts import _is_metal
+    from clac_core.text.chemistry import _is_metal
 
     return _is_metal(symbol)
 
@@ -127,7 +127,7 @@ def composition_facts(elements: frozenset[str]) -> tuple[int, bool, frozenset[st
 
     Anions as the crystal-facts layer reads them from the composition alone (the most
     electronegative non-metals when a less electronegative element is present)."""
-    from clac_core.text.facts import _anions
+    from clac_core.text.chemistry import _anions
 
     els = sorted(elements)
     return len(els), bool(els) and all(is_metal(e) for e in els), frozenset(_anions(els))
