@@ -117,7 +117,8 @@ def bench_default_index(repeats: int) -> list[dict]:
     load_s = time.perf_counter() - t0
     queries = ["material with bandgap around 2 eV", "a wide band gap nitride", "magnetic iron oxide",
                "a cubic oxide with Li but no Co", "metallic intermetallic with hexagonal symmetry",
-               "stable fluoride with a gap above 5 eV"]
+               "stable fluoride with a gap above 5 eV", "binary alkali halide",
+               "ternary sulfide semiconductor that is not magnetic"]
     ex.search_text("warm up", 25, property_aware=True)
     out = []
     for aware in (False, True):

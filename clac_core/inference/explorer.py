@@ -101,7 +101,7 @@ class Explorer:
 
         return understand(query)
 
-    def _property_columns(self) -> tuple[dict[str, np.ndarray], list[set[str]], np.ndarray]:
+    def _property_columns(self) -> tuple[dict[str, np.ndarray], list[frozenset[str]], np.ndarray]:
         """Property arrays (DFT and ``predicted_*``), element sets and crystal systems of the
         index, built once per Explorer."""
         if getattr(self, "_prop_cache", None) is None:

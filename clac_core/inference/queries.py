@@ -48,9 +48,9 @@ def encode_query_texts(model: Any, texts: Sequence[str]) -> np.ndarray:
         return embed_texts(model, texts, 128, len(texts) >= 256, desc="descriptions")
 
 
-def property_columns(index: CorpusIndex) -> tuple[dict[str, np.ndarray], list[set[str]], np.ndarray]:
+def property_columns(index: CorpusIndex) -> tuple[dict[str, np.ndarray], list[frozenset[str]], np.ndarray]:
     """Property arrays (DFT and ``predicted_*``) (N,), element sets and crystal systems (N,) of
-    an index."""
+    an index. Element sets are frozensets: hashable, so composition facts are cached per formula."""
     md = index.metadata
     cols = {
         c: index.property_array(c)
@@ -58,13 +58,13 @@ def property_columns(index: CorpusIndex) -> tuple[dict[str, np.ndarray], list[se
         if c in ("band_gap", "direct_gap", "indirect_gap", "formation_energy_per_atom", "total_magnetization", "density")
         or c.startswith("predicted_")
     }
-    elements = [set(str(e).split()) for e in md.get("elements", [""] * len(md))]
+    elements = [frozenset(str(e).split()) for e in md.get("elements", [""] * len(md))]
     systems = np.asarray(md.get("crystal_system", [""] * len(md))).astype(str)
     return cols, elements, systems
 
 
 def property_rescorer(
-    intent: Any, cols: dict[str, np.ndarray], elements: list[set[str]], systems: np.ndarray
+    intent: Any, cols: dict[str, np.ndarray], elements: list[frozenset[str]], systems: np.ndarray
 ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """``rescore(rows, scores)`` for :meth:`CorpusIndex.search`: fused score of the rows'
     match to ``intent`` (a :class:`clac_core.property_search.QueryIntent`) and their cosine."""
