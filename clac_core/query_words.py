@@ -114,20 +114,13 @@ def rewrite_negations(query: str, anion_elements: dict[str, list[str]]) -> str:
     return re.sub(_NOT + rf"({ide_words})s?\b", no_anion, query, flags=re.IGNORECASE)
 
 
-def is_metal(symbol: str) -> bool:
-    """Metal by the one element-family table (alkali ... post-transition, lanthanides, actinides)."""
-    from clac_core.text.chemistry import _is_metal
-
-    return _is_metal(symbol)
-
-
 @lru_cache(maxsize=65536)
 def composition_facts(elements: frozenset[str]) -> tuple[int, bool, frozenset[str]]:
     """(number of elements, every element a metal, anion elements) of a composition.
 
     Anions as the crystal-facts layer reads them from the composition alone (the most
     electronegative non-metals when a less electronegative element is present)."""
-    from clac_core.text.chemistry import _anions
+    from clac_core.text.chemistry import composition_anions, is_metal
 
     els = sorted(elements)
-    return len(els), bool(els) and all(is_metal(e) for e in els), frozenset(_anions(els))
+    return len(els), bool(els) and all(is_metal(e) for e in els), frozenset(composition_anions(els))

@@ -102,9 +102,13 @@ def element_family(symbol: str) -> str:
     return "transition metal"
 
 
-def _is_metal(symbol: str) -> bool:
+def is_metal(symbol: str) -> bool:
+    """Metal by the element-family table: alkali ... post-transition metals, lanthanides, actinides."""
     fam = element_family(symbol)
     return fam.endswith("metal") or fam in {"lanthanide", "actinide"}
+
+
+_is_metal = is_metal  # the name the crystal-facts code uses
 
 
 def _electronegativity(symbol: str) -> float:
@@ -114,7 +118,7 @@ def _electronegativity(symbol: str) -> float:
     return float(x) if x == x else 0.0  # noble gases have NaN
 
 
-def _anions(elements: list[str]) -> list[str]:
+def composition_anions(elements: list[str]) -> list[str]:
     """Anion elements: the most electronegative nonmetals when a less electronegative element is present."""
     if len(elements) < 2:
         return []
@@ -142,6 +146,9 @@ def _anions(elements: list[str]) -> list[str]:
             anions.append(e)
     anions.sort(key=lambda e: -x[e])
     return anions
+
+
+_anions = composition_anions  # the name the crystal-facts code uses
 
 
 def _oxidation_states(comp: Composition, anions: list[str], max_elements: int, max_atoms: float):
