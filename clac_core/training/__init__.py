@@ -2,8 +2,12 @@
 
 One loop for CPU, one GPU and DDP (``torchrun ... -m clac_core.cli train ...``), one module per job:
 
-- :mod:`~clac_core.training.loop`: :class:`~clac_core.training.loop.Trainer` (data, model, one
-  step, one epoch, validation) and :func:`~clac_core.training.loop.fit`.
+- :mod:`~clac_core.training.loop`: :class:`~clac_core.training.loop.Trainer` (data, model,
+  resume, one epoch, validation) and :func:`~clac_core.training.loop.fit`.
+- :mod:`~clac_core.training.step`: one optimisation step (gather, forward + loss, backward,
+  optimizer step), mixed into ``Trainer``.
+- :mod:`~clac_core.training.reporting`: batch log lines, the epoch's ``metrics.csv`` row and
+  ``train_info.json``, mixed into ``Trainer``.
 - :mod:`~clac_core.training.optim`: AdamW with a separate learning rate for trained
   text-backbone layers, linear warmup then cosine decay (per optimizer step).
 - :mod:`~clac_core.training.state`: checkpoint and RNG state (save, find, resume).
