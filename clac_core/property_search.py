@@ -21,7 +21,7 @@ from functools import lru_cache
 import numpy as np
 
 from clac_core.properties import PREDICTED_PREFIX
-from clac_core.quantities import LABELS, Constraint, parse_constraints
+from clac_core.quantities import LABELS, Constraint, class_constraints, parse_constraints
 from clac_core.symmetry import CRYSTAL_SYSTEMS_HIGH_FIRST
 
 CRYSTAL_SYSTEM_WORDS = CRYSTAL_SYSTEMS_HIGH_FIRST  # the one table (clac_core.symmetry)
@@ -142,7 +142,7 @@ def understand(query: str) -> QueryIntent:
     from clac_core.query_words import arity_in, asks_all_metal, families_in, rewrite_negations
 
     q = rewrite_negations(" ".join(str(query).split()), ANION_ELEMENTS)
-    intent = QueryIntent(constraints=parse_constraints(q))
+    intent = QueryIntent(constraints=_narrowed(parse_constraints(q), class_constraints(q)))
     if re.search(r"(?<!un)\bstable\b|\bstability\b", q, re.IGNORECASE) and not any(
         c.prop == "formation_energy_per_atom" for c in intent.constraints
     ):
@@ -165,6 +165,21 @@ def understand(query: str) -> QueryIntent:
     ]
     intent.crystal_systems = [w for w in CRYSTAL_SYSTEM_WORDS if re.search(rf"\b{w}\b", q, re.IGNORECASE)]
     return intent
+
+
+def _narrowed(constraints: list[Constraint], classes: list[Constraint]) -> list[Constraint]:
+    """A stated number narrowed by a class word of the same property where both can hold:
+    "below 1 eV but not a metal" -> band gap 0.05-1 eV; "metal with a gap below 1 eV" -> 0 eV."""
+    by_prop = {c.prop: c for c in classes}
+    out = []
+    for c in constraints:
+        k = by_prop.get(c.prop)
+        if c.kind != "class" and k is not None and (c.lo, c.hi) != (k.lo, k.hi):
+            lo, hi = max(c.lo, k.lo), min(c.hi, k.hi)
+            if lo <= hi and (lo, hi) != (c.lo, c.hi):
+                c = Constraint(c.prop, lo, hi, "range", f"{c.text}; {k.text}")
+        out.append(c)
+    return out
 
 
 def _included_elements(q: str) -> list[str]:

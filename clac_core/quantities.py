@@ -84,7 +84,8 @@ class Constraint:
         if self.kind == "below":
             return f"{label} < {fmt(self.hi)} {unit}"
         if self.kind == "range":
-            return f"{label} {fmt(self.lo)}–{fmt(self.hi)} {unit}"
+            rng = f"= {fmt(self.lo)}" if self.lo == self.hi else f"{fmt(self.lo)}–{fmt(self.hi)}"
+            return f"{label} {rng} {unit}"
         return f"{label} ≈ {fmt(0.5 * (self.lo + self.hi))} {unit}"
 
     @property
@@ -277,6 +278,16 @@ def parse_constraints(text: str) -> list[Constraint]:
             tol = 0.5 * g.step
             c = Constraint(prop, a - tol, a + tol, "value", words)
         found[prop] = c
+    for c in class_constraints(t):
+        found.setdefault(c.prop, c)
+    return list(found.values())
+
+
+def class_constraints(text: str) -> list[Constraint]:
+    """The class words of ``text`` ("metallic", "wide band gap", "non-magnetic"), at most one
+    per property (the first in the class table), whether or not a number covers it too."""
+    t = " ".join(str(text).split())
+    found: dict[str, Constraint] = {}
     for rx, prop, lo, hi in _CLASSES_RE:
         if prop in found:
             continue

@@ -227,3 +227,14 @@ def test_units_other_than_the_canonical_ones_are_converted() -> None:
     assert above.kind == "above" and above.lo == 6.0
     assert to_canonical(1.7, "eV", "ev") == 1.7  # canonical units pass through untouched
     assert abs(to_canonical(-23.06, "kcal/mol", "ev_atom") + 1.0) < 1e-3
+
+
+def test_a_number_is_narrowed_by_a_class_word_of_the_same_property() -> None:
+    from clac_core.property_search import understand
+
+    (gap,) = understand("band gap below 1 eV but not a metal").constraints
+    assert (gap.lo, gap.hi) == (0.05, 1.0)
+    (gap,) = understand("a metal with a gap below 1 eV").constraints
+    assert (gap.lo, gap.hi) == (0.0, 0.0) and gap.describe() == "band gap = 0 eV"
+    (gap,) = understand("insulator with band gap 2.5 eV").constraints  # disjoint: the number wins
+    assert gap.lo < 2.5 < gap.hi and gap.hi < 3.0
