@@ -261,7 +261,7 @@ def property_match(
         cs = np.asarray([str(x).lower() for x in crystal_systems])
         parts.append(np.isin(cs, intent.crystal_systems).astype(np.float64))
     if elements is not None:
-        parts += _composition_parts(intent, elements)
+        parts += _composition_parts(intent, elements, columns)
     match = np.mean(parts, axis=0) if parts else np.zeros(n)
     allowed = np.ones(n, dtype=bool)
     if elements is not None and (intent.include or intent.exclude or intent.any_of):
@@ -275,20 +275,39 @@ def property_match(
     return match, allowed
 
 
-def _composition_parts(intent: QueryIntent, elements: list[set[str]]) -> list[np.ndarray]:
-    """(N,) 0/1 match per composition wish: number of elements, metals only, named anions."""
+# optional precomputed columns (see composition_columns): number of elements, metals only, anions
+COMPOSITION_COLUMNS = ("composition_n_elements", "composition_all_metal", "composition_anions")
+
+
+def composition_columns(elements: list[frozenset[str]] | list[set[str]]) -> dict[str, np.ndarray]:
+    """The composition facts of N crystals as columns (N,) that ``rerank_scores`` reads when
+    present: computing them once per index keeps them out of every query's time."""
     from clac_core.query_words import composition_facts
 
+    facts = [composition_facts(els if isinstance(els, frozenset) else frozenset(els)) for els in elements]
+    anions = np.empty(len(facts), dtype=object)
+    anions[:] = [f[2] for f in facts]
+    return {
+        "composition_n_elements": np.array([f[0] for f in facts], dtype=np.int64),
+        "composition_all_metal": np.array([f[1] for f in facts], dtype=bool),
+        "composition_anions": anions,
+    }
+
+
+def _composition_parts(
+    intent: QueryIntent, elements: list[set[str]], columns: Mapping[str, np.ndarray]
+) -> list[np.ndarray]:
+    """(N,) 0/1 match per composition wish: number of elements, metals only, named anions."""
     if not (intent.n_elements or intent.all_metal or intent.anions):
         return []
-    facts = [composition_facts(els if isinstance(els, frozenset) else frozenset(els)) for els in elements]
+    comp = columns if all(c in columns for c in COMPOSITION_COLUMNS) else composition_columns(elements)
     parts = []
     if intent.n_elements:
-        parts.append(np.array([f[0] == intent.n_elements for f in facts], dtype=np.float64))
+        parts.append((comp["composition_n_elements"] == intent.n_elements).astype(np.float64))
     if intent.all_metal:
-        parts.append(np.array([f[1] for f in facts], dtype=np.float64))
+        parts.append(np.asarray(comp["composition_all_metal"], dtype=np.float64))
     for a in intent.anions:
-        parts.append(np.array([a in f[2] for f in facts], dtype=np.float64))
+        parts.append(np.fromiter((a in s for s in comp["composition_anions"]), dtype=np.float64))
     return parts
 
 

@@ -60,6 +60,9 @@ def property_columns(index: CorpusIndex) -> tuple[dict[str, np.ndarray], list[fr
     }
     elements = [frozenset(str(e).split()) for e in md.get("elements", [""] * len(md))]
     systems = np.asarray(md.get("crystal_system", [""] * len(md))).astype(str)
+    from clac_core.property_search import composition_columns
+
+    cols.update(composition_columns(elements))  # once per index, not per query
     return cols, elements, systems
 
 

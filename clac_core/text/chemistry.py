@@ -112,9 +112,13 @@ _is_metal = is_metal  # the name the crystal-facts code uses
 
 
 def _electronegativity(symbol: str) -> float:
+    import warnings
+
     from pymatgen.core import Element
 
-    x = Element(symbol).X
+    with warnings.catch_warnings():  # pymatgen warns for noble gases, whose X is NaN
+        warnings.simplefilter("ignore", UserWarning)
+        x = Element(symbol).X
     return float(x) if x == x else 0.0  # noble gases have NaN
 
 
