@@ -130,7 +130,7 @@ def umap_png(checkpoint: Path, data: Path, out: Path, n: int = 1500, seed: int =
     import umap
 
     from clac_core.data import load_data_dir
-    from clac_core.index import encode_structures, encode_texts
+    from clac_core.embed import embed_structures, embed_texts
     from clac_core.models import CLaCModel
 
     model = CLaCModel.from_checkpoint(checkpoint)
@@ -140,8 +140,8 @@ def umap_png(checkpoint: Path, data: Path, out: Path, n: int = 1500, seed: int =
     pairs = d.pairs
     pairs = pairs[pairs.crystal_id.isin(cry.crystal_id) & (pairs.view == "composition")].drop_duplicates("crystal_id")
     structures = d.structures(cry.index)  # crystals keeps a 0..C-1 index: labels are positions
-    ce = encode_structures(model, structures, batch_size=256)  # (N, D)
-    te = encode_texts(model, pairs.text.tolist())  # (T, D)
+    ce = embed_structures(model, structures, 256, desc="crystals")  # (N, D)
+    te = embed_texts(model, pairs.text.tolist(), 128, desc="descriptions")  # (T, D)
     xy = umap.UMAP(n_neighbors=15, metric="cosine", random_state=seed).fit_transform(np.concatenate([ce, te]))
     systems = cry.crystal_system.tolist()
     sys_of = dict(zip(cry.crystal_id, systems, strict=True))

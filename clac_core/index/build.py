@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from clac_core.embed import ProgressFn, embed_and_predict_structures, embed_structures, embed_texts
+from clac_core.embed import ProgressFn, embed_and_predict_structures, embed_texts
 from clac_core.index.filters import CorpusIndexError
 from clac_core.index.store import INDEX_VERSION, METADATA_COLUMNS, CorpusIndex
 from clac_core.properties import PREDICTED_PREFIX
@@ -23,7 +23,6 @@ from clac_core.symmetry import symmetry_info
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
-    from pymatgen.core import Structure
 
     from clac_core.record import CrystalRecord
 
@@ -74,24 +73,6 @@ def predicted_properties(model: Any, predictions: np.ndarray) -> dict[str, np.nd
     if predictions.shape[1] != len(names):
         return {}
     return {f"{PREDICTED_PREFIX}{n}": predictions[:, k].astype(np.float32) for k, n in enumerate(names)}
-
-
-def encode_structures(
-    model: Any, structures: Sequence[Structure], *, batch_size: int = 64, desc: str = "crystals"
-) -> np.ndarray:
-    """(B, D) float32 normalized embeddings: :func:`clac_core.embed.embed_structures`, with a
-    progress bar from 256 structures on (kept for ``scripts/model_card.py``)."""
-    structures = list(structures)
-    return embed_structures(model, structures, batch_size, len(structures) >= 256, desc=desc)
-
-
-def encode_texts(
-    model: Any, texts: Sequence[str], *, batch_size: int = 128, desc: str = "descriptions"
-) -> np.ndarray:
-    """(B, D) float32 normalized embeddings: :func:`clac_core.embed.embed_texts`, with a
-    progress bar from 256 texts on (kept for ``scripts/model_card.py``)."""
-    texts = list(texts)
-    return embed_texts(model, texts, batch_size, len(texts) >= 256, desc=desc)
 
 
 def _descriptions_for(records: Sequence[CrystalRecord], seed: int) -> list[tuple[str, str, str]]:
