@@ -85,10 +85,8 @@ class Description:
 
 def robocrys_text(structure) -> str:
     """Full robocrystallographer description (slow: seconds per structure)."""
-    try:
-        from robocrys import StructureCondenser, StructureDescriber
-    except ImportError as e:  # pragma: no cover - robocrys is in requirements.txt
-        raise RuntimeError("robocrys=True needs the robocrys package (pip install robocrys)") from e
+    from robocrys import StructureCondenser, StructureDescriber
+
     condensed = StructureCondenser().condense_structure(structure)
     return StructureDescriber().describe(condensed)
 
