@@ -51,6 +51,8 @@ _NEGATIONS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(_NOT + r"(?:ferro|ferri)?magnetic\b|" + _NOT + r"magnets?\b", re.IGNORECASE), "non-magnetic"),
     (re.compile(_NOT + r"(?:metals?|metallic|conducting|conductors?)\b", re.IGNORECASE), "non-metallic"),
     (re.compile(_NOT + r"stable\b", re.IGNORECASE), "unstable"),
+    (re.compile(r"\bnon[\s-]?metals?\b(?![\s-]*(?:oxide|compound|element|atom|ion|anion))", re.IGNORECASE),
+     "non-metallic"),
 ]
 
 

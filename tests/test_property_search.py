@@ -191,6 +191,8 @@ def test_negations_and_or_lists() -> None:
     it = understand("a semiconductor that is not an oxide")
     assert it.exclude == ["O"] and "O" not in it.include
     assert understand("not stable at all").constraints[0].lo >= 0  # "not stable" = unstable
+    (gap,) = understand("a non-metal").constraints  # not "a metal"
+    assert gap.prop == "band_gap" and gap.lo > 0
     it = understand("magnetic manganese or iron compound")
     assert it.include == [] and it.any_of == [("Mn or Fe", ("Mn", "Fe"))]
     assert dict(understand("Co, Ni or Fe oxide").any_of)["Co or Ni or Fe"] == ("Co", "Ni", "Fe")
