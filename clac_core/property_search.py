@@ -192,6 +192,9 @@ def _included_elements(q: str) -> list[str]:
     for m in _CONTAINING_RE.finditer(q):
         included += _elements_in(m.group(1))
     syms, names = _elements()
+    from clac_core.query_words import formula_elements
+
+    included += formula_elements(q, set(syms))  # "ZnO", "LiFePO4-like"
     for word in re.findall(r"[A-Za-z]+", q):  # element names anywhere ("iron oxide")
         if word.lower() in names:
             included.append(names[word.lower()])

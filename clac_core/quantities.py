@@ -137,7 +137,7 @@ _Q = re.compile(
     rf"(?:(?P<between>between|from|in\s+the\s+range(?:\s+of)?|range\s+of)\s+)?"
     rf"(?:(?P<cmp_above>{_ABOVE})\s*|(?P<cmp_below>{_BELOW})\s*|(?P<approx>{_APPROX})\s*)?"
     rf"(?P<a>{_NUM})\s*(?P<unit_a>{_UNIT_RE})?"
-    rf"(?:\s*(?:-|–|—|to|and|\.\.)\s*(?P<b>{_NUM}))?"
+    rf"(?:\s*(?:-|–|—|to|and|\.\.)\s*(?P<b>{_NUM})|\s*(?:±|\+/-|\+-)\s*(?P<pm>{_NUM}))?"
     rf"\s*(?P<unit>{_UNIT_RE})"
     rf"(?P<post>\s*(?:or\s+(?:more|higher|above|greater|larger)|or\s+(?:less|lower|below|smaller)|\+))?",
     re.IGNORECASE,
@@ -256,6 +256,9 @@ def parse_constraints(text: str) -> list[Constraint]:
         b = to_canonical(_num(m.group("b")), unit, cls) if m.group("b") else None
         post = (m.group("post") or "").strip().lower()
         words = m.group(0).strip()
+        if m.group("pm"):  # "2.0 ± 0.2 eV"
+            pm = abs(to_canonical(_num(m.group("pm")), unit, cls))
+            b, a = a + pm, a - pm
         if b is not None:
             lo, hi = min(a, b), max(a, b)
             c = Constraint(prop, lo, hi, "range", words)

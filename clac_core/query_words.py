@@ -6,6 +6,7 @@ Read by :func:`clac_core.property_search.understand`:
   "pnictide", "noble metal"): at least one element of the family must be present;
 * composition arity ("elemental", "binary", "ternary", "four elements", "two-element");
 * "intermetallic" / "alloy": every element a metal;
+* chemical formulas ("ZnO", "LiFePO4-like"): their elements must be present;
 * negations that flip a class word ("not magnetic", "is not a metal", "not an oxide"), rewritten
   into the words the parsers already read ("non-magnetic", "non-metallic", "no O").
 
@@ -51,6 +52,9 @@ _NEGATIONS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(_NOT + r"(?:ferro|ferri)?magnetic\b|" + _NOT + r"magnets?\b", re.IGNORECASE), "non-magnetic"),
     (re.compile(_NOT + r"(?:metals?|metallic|conducting|conductors?)\b", re.IGNORECASE), "non-metallic"),
     (re.compile(_NOT + r"stable\b", re.IGNORECASE), "unstable"),
+    # a magnet is magnetic; a transparent conductor is a (doped) wide-gap compound, not a metal
+    (re.compile(r"\b(?:ferro|ferri)?magnets\b|\b(?:ferro|ferri)magnet\b", re.IGNORECASE), "magnetic"),
+    (re.compile(r"\btransparent[\s-]+conduct(?:ing|ive|ors?)\b", re.IGNORECASE), "wide band gap"),
     (re.compile(r"\bnon[\s-]?metals?\b(?![\s-]*(?:oxide|compound|element|atom|ion|anion))", re.IGNORECASE),
      "non-metallic"),
 ]
@@ -126,3 +130,21 @@ def composition_facts(elements: frozenset[str]) -> tuple[int, bool, frozenset[st
 
     els = sorted(elements)
     return len(els), bool(els) and all(is_metal(e) for e in els), frozenset(composition_anions(els))
+
+
+# words in capitals that happen to spell element symbols
+_CAPS_WORDS = {"NO", "ON", "IN", "IS", "IF", "OF", "SO", "AS", "AT", "BE", "HE", "BY", "NOW", "ONLY", "BUT"}
+_FORMULA_TOKEN = re.compile(r"(?<![A-Za-z0-9])((?:[A-Z][a-z]?\d*(?:\.\d+)?){2,})(?![A-Za-z0-9])")
+
+
+def formula_elements(query: str, symbols: set[str]) -> list[str]:
+    """Elements of every chemical formula written in the query ("ZnO", "LiFePO4-like",
+    "Ba0.5Sr0.5TiO3"): tokens of two or more element symbols, each a real element."""
+    out: list[str] = []
+    for m in _FORMULA_TOKEN.finditer(query):
+        if m.group(1) in _CAPS_WORDS:
+            continue
+        parts = re.findall(r"([A-Z][a-z]?)\d*(?:\.\d+)?", m.group(1))
+        if len(parts) >= 2 and all(p in symbols for p in parts):
+            out += [p for p in parts if p not in out]
+    return out

@@ -240,3 +240,18 @@ def test_a_number_is_narrowed_by_a_class_word_of_the_same_property() -> None:
     assert (gap.lo, gap.hi) == (0.0, 0.0) and gap.describe() == "band gap = 0 eV"
     (gap,) = understand("insulator with band gap 2.5 eV").constraints  # disjoint: the number wins
     assert gap.lo < 2.5 < gap.hi and gap.hi < 3.0
+
+
+def test_formulas_magnets_transparent_conductors_and_plus_minus() -> None:
+    from clac_core.property_search import understand
+
+    assert understand("ZnO").include == ["Zn", "O"]
+    assert understand("LiFePO4-like cathode").include == ["Li", "Fe", "P", "O"]
+    assert understand("NO cobalt please").include == []  # capitals, not nitric oxide
+    assert understand("DFT study").include == []
+    (mag,) = understand("a ferromagnet").constraints
+    assert mag.prop == "total_magnetization" and mag.lo >= 0.5
+    (gap,) = understand("transparent conducting oxide").constraints
+    assert gap.prop == "band_gap" and gap.lo >= 3.0  # not a metal
+    (gap,) = understand("band gap of 2.0 ± 0.2 eV").constraints
+    assert (round(gap.lo, 6), round(gap.hi, 6), gap.kind) == (1.8, 2.2, "range")
