@@ -64,6 +64,7 @@ class QueryIntent:
     n_elements: int | None = None  # "binary" -> 2, "elemental" -> 1, "four elements" -> 4
     all_metal: bool = False  # "intermetallic", "alloy": every element a metal
     anions: list[str] = field(default_factory=list)  # "sulfide": S is the crystal's anion
+    formulas: list[str] = field(default_factory=list)  # reduced formulas written in the query ("ZnO")
 
     def is_empty(self) -> bool:
         return not (
@@ -76,6 +77,7 @@ class QueryIntent:
             or self.n_elements
             or self.all_metal
             or self.anions
+            or self.formulas
         )
 
     def describe(self) -> list[str]:
@@ -90,6 +92,7 @@ class QueryIntent:
         if self.all_metal:
             out.append("metals only")
         out += [f"{e} as the anion" for e in self.anions]
+        out += [f"formula {f} first" for f in self.formulas]
         out += self.crystal_systems
         return out
 
@@ -160,11 +163,21 @@ def understand(query: str) -> QueryIntent:
     intent.any_of = [(" or ".join(g), g) for g in or_groups] + families_in(q)
     intent.n_elements = arity_in(q)
     intent.all_metal = asks_all_metal(q)
+    intent.formulas = _query_formulas(q)
     intent.anions = [
         els[0] for word, els in ANION_ELEMENTS.items() if word.endswith("ide") and re.search(rf"\b{word}s?\b", q, re.I)
     ]
     intent.crystal_systems = [w for w in CRYSTAL_SYSTEM_WORDS if re.search(rf"\b{w}\b", q, re.IGNORECASE)]
     return intent
+
+
+def _query_formulas(q: str) -> list[str]:
+    """Reduced formulas of the chemical formulas written in the query."""
+    from clac_core.query_words import formulas_in, reduced_formula
+
+    syms, _ = _elements()
+    found = (reduced_formula(f) for f in formulas_in(q, set(syms)))
+    return list(dict.fromkeys(f for f in found if f))
 
 
 def _narrowed(constraints: list[Constraint], classes: list[Constraint]) -> list[Constraint]:
@@ -192,9 +205,10 @@ def _included_elements(q: str) -> list[str]:
     for m in _CONTAINING_RE.finditer(q):
         included += _elements_in(m.group(1))
     syms, names = _elements()
-    from clac_core.query_words import formula_elements
+    from clac_core.query_words import formula_elements, formulas_in
 
-    included += formula_elements(q, set(syms))  # "ZnO", "LiFePO4-like"
+    for f in formulas_in(q, set(syms)):  # "ZnO", "LiFePO4-like": their elements
+        included += formula_elements(f)
     for word in re.findall(r"[A-Za-z]+", q):  # element names anywhere ("iron oxide")
         if word.lower() in names:
             included.append(names[word.lower()])
@@ -301,7 +315,7 @@ def _composition_parts(
     intent: QueryIntent, elements: list[set[str]], columns: Mapping[str, np.ndarray]
 ) -> list[np.ndarray]:
     """(N,) 0/1 match per composition wish: number of elements, metals only, named anions."""
-    if not (intent.n_elements or intent.all_metal or intent.anions):
+    if not (intent.n_elements or intent.all_metal or intent.anions or intent.formulas):
         return []
     comp = columns if all(c in columns for c in COMPOSITION_COLUMNS) else composition_columns(elements)
     parts = []
@@ -311,6 +325,8 @@ def _composition_parts(
         parts.append(np.asarray(comp["composition_all_metal"], dtype=np.float64))
     for a in intent.anions:
         parts.append(np.fromiter((a in s for s in comp["composition_anions"]), dtype=np.float64))
+    if intent.formulas and "formula" in columns:  # the formula written first, its relatives next
+        parts.append(np.isin(np.asarray(columns["formula"], dtype=object), intent.formulas).astype(np.float64))
     return parts
 
 

@@ -137,14 +137,29 @@ _CAPS_WORDS = {"NO", "ON", "IN", "IS", "IF", "OF", "SO", "AS", "AT", "BE", "HE",
 _FORMULA_TOKEN = re.compile(r"(?<![A-Za-z0-9])((?:[A-Z][a-z]?\d*(?:\.\d+)?){2,})(?![A-Za-z0-9])")
 
 
-def formula_elements(query: str, symbols: set[str]) -> list[str]:
-    """Elements of every chemical formula written in the query ("ZnO", "LiFePO4-like",
-    "Ba0.5Sr0.5TiO3"): tokens of two or more element symbols, each a real element."""
+def formulas_in(query: str, symbols: set[str]) -> list[str]:
+    """Chemical formulas written in the query ("ZnO", "LiFePO4-like", "Ba0.5Sr0.5TiO3"): tokens
+    of two or more element symbols, each a real element, as written."""
     out: list[str] = []
     for m in _FORMULA_TOKEN.finditer(query):
         if m.group(1) in _CAPS_WORDS:
             continue
         parts = re.findall(r"([A-Z][a-z]?)\d*(?:\.\d+)?", m.group(1))
-        if len(parts) >= 2 and all(p in symbols for p in parts):
-            out += [p for p in parts if p not in out]
+        if len(parts) >= 2 and all(p in symbols for p in parts) and m.group(1) not in out:
+            out.append(m.group(1))
     return out
+
+
+def formula_elements(formula: str) -> list[str]:
+    """Element symbols of a formula token, in order of appearance."""
+    return list(dict.fromkeys(re.findall(r"([A-Z][a-z]?)\d*(?:\.\d+)?", formula)))
+
+
+def reduced_formula(formula: str) -> str | None:
+    """pymatgen's reduced formula of a formula token ("Zn2O2" -> "ZnO"), None if it does not parse."""
+    from pymatgen.core import Composition
+
+    try:
+        return Composition(formula).reduced_formula
+    except (ValueError, KeyError):
+        return None

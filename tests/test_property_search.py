@@ -255,3 +255,15 @@ def test_formulas_magnets_transparent_conductors_and_plus_minus() -> None:
     assert gap.prop == "band_gap" and gap.lo >= 3.0  # not a metal
     (gap,) = understand("band gap of 2.0 ± 0.2 eV").constraints
     assert (round(gap.lo, 6), round(gap.hi, 6), gap.kind) == (1.8, 2.2, "range")
+
+
+def test_a_formula_in_the_query_ranks_that_formula_first() -> None:
+    from clac_core.property_search import rerank_scores, understand
+
+    it = understand("Zn2O2 polymorphs")
+    assert it.formulas == ["ZnO"] and it.include == ["Zn", "O"]
+    model = np.array([0.9, 0.5, 0.4])
+    els = [{"Zn", "O", "H"}, {"Zn", "O"}, {"Zn", "O"}]
+    cols = {"formula": np.array(["Zn(HO)2", "ZnO2", "ZnO"], dtype=object)}
+    fused = rerank_scores(model, understand("ZnO"), cols, elements=els)
+    assert int(np.argmax(fused)) == 2

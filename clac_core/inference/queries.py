@@ -63,6 +63,8 @@ def property_columns(index: CorpusIndex) -> tuple[dict[str, np.ndarray], list[fr
     from clac_core.property_search import composition_columns
 
     cols.update(composition_columns(elements))  # once per index, not per query
+    if "formula" in md:
+        cols["formula"] = np.asarray(md["formula"].astype(str), dtype=object)
     return cols, elements, systems
 
 
