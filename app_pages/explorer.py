@@ -43,7 +43,7 @@ c1, c2, c3 = st.columns(3)
 colour = c1.selectbox("Colour by", ["crystal system", "source"] + props, key="map_colour",
                       format_func=lambda c: c if c in ("crystal system", "source") else property_label(c))
 show_text = c2.checkbox("Show text points", value=True, key="map_text")
-query = c3.text_input("Project a query", key="map_query", placeholder="e.g. a layered sulfide")
+query = c3.text_input("Project a query", key="map_query", placeholder="e.g. a layered sulfide", max_chars=500)
 up = st.file_uploader("…or project an uploaded crystal", key="map_upload")
 
 data = (pts if show_text else pts[pts.modality == "crystal"]).reset_index(drop=True)

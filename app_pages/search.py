@@ -25,7 +25,7 @@ cols = st.columns(len(EXAMPLES))
 for i, (c, q) in enumerate(zip(cols, EXAMPLES, strict=True)):
     if c.button(q, key=f"search_example_{i}", width="stretch"):
         st.session_state["search_query"] = q
-query = st.text_input("Describe the crystal you are looking for", key="search_query")
+query = st.text_input("Describe the crystal you are looking for", key="search_query", max_chars=500)
 k = st.slider("Results", 5, 200, 25, key="search_k")
 with st.expander("Filters", expanded=True):
     filters = filters_ui(ex, "search")

@@ -21,7 +21,7 @@ from functools import lru_cache
 import numpy as np
 
 from clac_core.properties import PREDICTED_PREFIX
-from clac_core.quantities import LABELS, Constraint, class_constraints, parse_constraints
+from clac_core.quantities import LABELS, MAX_TEXT_CHARS, Constraint, class_constraints, parse_constraints
 from clac_core.symmetry import CRYSTAL_SYSTEMS_HIGH_FIRST
 
 CRYSTAL_SYSTEM_WORDS = CRYSTAL_SYSTEMS_HIGH_FIRST  # the one table (clac_core.symmetry)
@@ -134,8 +134,9 @@ def _or_groups(q: str) -> list[tuple[str, ...]]:
     for m in _OR_LIST_RE.finditer(q):
         words = [m.group(1), *re.findall(r"[A-Za-z]+", m.group(2)), m.group(3)]
         syms = [_element_token(w) for w in words]
-        if len(syms) >= 2 and all(syms):
-            groups.append(tuple(dict.fromkeys(s for s in syms if s)))
+        group = tuple(dict.fromkeys(s for s in syms if s))
+        if len(syms) >= 2 and all(syms) and len(group) >= 2 and group not in groups:
+            groups.append(group)
     return groups
 
 
@@ -144,7 +145,7 @@ def understand(query: str) -> QueryIntent:
     (see the module docstring and :mod:`clac_core.query_words`)."""
     from clac_core.query_words import arity_in, asks_all_metal, families_in, rewrite_negations
 
-    q = rewrite_negations(" ".join(str(query).split()), ANION_ELEMENTS)
+    q = rewrite_negations(" ".join(str(query)[:MAX_TEXT_CHARS].split()), ANION_ELEMENTS)
     intent = QueryIntent(constraints=_narrowed(parse_constraints(q), class_constraints(q)))
     if re.search(r"(?<!un)\bstable\b|\bstability\b", q, re.IGNORECASE) and not any(
         c.prop == "formation_energy_per_atom" for c in intent.constraints

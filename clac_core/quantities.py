@@ -99,6 +99,10 @@ class Constraint:
         return 0.5 * (self.lo + self.hi)
 
 
+# Texts are read up to this many characters (the training texts are at most 636): the time a
+# pathological input (thousands of digits) costs stays bounded.
+MAX_TEXT_CHARS = 2000
+
 # --------------------------------------------------------------------------------------
 # patterns
 _NUM = r"[-−–]?\s?\d+(?:[.,]\d+)?"
@@ -136,7 +140,7 @@ _APPROX = (
 _Q = re.compile(
     rf"(?:(?P<between>between|from|in\s+the\s+range(?:\s+of)?|range\s+of)\s+)?"
     rf"(?:(?P<cmp_above>{_ABOVE})\s*|(?P<cmp_below>{_BELOW})\s*|(?P<approx>{_APPROX})\s*)?"
-    rf"(?P<a>{_NUM})\s*(?P<unit_a>{_UNIT_RE})?"
+    rf"(?<![\d.,])(?P<a>{_NUM})\s*(?P<unit_a>{_UNIT_RE})?"
     rf"(?:\s*(?:-|–|—|to|and|\.\.)\s*(?P<b>{_NUM})|\s*(?:±|\+/-|\+-)\s*(?P<pm>{_NUM}))?"
     rf"\s*(?P<unit>{_UNIT_RE})"
     rf"(?P<post>\s*(?:or\s+(?:more|higher|above|greater|larger)|or\s+(?:less|lower|below|smaller)|\+))?",
@@ -244,7 +248,7 @@ def parse_constraints(text: str) -> list[Constraint]:
     """Every property statement in ``text``: numbers with units first, then class words
     for properties that no number covered. At most one constraint per property (the first).
     """
-    t = " ".join(str(text).split())
+    t = " ".join(str(text)[:MAX_TEXT_CHARS].split())
     found: dict[str, Constraint] = {}
     for m in _Q.finditer(t):
         cls, unit = _unit_class(m.group("unit"))
@@ -289,7 +293,7 @@ def parse_constraints(text: str) -> list[Constraint]:
 def class_constraints(text: str) -> list[Constraint]:
     """The class words of ``text`` ("metallic", "wide band gap", "non-magnetic"), at most one
     per property (the first in the class table), whether or not a number covers it too."""
-    t = " ".join(str(text).split())
+    t = " ".join(str(text)[:MAX_TEXT_CHARS].split())
     found: dict[str, Constraint] = {}
     for rx, prop, lo, hi in _CLASSES_RE:
         if prop in found:

@@ -267,3 +267,13 @@ def test_a_formula_in_the_query_ranks_that_formula_first() -> None:
     cols = {"formula": np.array(["Zn(HO)2", "ZnO2", "ZnO"], dtype=object)}
     fused = rerank_scores(model, understand("ZnO"), cols, elements=els)
     assert int(np.argmax(fused)) == 2
+
+
+def test_long_and_repetitive_queries_are_read_within_bounds() -> None:
+    from clac_core.property_search import understand
+    from clac_core.quantities import MAX_TEXT_CHARS, parse_constraints
+
+    assert parse_constraints("x" * MAX_TEXT_CHARS + " band gap of 2 eV") == []  # read up to the cap
+    assert parse_constraints("1" * 5000 + " eV") == []  # a run of digits is not a quantity here
+    assert understand("Mn or " * 2000).any_of == []  # one element repeated is no either-or list
+    assert understand("Mn or Fe, Mn or Fe").any_of == [("Mn or Fe", ("Mn", "Fe"))]
