@@ -134,17 +134,20 @@ def composition_facts(elements: frozenset[str]) -> tuple[int, bool, frozenset[st
 
 # words in capitals that happen to spell element symbols
 _CAPS_WORDS = {"NO", "ON", "IN", "IS", "IF", "OF", "SO", "AS", "AT", "BE", "HE", "BY", "NOW", "ONLY", "BUT"}
-_FORMULA_TOKEN = re.compile(r"(?<![A-Za-z0-9])((?:[A-Z][a-z]?\d*(?:\.\d+)?){2,})(?![A-Za-z0-9])")
+_SYMBOL_COUNT = r"[A-Z][a-z]?\d*(?:\.\d+)?"
+_FORMULA_TOKEN = re.compile(
+    rf"(?<![A-Za-z0-9(])((?:{_SYMBOL_COUNT}|\((?:{_SYMBOL_COUNT})+\)\d*){{2,}})(?![A-Za-z0-9)])"
+)
 
 
 def formulas_in(query: str, symbols: set[str]) -> list[str]:
-    """Chemical formulas written in the query ("ZnO", "LiFePO4-like", "Ba0.5Sr0.5TiO3"): tokens
+    """Chemical formulas written in the query ("ZnO", "LiFePO4-like", "Zn(HO)2"): tokens
     of two or more element symbols, each a real element, as written."""
     out: list[str] = []
     for m in _FORMULA_TOKEN.finditer(query):
         if m.group(1) in _CAPS_WORDS:
             continue
-        parts = re.findall(r"([A-Z][a-z]?)\d*(?:\.\d+)?", m.group(1))
+        parts = re.findall(r"[A-Z][a-z]?", m.group(1))
         if len(parts) >= 2 and all(p in symbols for p in parts) and m.group(1) not in out:
             out.append(m.group(1))
     return out
@@ -152,7 +155,7 @@ def formulas_in(query: str, symbols: set[str]) -> list[str]:
 
 def formula_elements(formula: str) -> list[str]:
     """Element symbols of a formula token, in order of appearance."""
-    return list(dict.fromkeys(re.findall(r"([A-Z][a-z]?)\d*(?:\.\d+)?", formula)))
+    return list(dict.fromkeys(re.findall(r"[A-Z][a-z]?", formula)))
 
 
 def reduced_formula(formula: str) -> str | None:

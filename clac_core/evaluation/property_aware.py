@@ -9,6 +9,8 @@
   data), and lexical TF-IDF.
 * ``free_text_heldout``: the same on ``queries_heldout.yaml``, a second query set written
   before the parser learned element families, arity, negations and non-canonical units.
+* ``formula_queries``: a bare reduced formula as the query, rank of the first crystal with
+  that formula (top-1, top-10, median rank) for each system.
 * ``inverse_design``: band-gap MAE of the top-k mean for CLaC's template, same three systems.
 
 Shape legend: N crystals, Q queries, K aux properties.
@@ -49,7 +51,9 @@ def aux_head_errors(pred: dict[str, np.ndarray], dft: dict[str, np.ndarray]) -> 
     for col, p in pred.items():
         prop = col.removeprefix(PREDICTED_PREFIX)
         y = np.abs(dft[prop]) if prop == "total_magnetization" else dft[prop]
-        yp = np.abs(p) if prop == "total_magnetization" else (np.clip(p, 0, None) if prop == "band_gap" else p)
+        yp = (
+            np.abs(p) if prop == "total_magnetization" else (np.clip(p, 0, None) if prop == "band_gap" else p)
+        )
         ok = np.isfinite(y)
         if ok.sum() < 2:
             continue
@@ -78,7 +82,38 @@ def _free_text(ctx: EvalContext, scores_for: Any, variants: dict[str, Any], path
     return ft
 
 
-def _inverse_design(scores_for: Any, variants: dict[str, Any], dft: dict[str, np.ndarray]) -> dict[str, Any] | None:
+def _formula_queries(
+    ctx: EvalContext, scores_for: Any, variants: dict[str, Any], n_queries: int = 300
+) -> dict[str, Any]:
+    """A bare reduced formula as the query ("ZnO"): rank of the first crystal with that formula,
+    for ``n_queries`` formulas of the evaluated crystals drawn with the run's seed."""
+    from clac_core.evaluation.systems import system
+
+    formulas = np.asarray([f["formula"] for f in ctx.es.facts], dtype=object)
+    uniq = sorted(set(formulas))
+    rng = np.random.default_rng(ctx.options.seed)
+    pick = [uniq[i] for i in rng.choice(len(uniq), min(n_queries, len(uniq)), replace=False)]
+    scored = {name: scores_for(pick, cols) for name, cols in variants.items()}
+    scored["lexical"] = system("lexical").free_text(ctx.es, ctx.emb, pick)
+    out: dict[str, Any] = {"n_queries": len(pick)}
+    for name, s in scored.items():
+        ranks = np.array(
+            [
+                1 + np.flatnonzero(formulas[np.argsort(-s[i], kind="stable")] == f)[0]
+                for i, f in enumerate(pick)
+            ]
+        )
+        out[name] = {
+            "top1": float((ranks == 1).mean()),
+            "top10": float((ranks <= 10).mean()),
+            "median_rank": float(np.median(ranks)),
+        }
+    return out
+
+
+def _inverse_design(
+    scores_for: Any, variants: dict[str, Any], dft: dict[str, np.ndarray]
+) -> dict[str, Any] | None:
     """Band-gap inverse design (CLaC's template) for every variant; None with too few known gaps."""
     from clac_core.evaluation.inverse_design import KS, TASKS, point_metrics, query_text, topk_stats
 
@@ -110,9 +145,13 @@ def property_aware_section(ctx: EvalContext) -> dict[str, Any]:
     out: dict[str, Any] = {"aux_head": aux_head_errors(pred, dft)} if pred else {}
     elements = [frozenset(f["elements"]) for f in es.facts]
     systems = np.asarray([f["crystal_system"] for f in es.facts])
-    variants: dict[str, dict[str, np.ndarray] | None] = {"model_only": None, "property_aware_dft": dft}
+    formula = {"formula": np.asarray([f["formula"] for f in es.facts], dtype=object)}
+    variants: dict[str, dict[str, np.ndarray] | None] = {
+        "model_only": None,
+        "property_aware_dft": {**dft, **formula},
+    }
     if pred:
-        variants["property_aware_predicted"] = {**{k: np.full(n, np.nan) for k in dft}, **pred}
+        variants["property_aware_predicted"] = {**{k: np.full(n, np.nan) for k in dft}, **pred, **formula}
 
     def scores_for(texts: list[str], columns: dict[str, np.ndarray] | None) -> np.ndarray:
         base = system("model").free_text(es, emb, texts)  # (Q, N)
@@ -126,6 +165,7 @@ def property_aware_section(ctx: EvalContext) -> dict[str, Any]:
         )
 
     out["free_text"] = _free_text(ctx, scores_for, variants, ctx.options.queries_path)
+    out["formula_queries"] = _formula_queries(ctx, scores_for, variants)
     if ctx.options.queries_path is None:  # the packaged second set, written before the parser grew
         heldout = default_queries_path().with_name("queries_heldout.yaml")
         out["free_text_heldout"] = _free_text(ctx, scores_for, variants, heldout)
