@@ -112,6 +112,12 @@ def property_table(res: dict) -> str:
                 lines.append(f"| {name} | {_fmt(ft[name]['P@10'])} | {_fmt(ft2.get(name, {}).get('P@10', '–'))} | "
                              f"{_fmt(i.get('top10', {}).get('MAE', '–'))} | "
                              f"{_fmt(i.get('top50', {}).get('MAE', '–'))} |")
+        fq = pa.get("formula_queries")
+        if fq:
+            lines += ["", f"A bare formula as the query ({fq['n_queries']} test-split formulas, e.g. \"ZnO\"): "
+                      + "; ".join(f"{name} top-1 {_fmt(fq[name]['top1'])}, top-10 {_fmt(fq[name]['top10'])}"
+                                  for name in ("model_only", "property_aware_dft", "lexical") if name in fq)
+                      + " (property-aware search reads the formula and ranks crystals of it first)."]
         aux = pa.get("aux_head")
         if aux:
             lines += ["", "Aux-head predictions (shown in the app as *predicted* where no DFT value is known), test MAE: "
