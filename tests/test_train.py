@@ -202,11 +202,12 @@ def test_same_seed_gives_same_metrics(tiny_run: Path, data_dir: Path, tmp_path: 
 
 @pytest.mark.slow
 def test_resume_after_sigkill_matches_uninterrupted_run(data_dir: Path, tmp_path: Path, train_kit) -> None:
-    from clac_core.cli import main
-
     sets = (*FAST, "train.epochs=4", "train.save_every_steps=4")  # 10 batches/epoch: saves mid-epoch
+    # all three runs in fresh processes, so none inherits torch state left by earlier tests
     ref = tmp_path / "ref"
-    assert main(train_kit.args(data_dir, ref, *sets)) == 0
+    run = dict(env=train_kit.env(), cwd=train_kit.repo, capture_output=True, text=True, timeout=600)
+    res = subprocess.run(train_kit.cli_cmd() + train_kit.args(data_dir, ref, *sets), **run)
+    assert res.returncode == 0, res.stderr[-2000:]
 
     out = tmp_path / "killed"
     proc = subprocess.Popen(
@@ -227,7 +228,8 @@ def test_resume_after_sigkill_matches_uninterrupted_run(data_dir: Path, tmp_path
     total_steps = json.loads((ref / "train_info.json").read_text())["steps"]
     assert saved["step"] < total_steps  # really interrupted
     # resume with `--resume DIR` (config and data dir are taken from the run)
-    assert main(["train", "--resume", str(out)]) == 0
+    res = subprocess.run(train_kit.cli_cmd() + ["train", "--resume", str(out)], **run)
+    assert res.returncode == 0, res.stderr[-2000:]
     train_kit.assert_same_run(ref, out)
     assert [int(r["epoch"]) for r in train_kit.metrics(out)] == [1, 2, 3, 4]
 
