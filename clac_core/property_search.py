@@ -143,7 +143,14 @@ def _or_groups(q: str) -> list[tuple[str, ...]]:
 def understand(query: str) -> QueryIntent:
     """Read a query's property, element, family, composition and symmetry constraints
     (see the module docstring and :mod:`clac_core.query_words`)."""
-    from clac_core.query_words import arity_in, asks_all_metal, families_in, rewrite_negations
+    from clac_core.query_words import (
+        arity_in,
+        asks_all_metal,
+        families_in,
+        formulas_in,
+        reduced_formula,
+        rewrite_negations,
+    )
 
     q = rewrite_negations(" ".join(str(query)[:MAX_TEXT_CHARS].split()), ANION_ELEMENTS)
     intent = QueryIntent(constraints=_narrowed(parse_constraints(q), class_constraints(q)))
@@ -158,27 +165,19 @@ def understand(query: str) -> QueryIntent:
         excluded += _elements_in(m.group(1))
     or_groups = _or_groups(q)
     either = {e for g in or_groups for e in g}
-    included = [e for e in _included_elements(q) if e not in either]
+    written = formulas_in(q, set(_elements()[0]))  # "ZnO", "LiFePO4-like", as written
+    included = [e for e in _included_elements(q, written) if e not in either]
     intent.exclude = list(dict.fromkeys(excluded))
     intent.include = [e for e in dict.fromkeys(included) if e not in intent.exclude]
     intent.any_of = [(" or ".join(g), g) for g in or_groups] + families_in(q)
     intent.n_elements = arity_in(q)
     intent.all_metal = asks_all_metal(q)
-    intent.formulas = _query_formulas(q)
+    intent.formulas = list(dict.fromkeys(f for f in map(reduced_formula, written) if f))
     intent.anions = [
         els[0] for word, els in ANION_ELEMENTS.items() if word.endswith("ide") and re.search(rf"\b{word}s?\b", q, re.I)
     ]
     intent.crystal_systems = [w for w in CRYSTAL_SYSTEM_WORDS if re.search(rf"\b{w}\b", q, re.IGNORECASE)]
     return intent
-
-
-def _query_formulas(q: str) -> list[str]:
-    """Reduced formulas of the chemical formulas written in the query."""
-    from clac_core.query_words import formulas_in, reduced_formula
-
-    syms, _ = _elements()
-    found = (reduced_formula(f) for f in formulas_in(q, set(syms)))
-    return list(dict.fromkeys(f for f in found if f))
 
 
 def _narrowed(constraints: list[Constraint], classes: list[Constraint]) -> list[Constraint]:
@@ -196,8 +195,9 @@ def _narrowed(constraints: list[Constraint], classes: list[Constraint]) -> list[
     return out
 
 
-def _included_elements(q: str) -> list[str]:
-    """Elements a query asks every hit to contain: "with Li", "Li-rich", element names, anion words."""
+def _included_elements(q: str, formulas: list[str]) -> list[str]:
+    """Elements a query asks every hit to contain: "with Li", "Li-rich", the elements of the
+    ``formulas`` written in it, element names, anion words."""
     included: list[str] = []
     for m in _INCLUDE_RE.finditer(q):
         # "with Li but no Co": stop the include list where an exclusion starts
@@ -206,9 +206,9 @@ def _included_elements(q: str) -> list[str]:
     for m in _CONTAINING_RE.finditer(q):
         included += _elements_in(m.group(1))
     syms, names = _elements()
-    from clac_core.query_words import formula_elements, formulas_in
+    from clac_core.query_words import formula_elements
 
-    for f in formulas_in(q, set(syms)):  # "ZnO", "LiFePO4-like": their elements
+    for f in formulas:  # "ZnO", "LiFePO4-like": their elements
         included += formula_elements(f)
     for word in re.findall(r"[A-Za-z]+", q):  # element names anywhere ("iron oxide")
         if word.lower() in names:
@@ -316,16 +316,15 @@ def _composition_parts(
     intent: QueryIntent, elements: list[set[str]], columns: Mapping[str, np.ndarray]
 ) -> list[np.ndarray]:
     """(N,) 0/1 match per composition wish: number of elements, metals only, named anions."""
-    if not (intent.n_elements or intent.all_metal or intent.anions or intent.formulas):
-        return []
-    comp = columns if all(c in columns for c in COMPOSITION_COLUMNS) else composition_columns(elements)
     parts = []
-    if intent.n_elements:
-        parts.append((comp["composition_n_elements"] == intent.n_elements).astype(np.float64))
-    if intent.all_metal:
-        parts.append(np.asarray(comp["composition_all_metal"], dtype=np.float64))
-    for a in intent.anions:
-        parts.append(np.fromiter((a in s for s in comp["composition_anions"]), dtype=np.float64))
+    if intent.n_elements or intent.all_metal or intent.anions:
+        comp = columns if all(c in columns for c in COMPOSITION_COLUMNS) else composition_columns(elements)
+        if intent.n_elements:
+            parts.append((comp["composition_n_elements"] == intent.n_elements).astype(np.float64))
+        if intent.all_metal:
+            parts.append(np.asarray(comp["composition_all_metal"], dtype=np.float64))
+        for a in intent.anions:
+            parts.append(np.fromiter((a in s for s in comp["composition_anions"]), dtype=np.float64))
     if intent.formulas and "formula" in columns:  # the formula written first, its relatives next
         parts.append(np.isin(np.asarray(columns["formula"], dtype=object), intent.formulas).astype(np.float64))
     return parts

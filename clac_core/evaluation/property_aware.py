@@ -136,7 +136,7 @@ def _inverse_design(
 def property_aware_section(ctx: EvalContext) -> dict[str, Any]:
     from clac_core.evaluation.queries import default_queries_path, load_queries
     from clac_core.evaluation.systems import system
-    from clac_core.property_search import rerank_scores, understand
+    from clac_core.property_search import composition_columns, rerank_scores, understand
 
     es, emb = ctx.es, ctx.emb
     n = len(es)
@@ -145,7 +145,11 @@ def property_aware_section(ctx: EvalContext) -> dict[str, Any]:
     out: dict[str, Any] = {"aux_head": aux_head_errors(pred, dft)} if pred else {}
     elements = [frozenset(f["elements"]) for f in es.facts]
     systems = np.asarray([f["crystal_system"] for f in es.facts])
-    formula = {"formula": np.asarray([f["formula"] for f in es.facts], dtype=object)}
+    # per-crystal columns the re-rank reads, computed once rather than once per query
+    formula = {
+        "formula": np.asarray([f["formula"] for f in es.facts], dtype=object),
+        **composition_columns(elements),
+    }
     variants: dict[str, dict[str, np.ndarray] | None] = {
         "model_only": None,
         "property_aware_dft": {**dft, **formula},
