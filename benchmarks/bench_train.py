@@ -1,11 +1,11 @@
-"""Training throughput of the real loop (clac_core.train) beside bare baselines; JSON lines.
+"""Training throughput of the real loop (clac_core.training) beside bare baselines; JSON lines.
 
 Measures, on real crystals (first N rows of ``../shared/data/mp_37k/structures.csv.gz``, or
 every pair of the first N crystals of a ``clac data build`` directory via ``--data``; a data
 directory reuses its graph cache under ``DIR/cache/`` (built there once if missing), so with the
 cache present no pymatgen is needed, e.g. on a GPU machine, see ``benchmarks/gpu_check.sh``):
 
-* ``train_step``: optimizer steps of :class:`clac_core.train.Trainer` (forward, loss, backward,
+* ``train_step``: optimizer steps of :class:`clac_core.training.loop.Trainer` (forward, loss, backward,
   clip, AdamW, scheduler) for a config (``--config``, default ``configs/default.yaml``), with
   cached text features (train_mode cached) or the real text tower (top_k / frozen / full).
 * ``bare_cgconv``: the same stack of PyG ``CGConv`` layers + mean pool + linear, forward +
@@ -91,7 +91,8 @@ def load_inputs(n: int, data: Path | None, gcfg) -> tuple[Any, np.ndarray, list[
 
 def bench_trainer(cfg, graphs, crystal_index, texts, device, steps: int, warmup: int) -> dict:
     from clac_core.data import EpochSampler, PairDataset
-    from clac_core.train import DistInfo, Trainer
+    from clac_core.training.distributed import DistInfo
+    from clac_core.training.loop import Trainer
 
     cfg.train.device = str(device)
     tr = Trainer(cfg, REPO, REPO, DistInfo())
@@ -244,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from clac_core.config import load_config
-    from clac_core.train import resolve_device
+    from clac_core.training.distributed import resolve_device
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     cfg = load_config(args.config, args.overrides)

@@ -71,7 +71,7 @@ def use_element_table(path: Path) -> None:
 def check_checkpoint(ckpt: Path, data: Path, n: int = 256) -> dict:
     """Reload a trained checkpoint on the training device and embed N val pairs with it.
 
-    Returns the retrieval metrics of those pairs (:func:`clac_core.train.retrieval_metrics`)
+    Returns the retrieval metrics of those pairs (:func:`clac_core.training.validate.retrieval_metrics`)
     and a few facts of the reloaded model, as a dict (printed as one JSON line).
     """
     import numpy as np
@@ -79,7 +79,8 @@ def check_checkpoint(ckpt: Path, data: Path, n: int = 256) -> dict:
 
     from clac_core.data import eval_pool, load_data_dir, load_graph_cache
     from clac_core.models.clip import CLaCModel
-    from clac_core.train import resolve_device, retrieval_metrics
+    from clac_core.training.distributed import resolve_device
+    from clac_core.training.validate import retrieval_metrics
 
     device = resolve_device("auto")
     t = time.perf_counter()

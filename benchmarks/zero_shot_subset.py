@@ -4,7 +4,7 @@ reading crystal systems from the graph cache's space groups (needs a checkpoint 
 
     python benchmarks/zero_shot_subset.py RUN/best --data DIR [--split val] [--device cuda]
 
-Prints one JSON line. Prompts are ``clac_core.evaluate.ZERO_SHOT_PROMPTS["crystal_system"]``,
+Prints one JSON line. Prompts are ``clac_core.evaluation.prompts.ZERO_SHOT_PROMPTS["crystal_system"]``,
 labels ``clac_core.symmetry.crystal_system_from_number`` (neither imports pymatgen).
 """
 
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from clac_core.data import load_data_dir, load_graph_cache, text_feature_cache
-    from clac_core.evaluate import ZERO_SHOT_PROMPTS
+    from clac_core.evaluation.prompts import ZERO_SHOT_PROMPTS
     from clac_core.models import load_checkpoint
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])

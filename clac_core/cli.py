@@ -14,9 +14,9 @@ import sys
 # subcommand -> (module, help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("clac_core.corpus.build", "build crystal-text pair datasets"),
-    "train": ("clac_core.train", "train a CLaC model contrastively"),
+    "train": ("clac_core.training.cli", "train a CLaC model contrastively"),
     "embed": ("clac_core.embed", "embed structures or texts with a checkpoint"),
-    "eval": ("clac_core.evaluate", "zero-shot retrieval, classification, probes, baselines"),
+    "eval": ("clac_core.evaluation.cli", "zero-shot retrieval, classification, probes, baselines"),
     "index": ("clac_core.index.cli", "build a searchable corpus index for the app"),
 }
 

@@ -25,7 +25,7 @@ LAYERS: list[set[str]] = [
     {"training", "evaluation"},
     {"index"},
     {"inference"},
-    {"cli", "train", "evaluate"},  # command entry and the old module names kept as re-exports
+    {"cli"},  # the command entry
 ]
 # same-layer imports that would still run the wrong way
 FORBIDDEN = {("text", "corpus"), ("evaluation", "training")}

@@ -152,15 +152,11 @@ def test_sections_run_in_order_on_one_context(caplog):
     assert [r.getMessage() for r in caplog.records] == ["[clac eval] first on 12"]
 
 
-def test_clac_evaluate_stays_the_cli_entry():
-    from clac_core import evaluate
+def test_clac_eval_runs_the_evaluation_cli():
     from clac_core.cli import COMMANDS
-    from clac_core.evaluation import cli, pipeline
 
     module, _ = COMMANDS["eval"]
-    assert module == "clac_core.evaluate"
-    assert evaluate.run is cli.run and evaluate.configure_parser is cli.configure_parser
-    assert evaluate.evaluate is pipeline.evaluate
+    assert module == "clac_core.evaluation.cli"
 
 
 @pytest.fixture(scope="module")

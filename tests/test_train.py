@@ -54,7 +54,7 @@ def test_sampler_ddp_shards_cover_the_epoch_with_equal_lengths() -> None:
 def test_retrieval_metrics_perfect_and_reversed() -> None:
     import torch
 
-    from clac_core.train import retrieval_metrics
+    from clac_core.training.validate import retrieval_metrics
 
     e = torch.nn.functional.normalize(torch.randn(20, 8), dim=-1)
     m = retrieval_metrics(e, e)
@@ -68,7 +68,7 @@ def test_retrieval_metrics_collapsed_model_scores_chance() -> None:
     best/ is chosen by mean_r10, so counting ties in the query's favour would save it."""
     import torch
 
-    from clac_core.train import retrieval_metrics
+    from clac_core.training.validate import retrieval_metrics
 
     p = 50
     same = torch.nn.functional.normalize(torch.ones(p, 8), dim=-1)
@@ -80,7 +80,7 @@ def test_retrieval_metrics_collapsed_model_scores_chance() -> None:
 
 
 def test_lr_schedule_warmup_then_cosine() -> None:
-    from clac_core.train import lr_factor
+    from clac_core.training.optim import lr_factor
 
     assert lr_factor(0, 10, 100) == pytest.approx(0.1)
     assert lr_factor(9, 10, 100) == pytest.approx(1.0)
@@ -143,7 +143,7 @@ def tiny_run(data_dir: Path, tmp_path_factory: pytest.TempPathFactory, train_kit
 
 
 def test_tiny_trains_end_to_end_via_cli(tiny_run: Path, train_kit) -> None:
-    from clac_core.train import METRICS_COLUMNS
+    from clac_core.training.logger import METRICS_COLUMNS
 
     rows = train_kit.metrics(tiny_run)
     assert list(rows[0].keys()) == list(METRICS_COLUMNS)

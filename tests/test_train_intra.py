@@ -99,7 +99,7 @@ def test_augmented_graph_batch_matches_the_crystals_and_embeds(train_set, train_
 
 
 def test_tiny_run_with_intra_terms_logs_them(intra_run: Path, train_kit) -> None:
-    from clac_core.train import METRICS_COLUMNS, TERM_COLUMNS
+    from clac_core.training.logger import METRICS_COLUMNS, TERM_COLUMNS
 
     rows = train_kit.metrics(intra_run)
     assert [int(r["epoch"]) for r in rows] == [1, 2]
@@ -122,7 +122,7 @@ def test_resume_mid_epoch_with_intra_terms_matches_uninterrupted_run(
 ) -> None:
     """Crash (in-process) right after the mid-epoch checkpoint at step 2, then ``--resume``."""
     from clac_core.cli import main
-    from clac_core.train import Trainer
+    from clac_core.training.loop import Trainer
 
     real_step = Trainer._optimizer_step
 

@@ -105,7 +105,7 @@ def run_sections(ctx: EvalContext, sections: Sequence[Section]) -> dict[str, flo
 def evaluate(
     checkpoint: str | Path, data: str, *, sections: Sequence[Section] | None = None, **options: Any
 ) -> dict[str, Any]:
-    """Run every evaluation section and return the results dict (layout in :mod:`clac_core.evaluate`).
+    """Run every evaluation section and return the results dict (layout in :mod:`clac_core.evaluation`).
 
     Args:
         checkpoint: CLaC checkpoint directory.
