@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
 
     from clac_core.config import load_config
-    from clac_core.graph import _element_table_numpy
+    from clac_core.graph.elements import _element_table_numpy
 
     cfg = load_config(args.config, [])
     args.out.mkdir(parents=True, exist_ok=True)

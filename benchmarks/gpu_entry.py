@@ -58,14 +58,14 @@ def use_element_table(path: Path) -> None:
     """Serve :func:`clac_core.graph.element_features` from a saved ``(119, F)`` float32 table."""
     import numpy as np
 
-    import clac_core.graph as graph
+    from clac_core.graph import elements
 
     table = np.load(path, allow_pickle=False)
-    if table.ndim != 2 or table.shape[0] != graph.MAX_Z + 1 or table.dtype != np.float32:
+    if table.ndim != 2 or table.shape[0] != elements.MAX_Z + 1 or table.dtype != np.float32:
         raise ValueError(
-            f"{path}: expected a ({graph.MAX_Z + 1}, F) float32 table, got {table.shape} {table.dtype}"
+            f"{path}: expected a ({elements.MAX_Z + 1}, F) float32 table, got {table.shape} {table.dtype}"
         )
-    graph._element_table_numpy = lambda: table  # element_features() looks the name up per call
+    elements._element_table_numpy = lambda: table  # element_features() looks the name up per call
 
 
 def check_checkpoint(ckpt: Path, data: Path, n: int = 256) -> dict:
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["--export-table"] and len(argv) == 2:
         import numpy as np
 
-        from clac_core.graph import _element_table_numpy
+        from clac_core.graph.elements import _element_table_numpy
 
         np.save(argv[1], _element_table_numpy())
         print(f"wrote {argv[1]}")

@@ -34,7 +34,7 @@ def test_search_text_and_nearest(explorer):
 
 
 def test_zero_shot_is_a_distribution_over_all_classes(explorer):
-    from clac_core.index import CRYSTAL_SYSTEMS
+    from clac_core.symmetry import CRYSTAL_SYSTEMS
 
     res = explorer.zero_shot(tiny_records()[0].structure)
     cs = res["crystal system"]

@@ -17,7 +17,7 @@ loss terms a batch can also carry a second text view per pair and graphs of augm
 crystals; those draws use a generator the trainer derives from ``(seed, epoch, batch)``,
 so they are just as reproducible across a resume.
 
-Modules, one job each (every name below is importable from ``clac_core.data``):
+Modules, one job each (the public names below are importable from ``clac_core.data``):
 
 - :mod:`~clac_core.data.datadir`: ``DataDir``, ``load_data_dir``, ``read_crystals``.
 - :mod:`~clac_core.data.targets`: aux regression targets (``crystal_targets``,
@@ -31,44 +31,21 @@ Shape legend: B pairs in a batch, H text backbone hidden size, P pairs, C crysta
 
 from __future__ import annotations
 
-from clac_core.config import GraphConfig, TextEncoderConfig
-from clac_core.data.caches import (
-    _append_quantity_features,
-    _default_embed,
-    _read_chunks,
-    _sha,
-    graph_cache_path,
-    load_graph_cache,
-    text_cache_dir,
-    text_feature_cache,
-)
+from clac_core.data.caches import graph_cache_path, load_graph_cache, text_cache_dir, text_feature_cache
 from clac_core.data.datadir import CRYSTAL_COLUMNS, PAIR_COLUMNS, DataDir, load_data_dir, read_crystals
 from clac_core.data.pairs import PairBatch, PairDataset
 from clac_core.data.sampling import EVAL_EXCLUDED_VIEWS, EpochSampler, eval_pool, select_pairs
-from clac_core.data.targets import (
-    AUX_TRANSFORMS,
-    _atomic_masses,
-    crystal_density,
-    crystal_targets,
-    inverse_aux_transform,
-)
+from clac_core.data.targets import AUX_TRANSFORMS, crystal_density, crystal_targets, inverse_aux_transform
 
 __all__ = [
     "AUX_TRANSFORMS",
     "CRYSTAL_COLUMNS",
-    "EVAL_EXCLUDED_VIEWS",
-    "PAIR_COLUMNS",
     "DataDir",
+    "EVAL_EXCLUDED_VIEWS",
     "EpochSampler",
-    "GraphConfig",
+    "PAIR_COLUMNS",
     "PairBatch",
     "PairDataset",
-    "TextEncoderConfig",
-    "_append_quantity_features",
-    "_atomic_masses",
-    "_default_embed",
-    "_read_chunks",
-    "_sha",
     "crystal_density",
     "crystal_targets",
     "eval_pool",

@@ -23,55 +23,17 @@ run a sample. Unix only (``os.fork``, ``resource``).
 
 The package: :mod:`~clac_core.fuzz.crystals` (valid starting crystals and their text),
 :mod:`~clac_core.fuzz.cases` (the generators) and :mod:`~clac_core.fuzz.runner` (judging, the
-watched worker, the table). Every name is importable from ``clac_core.fuzz``.
+watched worker, the table). Its public names are importable from ``clac_core.fuzz``.
 """
 
 from __future__ import annotations
 
-from clac_core.fuzz.cases import (  # noqa: F401 - private names of the old fuzz.py, kept importable
-    _BAD_ANGLES,
-    _BAD_LENGTHS,
-    _BAD_OCC,
-    _BAD_SYMBOLS,
-    _BOMBS,
-    _NEEDS_VALID,
-    _SG_ORDERS,
-    GENERATORS,
-    Expect,
-    FuzzCase,
-    _bad_cell,
-    _bad_element,
-    _bad_occupancy,
-    _cif,
-    _compression,
-    _flat_cell,
-    _garbage,
-    _huge_counts,
-    _isolated_atom,
-    _json_shapes,
-    _many_blocks,
-    _mutated,
-    _nacl_sites,
-    _no_symbols,
-    _overlap,
-    _poscar,
-    _supercell,
-    _symmetry_bomb,
-    _truncated,
-    _valid,
-    generate,
-)
-from clac_core.fuzz.crystals import FORMATS, _serialize, _valid_structures  # noqa: F401 - kept importable
-from clac_core.fuzz.runner import (  # noqa: F401 - private names of the old fuzz.py, kept importable
-    _INTERNALS,
+from clac_core.fuzz.cases import GENERATORS, Expect, FuzzCase, generate
+from clac_core.fuzz.crystals import FORMATS
+from clac_core.fuzz.runner import (
     BAD_OUTCOMES,
     OUTCOMES,
     FuzzResult,
-    _collect,
-    _judge,
-    _report,
-    _status_kb,
-    _worker,
     run_all,
     run_case,
     sane,
@@ -84,10 +46,10 @@ __all__ = [
     "BAD_OUTCOMES",
     "Expect",
     "FORMATS",
-    "GENERATORS",
-    "OUTCOMES",
     "FuzzCase",
     "FuzzResult",
+    "GENERATORS",
+    "OUTCOMES",
     "generate",
     "run_all",
     "run_case",

@@ -14,7 +14,7 @@ Shape legend: N atoms, E edges, G Gaussians, F element features, L lattice featu
 
 Heavy imports (torch, torch_geometric) happen inside functions so ``clac --help`` stays fast.
 
-Modules, one job each (every name below is importable from ``clac_core.graph``):
+Modules, one job each (the public names below are importable from ``clac_core.graph``):
 
 - :mod:`~clac_core.graph.elements`: the element feature table (``element_features``).
 - :mod:`~clac_core.graph.featurize`: neighbours, symmetry features, ``structure_to_graph``,
@@ -24,34 +24,17 @@ Modules, one job each (every name below is importable from ``clac_core.graph``):
 
 from __future__ import annotations
 
-from clac_core.config import GraphConfig
-from clac_core.graph.cache import (
-    _FORK_STATE,
-    GraphCache,
-    GraphParts,
-    _build_index,
-    _build_one,
-    collate,
-    graph_config_key,
-)
+from clac_core.graph.cache import GraphCache, GraphParts, collate, graph_config_key
 from clac_core.graph.elements import (
     ELEMENT_FEATURE_BLOCKS,
     ELEMENT_TABLE_RESOURCE,
     MAX_Z,
-    _bins,
-    _element_table_numpy,
-    _onehot,
-    _safe,
-    _valence_electrons,
     compute_element_table,
     element_features,
     read_element_table,
     write_element_table,
 )
 from clac_core.graph.featurize import (
-    _DIST_DECIMALS,
-    _FALLBACK_GROWTH,
-    _FALLBACK_TRIES,
     NUM_LATTICE_FEATURES,
     augment_structure,
     gaussian_expand,
@@ -59,27 +42,14 @@ from clac_core.graph.featurize import (
     structure_to_graph,
     symmetry_features,
 )
-from clac_core.symmetry import symmetry_dataset
 
 __all__ = [
     "ELEMENT_FEATURE_BLOCKS",
     "ELEMENT_TABLE_RESOURCE",
+    "GraphCache",
+    "GraphParts",
     "MAX_Z",
     "NUM_LATTICE_FEATURES",
-    "_DIST_DECIMALS",
-    "_FALLBACK_GROWTH",
-    "_FALLBACK_TRIES",
-    "_FORK_STATE",
-    "GraphCache",
-    "GraphConfig",
-    "GraphParts",
-    "_bins",
-    "_build_index",
-    "_build_one",
-    "_element_table_numpy",
-    "_onehot",
-    "_safe",
-    "_valence_electrons",
     "augment_structure",
     "collate",
     "compute_element_table",
@@ -89,7 +59,6 @@ __all__ = [
     "neighbor_arrays",
     "read_element_table",
     "structure_to_graph",
-    "symmetry_dataset",
     "symmetry_features",
     "write_element_table",
 ]

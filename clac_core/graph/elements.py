@@ -184,8 +184,6 @@ def element_features() -> torch.Tensor:
     """
     import torch
 
-    # Looked up through the package on every call, so a replacement of
-    # ``clac_core.graph._element_table_numpy`` (benchmarks/gpu_entry.py) takes effect.
-    from clac_core import graph
-
-    return torch.from_numpy(graph._element_table_numpy().copy())
+    # A module global looked up on every call, so a replacement of
+    # ``clac_core.graph.elements._element_table_numpy`` (benchmarks/gpu_entry.py) takes effect.
+    return torch.from_numpy(_element_table_numpy().copy())

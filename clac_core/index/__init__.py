@@ -6,12 +6,11 @@
 - :mod:`~clac_core.index.projection`: the 2D map (cached UMAP, PCA fallback).
 - :mod:`~clac_core.index.cli`: ``clac index build``.
 
-The names below are importable from ``clac_core.index`` directly.
+Their public names are importable from ``clac_core.index`` directly.
 """
 
 from __future__ import annotations
 
-from clac_core.embed import ProgressFn
 from clac_core.index.build import (
     PREDICTED_PREFIX,
     build,
@@ -32,10 +31,8 @@ from clac_core.index.filters import (
 )
 from clac_core.index.projection import compute_umap, pca_xy, umap_cache_path, umap_key
 from clac_core.index.store import INDEX_VERSION, METADATA_COLUMNS, CorpusIndex
-from clac_core.symmetry import CRYSTAL_SYSTEMS, symmetry_info
 
 __all__ = [
-    "CRYSTAL_SYSTEMS",
     "ELEMENT_SYMBOLS",
     "INDEX_VERSION",
     "METADATA_COLUMNS",
@@ -44,7 +41,6 @@ __all__ = [
     "CorpusIndex",
     "CorpusIndexError",
     "FilterColumns",
-    "ProgressFn",
     "SearchFilters",
     "atomic_number",
     "build",
@@ -56,7 +52,6 @@ __all__ = [
     "predicted_properties",
     "records_from_data_dir",
     "records_from_specs",
-    "symmetry_info",
     "umap_cache_path",
     "umap_key",
 ]

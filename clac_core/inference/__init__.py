@@ -33,15 +33,12 @@ from clac_core.index.projection import (  # compute_umap: scripts/make_assets.py
 )
 from clac_core.inference.explorer import Explorer
 from clac_core.inference.loading import (
-    _missing_checkpoint,
-    _read_json,
     checkpoint_extra,
     docs_info,
     load_model,
     loaded_info,
 )
 from clac_core.inference.locations import (
-    _TOKEN,
     ASSETS,
     REPO,
     CorpusFolderError,
@@ -75,7 +72,6 @@ __all__ = [
     "REPO",
     "SMALL_BATCH",
     "ZERO_SHOT_TASKS",
-    "_TOKEN",
     "CorpusFolderError",
     "CorpusIndex",
     "Explorer",
@@ -83,8 +79,6 @@ __all__ = [
     "SearchFilters",
     "UploadResult",
     "ZeroShotTask",
-    "_missing_checkpoint",
-    "_read_json",
     "build_user_index",
     "checkpoint_extra",
     "checkpoint_hash",

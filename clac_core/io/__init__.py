@@ -47,23 +47,12 @@ The package, one job per module: :mod:`~clac_core.io.reader` (the entry point),
 :mod:`~clac_core.io.words` (plain-words messages), one module per format
 (:mod:`~clac_core.io.cif` with :mod:`~clac_core.io.cif_checks`, :mod:`~clac_core.io.poscar`,
 :mod:`~clac_core.io.extxyz`, :mod:`~clac_core.io.pymatgen_json`) and
-:mod:`~clac_core.io.validate`. Every name is importable from ``clac_core.io``.
+:mod:`~clac_core.io.validate`. Its public names are importable from ``clac_core.io``.
 """
 
 from __future__ import annotations
 
-# The public names are in __all__; every private name of the former single module io.py is
-# re-exported too, so `from clac_core.io import _name` keeps working.
-from clac_core.io.budget import _Budget, _BudgetExceeded  # noqa: F401 - private names of the old io.py, kept importable
-from clac_core.io.cif import _has_atom_sites, _parse_cif, structure_to_cif  # noqa: F401 - private names of the old io.py, kept importable
-from clac_core.io.cif_checks import (  # noqa: F401 - private names of the old io.py, kept importable
-    _CIF_CENTERING_KEYS,
-    _CIF_SG_KEYS,
-    _CIF_SYMOP_KEYS,
-    _check_cif_block,
-    _cif_column,
-    _cif_symop_count,
-)
+from clac_core.io.cif import structure_to_cif
 from clac_core.io.errors import (
     BadLatticeError,
     BadOccupancyError,
@@ -82,16 +71,8 @@ from clac_core.io.errors import (
     UnknownElementError,
     UnsupportedFormatError,
 )
-from clac_core.io.extxyz import _check_xyz_counts, _parse_extxyz  # noqa: F401 - private names of the old io.py, kept importable
-from clac_core.io.formats import (  # noqa: F401 - private names of the old io.py, kept importable
-    _EXTENSIONS,
-    SUPPORTED_FORMATS,
-    Format,
-    _format_from_name,
-    _sniff,
-    detect_format,
-)
-from clac_core.io.limits import (  # noqa: F401 - private names of the old io.py, kept importable
+from clac_core.io.formats import SUPPORTED_FORMATS, Format, detect_format
+from clac_core.io.limits import (
     DEFAULT_MAX_BLOCKS,
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_SITES,
@@ -105,58 +86,48 @@ from clac_core.io.limits import (  # noqa: F401 - private names of the old io.py
     PARTIAL_NOTE,
     SYMMETRY_ALLOWANCE,
     ReadLimits,
-    _fmt_bytes,
-    _Limits,
     describe_limits,
 )
-from clac_core.io.poscar import _POSCAR_HELP, _check_poscar_header, _parse_poscar  # noqa: F401 - private names of the old io.py, kept importable
-from clac_core.io.pymatgen_json import _check_json_item, _parse_json  # noqa: F401 - private names of the old io.py, kept importable
-from clac_core.io.reader import _read, read_structures  # noqa: F401 - private names of the old io.py, kept importable
-from clac_core.io.source import _CONTROL, Source, _decode, _gunzip, _read_bytes  # noqa: F401 - private names of the old io.py, kept importable
-from clac_core.io.validate import _check_neighbors, _most_probable, _validate  # noqa: F401 - private names of the old io.py, kept importable
-from clac_core.io.words import (  # noqa: F401 - private names of the old io.py, kept importable
-    _INTERNALS,
-    _PLAIN,
-    _finite_number,
-    _number,
-    _parse_with_warnings,
-    _plain,
-    _warning_text,
-    is_element_symbol,
-)
+from clac_core.io.reader import read_structures
+from clac_core.io.source import Source
+from clac_core.io.words import is_element_symbol
 
 __all__ = [
+    "BadLatticeError",
+    "BadOccupancyError",
+    "BadSitesError",
     "DEFAULT_MAX_BLOCKS",
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_SITES",
     "DEFAULT_NEIGHBOR_CUTOFF",
     "DEFAULT_TIME_BUDGET",
-    "MAX_CELL_LENGTH",
-    "MAX_NEIGHBOR_IMAGES",
-    "MIN_DISTANCE",
-    "PARTIAL_NOTE",
-    "SUPPORTED_FORMATS",
-    "SYMMETRY_ALLOWANCE",
-    "BadLatticeError",
-    "BadOccupancyError",
-    "BadSitesError",
     "DecodeError",
     "EmptyFileError",
     "FileTooLargeError",
+    "Format",
     "IsolatedAtomError",
+    "MAX_CELL_LENGTH",
+    "MAX_NEIGHBOR_IMAGES",
+    "MIN_CELL_VOLUME",
+    "MIN_DISTANCE",
     "NoLatticeError",
+    "OCCUPANCY_TOLERANCE",
+    "PARTIAL_NOTE",
     "ParseError",
     "PartialOccupancyError",
     "ReadLimits",
     "ReadTimeoutError",
+    "SUPPORTED_FORMATS",
+    "SYMMETRY_ALLOWANCE",
+    "Source",
     "StructureReadError",
     "TooManyBlocksError",
     "TooManySitesError",
     "UnknownElementError",
     "UnsupportedFormatError",
-    "is_element_symbol",
     "describe_limits",
     "detect_format",
+    "is_element_symbol",
     "read_structures",
     "structure_to_cif",
 ]
