@@ -110,6 +110,9 @@ class TrainConfig:
     amp: bool = True  # bf16 autocast on CUDA; always fp32 on CPU
     num_workers: int = 0
     max_pairs: int = 0  # 0 = all; >0 subsamples the training pairs (tiny runs)
+    # which train/val split of the data dir: "formula" (no reduced formula in two splits, as
+    # stored) or "chemsys" (no element set in two splits; recomputed on load, clac_core.corpus.splits)
+    split: Literal["formula", "chemsys"] = "formula"
     max_eval: int = 2000  # validation pool size for per-epoch retrieval metrics
     log_every: int = 20  # steps
     sampling: Literal["crystals", "pairs"] = "crystals"  # per epoch: each crystal once (one text) or each pair once

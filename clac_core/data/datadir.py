@@ -1,5 +1,10 @@
 """The reader of a ``clac data build`` directory: :class:`DataDir` and :func:`load_data_dir`.
 
+The stored ``split`` column is the formula-grouped split written by ``clac data build``; with
+``split="chemsys"`` the reader replaces it (crystals and pairs) by the chemical-system split
+of :mod:`clac_core.corpus.splits`, computed from the stored atomic numbers with the
+manifest's seed and fractions, so no rebuild is needed.
+
 Shape legend: P pairs, C crystals.
 """
 
@@ -20,6 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from clac_core.record import CrystalRecord
 
 CRYSTAL_COLUMNS = ("crystal_id", "split", "formula", "lattice", "frac_coords", "atomic_numbers")
+SPLIT_COLUMNS = ("crystal_id", "formula", "split", "atomic_numbers")
 PAIR_COLUMNS = ("crystal_id", "text", "view", "split")
 
 
@@ -32,11 +38,14 @@ class DataDir:
         crystals: crystals.parquet without the CIF column (C rows, original order).
         pairs: pairs.parquet columns crystal_id/text/view/split plus ``crystal_index``
             (row of the crystal in ``crystals``), P rows.
+        split_kind: "formula" (as stored) or "chemsys" (recomputed on load; ``crystals``
+            then also has a ``chemsys`` column).
     """
 
     path: Path
     crystals: pd.DataFrame
     pairs: pd.DataFrame
+    split_kind: str = "formula"  # which split the ``split`` columns hold (corpus.splits.SplitKind)
 
     @property
     def cache_dir(self) -> Path:
@@ -90,8 +99,65 @@ def read_crystals(path: str | Path, columns: Sequence[str] | None = None) -> pd.
     return pd.read_parquet(Path(path) / "crystals.parquet", columns=None if columns is None else list(columns))
 
 
-def load_data_dir(path: str | Path) -> DataDir:
+def split_settings(path: str | Path) -> tuple[int, tuple[float, float, float]]:
+    """(seed, (train, val, test) fractions) the data dir was split with (manifest.json;
+    0 and the build defaults when the manifest does not say)."""
+    from clac_core.corpus.splits import DEFAULT_FRACTIONS
+
+    mpath = Path(path) / "manifest.json"
+    manifest = json.loads(mpath.read_text(encoding="utf-8")) if mpath.is_file() else {}
+    fractions = (manifest.get("options") or {}).get("fractions") or DEFAULT_FRACTIONS
+    return int(manifest.get("seed", 0) or 0), tuple(float(f) for f in fractions)  # type: ignore[return-value]
+
+
+def chemical_systems(atomic_numbers: Sequence[Sequence[int]]) -> list[str]:
+    """Chemical system ("Fe-Li-O-P") of each crystal from its atomic numbers (C,)."""
+    from pymatgen.core import Element
+
+    from clac_core.corpus.splits import chemical_system
+
+    symbol: dict[int, str] = {}
+    memo: dict[tuple[int, ...], str] = {}
+    out = []
+    for z in atomic_numbers:
+        key = tuple(sorted({int(x) for x in z}))
+        if key not in memo:
+            for x in key:
+                symbol.setdefault(x, Element.from_Z(x).symbol)
+            memo[key] = chemical_system(symbol[x] for x in key)
+        out.append(memo[key])
+    return out
+
+
+def with_split(crystals: pd.DataFrame, kind: str, *, seed: int, fractions: Sequence[float]) -> pd.DataFrame:
+    """``crystals`` with its ``split`` column for ``kind`` ("formula": unchanged; "chemsys":
+    recomputed from ``atomic_numbers``, and a ``chemsys`` column added)."""
+    from clac_core.corpus.splits import assign_chemsys_splits, check_split_kind
+
+    if check_split_kind(kind) == "formula":
+        return crystals
+    systems = chemical_systems(crystals["atomic_numbers"])
+    splits = assign_chemsys_splits(systems, seed=seed, fractions=fractions)
+    return crystals.assign(chemsys=systems, split=splits)
+
+
+def read_crystal_splits(path: str | Path, kind: str = "formula") -> pd.DataFrame:
+    """crystal_id, formula, split (of ``kind``) and chemsys of every crystal of a data dir
+    (the leakage check reads the training side of a checkpoint's data with it)."""
+    seed, fractions = split_settings(path)
+    c = read_crystals(path, columns=SPLIT_COLUMNS)
+    c = with_split(c, kind, seed=seed, fractions=fractions)
+    if "chemsys" not in c.columns:
+        c = c.assign(chemsys=chemical_systems(c["atomic_numbers"]))
+    return c.drop(columns=["atomic_numbers"])
+
+
+def load_data_dir(path: str | Path, *, split: str = "formula") -> DataDir:
     """Read ``crystals.parquet`` and ``pairs.parquet`` of a ``clac data build`` directory.
+
+    Args:
+        path: the directory.
+        split: "formula" (the stored split) or "chemsys" (recomputed, see module docstring).
 
     Raises:
         FileNotFoundError: a parquet file is missing.
@@ -108,6 +174,8 @@ def load_data_dir(path: str | Path) -> DataDir:
     if missing:
         raise ValueError(f"{path / 'crystals.parquet'} lacks columns {missing}")
     crystals = crystals.drop(columns=[c for c in ("cif",) if c in crystals.columns]).reset_index(drop=True)
+    seed, fractions = split_settings(path)
+    crystals = with_split(crystals, split, seed=seed, fractions=fractions)
     pairs = pd.read_parquet(path / "pairs.parquet", columns=list(PAIR_COLUMNS))
     index_of = pd.Series(np.arange(len(crystals)), index=crystals["crystal_id"].astype(str))
     if not index_of.index.is_unique:
@@ -117,4 +185,6 @@ def load_data_dir(path: str | Path) -> DataDir:
         bad = pairs["crystal_id"][ci.isna().to_numpy()].iloc[0]
         raise ValueError(f"pairs.parquet names crystal {bad!r} that is not in crystals.parquet")
     pairs = pairs.assign(crystal_index=ci.to_numpy().astype(np.int64)).reset_index(drop=True)
-    return DataDir(path=path, crystals=crystals, pairs=pairs)
+    if split != "formula":  # pairs follow their crystal
+        pairs = pairs.assign(split=crystals["split"].to_numpy()[pairs["crystal_index"].to_numpy()])
+    return DataDir(path=path, crystals=crystals, pairs=pairs, split_kind=split)

@@ -28,6 +28,13 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         default=None,
         help="split to evaluate (data dir default: test; csv:/cifs: default: all rows)",
     )
+    p.add_argument(
+        "--split-kind",
+        choices=("formula", "chemsys"),
+        default=None,
+        help="group the split by reduced formula or by chemical system (default: the split the "
+        "checkpoint was trained on, else formula)",
+    )
     p.add_argument("--text-column", default=None, help="csv: column whose texts are the queries/captions")
     p.add_argument("--pools", default="100,1000,all", help="retrieval pool sizes, e.g. 100,1000,all")
     p.add_argument("--repeats", type=int, default=5, help="random pools per size")
@@ -61,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
                 args.checkpoint,
                 args.data,
                 split=args.split,
+                split_kind=args.split_kind,
                 text_column=args.text_column,
                 pools=pools,
                 repeats=args.repeats,

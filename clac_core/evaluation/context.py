@@ -25,6 +25,7 @@ class EvalOptions:
     """The knobs of one ``clac eval`` run (CLI flags of the same names)."""
 
     split: str | None = None  # data dir default "test"; specs default: every row
+    split_kind: str | None = None  # formula | chemsys; None: the checkpoint's training split, else formula
     text_column: str | None = None  # csv: column whose texts are the queries
     pools: Sequence[int | None] = (100, 1000, None)  # retrieval pool sizes (None = whole split)
     repeats: int = 5  # random pools per size

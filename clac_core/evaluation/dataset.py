@@ -34,7 +34,10 @@ class EvalSet:
         texts, views: all T description texts and their views.
         owner: (T,) crystal index of each text.
         query_views: views eligible as retrieval queries.
-        train_formulas / train_ids: the data dir's train split (None for csv:/cifs:).
+        train_formulas / train_ids / train_chemsys: the data dir's train split (None for
+            csv:/cifs:).
+        chemsys: per crystal chemical system ("Fe-O"), N.
+        split_kind: "formula" or "chemsys" (which grouping ``split`` selected by).
     """
 
     name: str
@@ -50,6 +53,9 @@ class EvalSet:
     query_views: tuple[str, ...]
     train_formulas: set[str] | None = None
     train_ids: set[str] | None = None
+    chemsys: list[str] = field(default_factory=list)
+    train_chemsys: set[str] | None = None
+    split_kind: str = "formula"
     load_seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -82,14 +88,23 @@ def _analyze_all(structures: Sequence[Any], labels: Sequence[dict[str, str]], pr
 
 
 def eval_set_from_dir(
-    path: str | Path, split: str = "test", *, limit: int | None = None, seed: int = 0, progress: bool = True
+    path: str | Path,
+    split: str = "test",
+    *,
+    split_kind: str = "formula",
+    limit: int | None = None,
+    seed: int = 0,
+    progress: bool = True,
 ) -> EvalSet:
-    """Crystals of one split of a ``clac data build`` directory (with their stored pairs)."""
-    from clac_core.data import load_data_dir
+    """Crystals of one split (of ``split_kind``) of a ``clac data build`` directory (with their
+    stored pairs)."""
+    from clac_core.data.datadir import chemical_systems, load_data_dir
 
     t0 = time.time()
-    data = load_data_dir(path)
+    data = load_data_dir(path, split=split_kind)
     crystals = data.crystals
+    if "chemsys" not in crystals.columns:
+        crystals = crystals.assign(chemsys=chemical_systems(crystals["atomic_numbers"]))
     if split not in set(crystals["split"]):
         raise ValueError(f"{path}: no crystals in split {split!r} (splits: {sorted(set(crystals['split']))})")
     train = crystals[crystals["split"] == "train"]
@@ -119,6 +134,9 @@ def eval_set_from_dir(
         query_views=tuple(sorted({str(v) for v in pairs["view"]} - set(QUERY_EXCLUDED_VIEWS))),
         train_formulas={str(f) for f in train["formula"]},
         train_ids={str(c) for c in train["crystal_id"]},
+        chemsys=[str(c) for c in sel["chemsys"]],
+        train_chemsys={str(c) for c in train["chemsys"]},
+        split_kind=split_kind,
         load_seconds=time.time() - t0,
     )
 
@@ -141,6 +159,7 @@ def eval_set_from_spec(
     spec: str,
     *,
     split: str | None = None,
+    split_kind: str = "formula",
     limit: int | None = None,
     seed: int = 0,
     text_column: str | None = None,
@@ -150,8 +169,10 @@ def eval_set_from_spec(
 
     Args:
         spec: source spec (see :func:`clac_core.corpus.sources.records_from_spec`).
-        split: keep only crystals whose reduced formula falls in this split
-            (:func:`clac_core.corpus.splits.split_of` with ``seed``); None keeps every row.
+        split: keep only crystals whose reduced formula (``split_kind="formula"``) or chemical
+            system ("chemsys") falls in this split (:mod:`clac_core.corpus.splits`, ``seed``);
+            None keeps every row.
+        split_kind: "formula" or "chemsys".
         limit: at most this many crystals.
         seed: split and phrasing seed.
         text_column: CSV column whose texts are the queries (view "given") instead of the
@@ -161,7 +182,13 @@ def eval_set_from_spec(
     t0 = time.time()
     records = _spec_records(spec, seed=seed, limit=None if split else limit, text_column=text_column)
     c = _describe_records(
-        records, split=split, limit=limit, seed=seed, text_column=text_column, progress=progress
+        records,
+        split=split,
+        split_kind=split_kind,
+        limit=limit,
+        seed=seed,
+        text_column=text_column,
+        progress=progress,
     )
     if not c["ids"]:
         raise ValueError(
@@ -181,29 +208,42 @@ def eval_set_from_spec(
         views=views,
         owner=np.asarray(c["owner"], dtype=np.int64),
         query_views=qviews,
+        chemsys=c["chemsys"],
+        split_kind=split_kind,
         load_seconds=time.time() - t0,
     )
 
 
 def _describe_records(
-    records: Any, *, split: str | None, limit: int | None, seed: int, text_column: str | None, progress: bool
+    records: Any,
+    *,
+    split: str | None,
+    split_kind: str = "formula",
+    limit: int | None,
+    seed: int,
+    text_column: str | None,
+    progress: bool,
 ) -> dict[str, list[Any]]:
     """Analyze and describe the kept records: per crystal (ids, formulas, structures,
     properties, facts) and per text (texts, views, owner = the crystal's position)."""
     from tqdm.auto import tqdm
 
-    from clac_core.corpus.splits import split_of
+    from clac_core.corpus.splits import check_split_kind, chemsys_split_of, split_of
     from clac_core.evaluation.queries import facts_record
     from clac_core.text import analyze, describe
 
-    keys = ("ids", "formulas", "structures", "properties", "facts", "texts", "views", "owner")
+    check_split_kind(split_kind)
+    keys = ("ids", "formulas", "chemsys", "structures", "properties", "facts", "texts", "views", "owner")
     c: dict[str, list[Any]] = {k: [] for k in keys}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for rec in tqdm(records, desc="describe", disable=not progress):
             if limit is not None and len(c["ids"]) >= limit:
                 break
-            if split and split_of(rec.formula, seed=seed) != split:
+            system = rec.structure.composition.chemical_system
+            if split and split_kind == "chemsys" and chemsys_split_of(system, seed=seed) != split:
+                continue
+            if split and split_kind == "formula" and split_of(rec.formula, seed=seed) != split:
                 continue
             given = rec.provenance.get(f"text:{text_column}") if text_column else None
             if text_column and not given:
@@ -217,6 +257,7 @@ def _describe_records(
                 c["owner"].append(i)
             c["ids"].append(rec.id)
             c["formulas"].append(rec.formula)
+            c["chemsys"].append(system)
             c["structures"].append(rec.structure)
             c["properties"].append(dict(rec.properties))
             c["facts"].append(facts_record(f, rec.properties))
@@ -232,6 +273,7 @@ def load_eval_set(
     data: str,
     *,
     split: str | None = None,
+    split_kind: str = "formula",
     limit: int | None = None,
     seed: int = 0,
     text_column: str | None = None,
@@ -240,8 +282,16 @@ def load_eval_set(
     """Dispatch ``--data``: a spec (csv:/cifs:/prototypes/decorated) or a data directory."""
     if is_spec(data):
         return eval_set_from_spec(
-            data, split=split, limit=limit, seed=seed, text_column=text_column, progress=progress
+            data,
+            split=split,
+            split_kind=split_kind,
+            limit=limit,
+            seed=seed,
+            text_column=text_column,
+            progress=progress,
         )
     if text_column:
         raise ValueError("--text-column only applies to csv:PATH data")
-    return eval_set_from_dir(data, split or "test", limit=limit, seed=seed, progress=progress)
+    return eval_set_from_dir(
+        data, split or "test", split_kind=split_kind, limit=limit, seed=seed, progress=progress
+    )

@@ -1,7 +1,9 @@
 """Leakage checks: overlap of the evaluated crystals with training data we can see.
 
-Formula and id overlap with the data dir's own train split and with the training data named
-by the checkpoint; optionally, model retrieval on a second corpus never trained on.
+Formula, chemical-system and id overlap with the data dir's own train split and with the
+training data named by the checkpoint (its train split of the kind it was trained on); under
+the chemsys split both chemical-system overlaps must be 0. Optionally, model retrieval on a
+second corpus never trained on.
 """
 
 from __future__ import annotations
@@ -14,25 +16,31 @@ from clac_core.evaluation.dataset import EvalSet
 
 
 def leakage_eval(es: EvalSet, checkpoint_meta: dict[str, Any]) -> dict[str, Any]:
-    """Formula/id overlap of the evaluated crystals with training data we can see."""
-    from clac_core.data import read_crystals
+    """Formula / chemical-system / id overlap of the evaluated crystals with training data we
+    can see (counts of distinct evaluated formulas, systems, ids found in training)."""
+    from clac_core.data.datadir import read_crystal_splits
 
-    formulas = set(es.formulas)
+    formulas, systems = set(es.formulas), set(es.chemsys)
+    extra = checkpoint_meta.get("extra") or {}
     out: dict[str, Any] = {
+        "split_kind": es.split_kind,
         "test_formulas_in_train": None if es.train_formulas is None else len(formulas & es.train_formulas),
+        "test_chemsys_in_train": None if es.train_chemsys is None else len(systems & es.train_chemsys),
         "test_ids_in_train": None if es.train_ids is None else len(set(es.ids) & es.train_ids),
         "checkpoint_data_dir": None,
+        "checkpoint_split_kind": str(extra.get("split") or "formula"),
         "checkpoint_train_formula_overlap": None,
+        "checkpoint_train_chemsys_overlap": None,
         "checkpoint_train_id_overlap": None,
     }
-    data_dir = (checkpoint_meta.get("extra") or {}).get("data_dir")
+    data_dir = extra.get("data_dir")
     if data_dir:
         out["checkpoint_data_dir"] = str(data_dir)
-        cpath = Path(data_dir) / "crystals.parquet"
-        if cpath.is_file():
-            c = read_crystals(data_dir, columns=["crystal_id", "formula", "split"])
+        if (Path(data_dir) / "crystals.parquet").is_file():
+            c = read_crystal_splits(data_dir, out["checkpoint_split_kind"])
             tr = c[c["split"] == "train"]
             out["checkpoint_train_formula_overlap"] = len(formulas & set(tr["formula"].astype(str)))
+            out["checkpoint_train_chemsys_overlap"] = len(systems & set(tr["chemsys"].astype(str)))
             out["checkpoint_train_id_overlap"] = len(set(es.ids) & set(tr["crystal_id"].astype(str)))
         else:
             out["checkpoint_data_dir_missing"] = True

@@ -67,9 +67,15 @@ def load_context(checkpoint: str | Path, data: str, options: EvalOptions) -> Eva
 
     o = options
     dev = torch_device(o.device)
-    read_checkpoint_meta(checkpoint)  # fail fast on a wrong path, before reading data
+    meta = read_checkpoint_meta(checkpoint)  # fail fast on a wrong path, before reading data
     es = load_eval_set(
-        data, split=o.split, limit=o.limit, seed=o.seed, text_column=o.text_column, progress=o.progress
+        data,
+        split=o.split,
+        split_kind=resolve_split_kind(o.split_kind, meta),
+        limit=o.limit,
+        seed=o.seed,
+        text_column=o.text_column,
+        progress=o.progress,
     )
     model = CLaCModel.from_checkpoint(checkpoint, device=dev)
     graphs = build_graphs(es.structures, model.cfg.graph, o.progress)
@@ -85,6 +91,16 @@ def load_context(checkpoint: str | Path, data: str, options: EvalOptions) -> Eva
         device=dev,
         checkpoint_meta=getattr(model, "checkpoint_meta", {}) or {},
     )
+
+
+def resolve_split_kind(kind: str | None, checkpoint_meta: dict[str, Any]) -> str:
+    """``kind`` when given, else the split the checkpoint was trained on (``extra.split``,
+    written by ``clac train``), else "formula" (checkpoints from before the option)."""
+    from clac_core.corpus.splits import check_split_kind
+
+    if kind is None:
+        kind = str((checkpoint_meta.get("extra") or {}).get("split") or "formula")
+    return check_split_kind(kind)
 
 
 def run_sections(ctx: EvalContext, sections: Sequence[Section]) -> dict[str, float]:
@@ -132,6 +148,7 @@ def run_meta(ctx: EvalContext, seconds: dict[str, float]) -> dict[str, Any]:
         "checkpoint_step": ctx.checkpoint_meta.get("step"),
         "data": str(ctx.data),
         "split": es.split,
+        "split_kind": es.split_kind,
         "text_column": o.text_column,
         "counts": {
             "crystals": len(es),

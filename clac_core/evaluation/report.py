@@ -127,7 +127,8 @@ def _md_header(results: dict[str, Any]) -> list[str]:
     return [
         "# CLaC evaluation",
         "",
-        f"Checkpoint `{m['checkpoint']}`, data `{m['data']}`, split `{m['split'] or 'all rows'}`, "
+        f"Checkpoint `{m['checkpoint']}`, data `{m['data']}`, split `{m['split'] or 'all rows'}` "
+        f"(grouped by {m.get('split_kind', 'formula')}), "
         f"{m['counts']['crystals']} crystals, {m['counts']['texts']} texts; queries from views "
         f"{', '.join(m['query_views'])}; {m['repeats']} random pools per size, seed {m['seed']}; "
         f"{m['seconds']['total']:.1f} s on {m['device']}.",
@@ -222,9 +223,11 @@ def _md_leakage(results: dict[str, Any]) -> list[str]:
     lines = [
         "## Leakage",
         "",
-        f"- evaluated formulas also in the data dir's train split: {_fmt(lk['test_formulas_in_train'])}",
-        f"- checkpoint training data: {_fmt(lk['checkpoint_data_dir'])}; formula overlap "
-        f"{_fmt(lk['checkpoint_train_formula_overlap'])}, id overlap {_fmt(lk['checkpoint_train_id_overlap'])}",
+        f"- split grouped by {lk.get('split_kind', 'formula')}; evaluated formulas also in the data dir's "
+        f"train split: {_fmt(lk['test_formulas_in_train'])}; chemical systems: {_fmt(lk.get('test_chemsys_in_train'))}",
+        f"- checkpoint training data: {_fmt(lk['checkpoint_data_dir'])} ({lk.get('checkpoint_split_kind', 'formula')} "
+        f"split); formula overlap {_fmt(lk['checkpoint_train_formula_overlap'])}, chemical-system overlap "
+        f"{_fmt(lk.get('checkpoint_train_chemsys_overlap'))}, id overlap {_fmt(lk['checkpoint_train_id_overlap'])}",
     ]
     sc = lk.get("second_corpus")
     if sc:

@@ -85,7 +85,7 @@ def load_inputs(cfg: ExperimentConfig, data_dir: Path, dist: DistInfo, *, cached
     )
 
     tc = cfg.train
-    data = load_data_dir(data_dir)
+    data = load_data_dir(data_dir, split=tc.split)
     train_pairs = select_pairs(data.pairs, "train", max_pairs=tc.max_pairs, seed=tc.seed)
     if len(train_pairs) < 2:
         raise ValueError(f"{data_dir} has {len(train_pairs)} training pairs; need at least 2")

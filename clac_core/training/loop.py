@@ -134,6 +134,7 @@ class Trainer(TrainStep, TrainReport):
             "epoch": self.epoch,
             "metrics": metrics or {},
             "data_dir": str(self.data_dir),
+            "split": self.tc.split,
             "train_pairs": len(self.train_pairs),
             "train_crystals": self.sampler.num_crystals,
         }
@@ -272,6 +273,7 @@ class Trainer(TrainStep, TrainReport):
                     "epoch": self.epoch,
                     "metrics": {**metrics, "epoch": self.epoch},
                     "data_dir": str(self.data_dir),
+                    "split": self.tc.split,
                 }
                 save_model_only(self.out / "best", self.model, step=self.step, extra=extra)
             self._save_state(self.out / "last", metrics)
