@@ -46,16 +46,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from clac_core.corpus.substitution import (  # noqa: F401  (re-exported)
-    _is_metal,
-    _lambda_path,
-    _Parent,
-    _parents,
-    _parse_species,
-    _radius,
-    _tables,
-)
+from clac_core.corpus.substitution import _Parent, _parents, _radius, _tables
 from clac_core.record import CrystalRecord
+from clac_core.vocab.elements import is_metal
 
 
 def _fmt_oxi(o: int) -> str:
@@ -126,7 +119,7 @@ def _candidate_options(
             syms = [r[0][0] for r in rows]
             oxis = [r[0][1] for r in rows]
         else:
-            rows = [r for r in el_table[e] if _is_metal(r[0])][:top_k]
+            rows = [r for r in el_table[e] if is_metal(r[0])][:top_k]
             syms = [r[0] for r in rows]
             oxis = [0] * len(rows)
         p = np.array([r[1] for r in rows], dtype=float)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from clac_core.vocab.elements import is_metal
+
 
 @dataclass(frozen=True)
 class _Parent:
@@ -98,13 +100,6 @@ def _radius(symbol: str, oxi: int) -> float:
     return float(r or 1.5)
 
 
-@cache
-def _is_metal(symbol: str) -> bool:
-    from pymatgen.core import Element
-
-    return bool(Element(symbol).is_metal)
-
-
 def _parents(max_sites: int) -> list[_Parent]:
     from pymatgen.core import Element
 
@@ -126,7 +121,7 @@ def _parents(max_sites: int) -> list[_Parent]:
             bonding = "ionic"
         elif (
             not guesses
-            and all(Element(e).is_metal for e in elements)
+            and all(is_metal(e) for e in elements)
             and all(e in el_table for e in elements)
         ):
             oxi = tuple(0 for _ in elements)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from clac_core.properties import band_gap_of
 from clac_core.text import templates as T
+from clac_core.vocab.classes import INSULATOR, MAGNETIC, METALLIC, MODERATE_GAP, NARROW_GAP
 from clac_core.text.templates import Picker
 
 if TYPE_CHECKING:
@@ -27,7 +29,7 @@ def caption_text(record: CrystalRecord, f: CrystalFacts, p: Picker) -> str:
     """A short search-box phrase: a few qualifiers + a noun (+ a gap tail), never the formula."""
     proto, noun = _caption_noun(record, f, p)
     quals = _caption_qualifiers(record, f, p)
-    gap = record.properties.get("band_gap", record.properties.get("indirect_gap"))
+    gap = band_gap_of(record.properties)
     if gap is not None and gap == 0:
         quals.append("metallic")
     tail = _gap_tail(gap, p)
@@ -90,7 +92,7 @@ def _caption_qualifiers(record: CrystalRecord, f: CrystalFacts, p: Picker) -> li
         quals.append(p.choice("capfam", fams))
     mag = record.properties.get("total_magnetization")
     if mag is not None:
-        quals.append("magnetic" if abs(mag) >= 0.05 else "non-magnetic")
+        quals.append("magnetic" if MAGNETIC.contains(abs(mag)) else "non-magnetic")
     if record.hypothetical:
         quals.append("hypothetical")
     return quals
@@ -100,10 +102,12 @@ def _gap_tail(gap: float | None, p: Picker) -> str:
     """The caption's band-gap tail ("semiconductor", "with a wide band gap"); "" without a gap."""
     if gap is None:
         return ""
-    if gap == 0:
+    if METALLIC.contains(gap):
         return p.choice("metal_tail", ["metal", "with no band gap", "conductor"])
-    if gap < 1.5:
+    if NARROW_GAP.contains(gap):
         return p.choice("gap_tail", ["with a small band gap", "semiconductor", "narrow-gap semiconductor"])
-    if gap < 3.0:
+    if MODERATE_GAP.contains(gap):
         return p.choice("gap_tail", ["semiconductor", "with a moderate band gap"])
-    return p.choice("gap_tail", ["with a wide band gap", "wide-gap insulator", "insulator"])
+    if INSULATOR.contains(gap):
+        return p.choice("gap_tail", ["with a wide band gap", "wide-gap insulator", "insulator"])
+    return p.choice("gap_tail", ["with a wide band gap", "wide-gap semiconductor"])

@@ -27,41 +27,16 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from clac_core.text import templates as T
-from clac_core.text.caption import _prototype_word, caption_text
+from clac_core.text.caption import caption_text
 from clac_core.text.crystal_views import composition_text, structure_text
 from clac_core.text.facts import CrystalFacts, analyze
-from clac_core.text.property_views import (
-    _fmt_q,
-    _gap_words,
-    _parent_name,
-    properties_text,
-    property_sentences,
-)
+from clac_core.text.property_views import properties_text, property_sentences
 from clac_core.text.templates import Picker
 
 if TYPE_CHECKING:
     from clac_core.record import CrystalRecord
 
-__all__ = [
-    "VIEWS",
-    "CrystalFacts",
-    "Description",
-    "Picker",
-    "T",
-    "_fmt_q",
-    "_gap_words",
-    "_parent_name",
-    "_prototype_word",
-    "analyze",
-    "caption_text",
-    "composition_text",
-    "describe",
-    "properties_text",
-    "property_sentences",
-    "robocrys_text",
-    "structure_text",
-]
+__all__ = ["VIEWS", "Description", "describe"]
 
 VIEWS = ("composition", "structure", "properties", "caption", "query", "query2", "robocrys")
 

@@ -27,85 +27,22 @@ import numpy as np
 
 from clac_core.symmetry import crystal_system_from_number, symmetry_dataset
 from clac_core.text.chemistry import (
-    _ACTINIDES,
-    _ALKALI,
-    _ALKALINE_EARTH,
-    _CHALCOGENS,
-    _HALOGENS,
-    _LANTHANIDES,
-    _METALLOIDS,
-    _NOBLE_GASES,
-    _OTHER_NONMETALS,
-    _OXOANIONS,
-    _PNICTOGENS,
-    _POST_TRANSITION,
-    ANION_NAMES,
-    _anion_class,
-    _anions,
-    _electronegativity,
-    _is_metal,
-    _oxidation_states,
-    _refine_anions,
-    element_family,
+    anion_class as classify_anions,
+    electronegativity,
+    oxidation_states,
+    refine_anions,
 )
 from clac_core.text.geometry import _angles, _conventional_lattice, _dimensionality, polyhedron_name
+from clac_core.text.sites import SiteEnvironment
+from clac_core.vocab.elements import composition_anions, element_family
 
 if TYPE_CHECKING:  # pymatgen is imported lazily: it takes ~1 s
     from pymatgen.core import Composition, Structure
 
-__all__ = [
-    "ANION_NAMES",
-    "_ACTINIDES",
-    "_ALKALI",
-    "_ALKALINE_EARTH",
-    "_CHALCOGENS",
-    "_HALOGENS",
-    "_LANTHANIDES",
-    "_METALLOIDS",
-    "_NOBLE_GASES",
-    "_OTHER_NONMETALS",
-    "_OXOANIONS",
-    "_PNICTOGENS",
-    "_POST_TRANSITION",
-    "CrystalFacts",
-    "SiteEnvironment",
-    "_angles",
-    "_anion_class",
-    "_anions",
-    "_conventional_lattice",
-    "_dimensionality",
-    "_electronegativity",
-    "_is_metal",
-    "_oxidation_states",
-    "_refine_anions",
-    "analyze",
-    "crystal_system_from_number",
-    "element_family",
-    "polyhedron_name",
-    "symmetry_dataset",
-]
+__all__ = ["CrystalFacts", "SiteEnvironment", "analyze"]
 
 # --------------------------------------------------------------------------------------
 # Facts
-
-
-@dataclass(frozen=True)
-class SiteEnvironment:
-    """Local environment of one symmetry-distinct site.
-
-    Attributes:
-        element: element symbol of the site.
-        multiplicity: number of equivalent sites in the input cell.
-        cn: coordination number (bonded neighbours, see module docstring).
-        polyhedron: geometry name ("octahedral", "tetrahedral", ...) or None when unnamed.
-        neighbors: neighbour element -> count, e.g. {"O": 6}.
-    """
-
-    element: str
-    multiplicity: int
-    cn: int
-    polyhedron: str | None
-    neighbors: dict[str, int]
 
 
 @dataclass
@@ -207,8 +144,8 @@ def analyze(
     anions, sites, bond_lengths, dimensionality = _bonded_network(
         structure, elements, anions, equivalent, max_cutoff=max_cutoff, bond_tol=bond_tol
     )
-    anion_class = _anion_class(elements, anions, sites)
-    oxi = _oxidation_states(comp, anions, oxi_max_elements, oxi_max_atoms)
+    anion_class = classify_anions(elements, anions, sites)
+    oxi = oxidation_states(comp, anions, oxi_max_elements, oxi_max_atoms)
     return CrystalFacts(
         formula=comp.reduced_formula,
         elements=elements,
@@ -229,10 +166,10 @@ def analyze(
 def _chemistry(structure: Structure) -> tuple[Composition, list[str], dict[str, str], list[str]]:
     """(composition, elements most electropositive first, element -> family, anions)."""
     comp = structure.composition
-    x_of = {str(e): _electronegativity(str(e)) for e in comp.elements}
+    x_of = {str(e): electronegativity(str(e)) for e in comp.elements}
     elements = sorted(x_of, key=lambda e: (x_of[e], e))
     families = {e: element_family(e) for e in elements}
-    return comp, elements, families, _anions(elements)
+    return comp, elements, families, composition_anions(elements)
 
 
 def _symmetry_fields(structure: Structure, symprec: float) -> tuple[dict[str, Any], np.ndarray]:
@@ -281,7 +218,7 @@ def _bonded_network(
     n = len(structure)
     species = [site.specie.symbol for site in structure]
     ci, cj, images, dist = _neighbor_list(structure, max_cutoff)
-    anions = _refine_anions(anions, elements, species, ci, cj, dist)
+    anions = refine_anions(anions, elements, species, ci, cj, dist)
     bonded = _bonded_mask(n, species, anions, ci, cj, dist, bond_tol)
     sites, bond_lengths = _site_environments(structure, species, equivalent, ci, cj, images, dist, bonded)
 

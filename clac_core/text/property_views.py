@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from clac_core.text import templates as T
+from clac_core.vocab.classes import NON_MAGNETIC, STRONGLY_BOUND, UNSTABLE, gap_word
 from clac_core.text.templates import Picker
 
 if TYPE_CHECKING:
@@ -21,15 +22,8 @@ if TYPE_CHECKING:
 
 
 def _gap_words(gap: float) -> str:
-    if gap == 0:
-        return "metallic (no band gap)"
-    if gap < 1.0:
-        return "a narrow-gap semiconductor"
-    if gap < 3.0:
-        return "a semiconductor"
-    if gap < 4.0:
-        return "a wide-gap semiconductor"
-    return "a wide-gap insulator"
+    word = gap_word(gap)
+    return "metallic (no band gap)" if word == "metallic" else T.with_article(word)
 
 
 def _fmt_q(name: str, value: float) -> str:
@@ -132,12 +126,12 @@ def _energy_phrases(props: dict[str, float], p: Picker) -> list[tuple[str, str]]
     if "formation_energy_per_atom" in props:
         e = props["formation_energy_per_atom"]
         v = _fmt_q("formation_energy_per_atom", e)
-        if e < -1.5:
+        if STRONGLY_BOUND.contains(e):
             w = p.choice("efw", ["thermodynamically stable-looking", "strongly bound"])
             h = p.choice(
                 "efh", [f"a strongly negative formation energy of {v}", f"a formation energy of {v}"]
             )
-        elif e < 0:
+        elif not UNSTABLE.contains(e):
             w = p.choice("efw", ["moderately stable-looking", "favourably formed from the elements"])
             h = p.choice("efh", [f"a negative formation energy of {v}", f"a formation energy of {v}"])
         else:
@@ -158,7 +152,7 @@ def _energy_phrases(props: dict[str, float], p: Picker) -> list[tuple[str, str]]
 def _magnetization_phrase(m: float, p: Picker) -> str:
     """The total magnetization as a predicate ("non-magnetic", "magnetic (2.00 μB)")."""
     v = _fmt_q("total_magnetization", m)
-    if abs(m) < 0.05:
+    if NON_MAGNETIC.contains(abs(m)):
         return p.choice(
             "mag",
             [

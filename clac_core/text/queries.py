@@ -15,7 +15,9 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from clac_core.properties import band_gap_of
 from clac_core.text.templates import Picker
+from clac_core.vocab.classes import LIGHTWEIGHT, METALLIC, NON_MAGNETIC, VERY_DENSE, gap_word
 
 if TYPE_CHECKING:  # pragma: no cover
     from clac_core.record import CrystalRecord
@@ -59,7 +61,7 @@ def _number(v: float, unit: str, p: Picker, slot: str, *, step: float, decimals:
 
 
 def gap_clause(g: float, p: Picker) -> str:
-    if g == 0:
+    if METALLIC.contains(g):
         return p.choice(
             "gap0",
             [
@@ -75,15 +77,7 @@ def gap_clause(g: float, p: Picker) -> str:
             ],
         )
     x = _number(max(g, 0.01), "eV", p, "gapnum", step=0.5, decimals=2)
-    word = (
-        "narrow-gap semiconductor"
-        if g < 1.0
-        else "semiconductor"
-        if g < 3.0
-        else "wide-gap semiconductor"
-        if g < 4.0
-        else "wide-gap insulator"
-    )
+    word = gap_word(g)
     frames = [
         f"band gap {x}",
         f"a band gap of {x}",
@@ -118,16 +112,16 @@ def density_clause(d: float, p: Picker) -> str:
     x = _number(d, p.choice("dunit", ["g/cm³", "g/cm3", "g cm-3"]), p, "dnum", step=1.0, decimals=2)
     frames = [f"density {x}", f"a density of {x}", f"mass density {x}", f"ρ {x}" if not x[0].isdigit() else f"ρ = {x}"]
     c = p.choice("dframe", frames)
-    if d >= 9 and p.coin("dq"):
+    if VERY_DENSE.contains(d) and p.coin("dq"):
         c = f"very dense, {c}"
-    elif d < 2.5 and p.coin("dq"):
+    elif LIGHTWEIGHT.contains(d) and p.coin("dq"):
         c = f"lightweight, {c}"
     return c
 
 
 def magnet_clause(m: float, p: Picker) -> str:
     m = abs(m)
-    if m < 0.05:
+    if NON_MAGNETIC.contains(m):
         return p.choice("mag0", ["non-magnetic", "nonmagnetic", "no magnetic moment", "non-magnetic (0 μB)"])
     x = _number(m, "μB", p, "mnum", step=1.0, decimals=2)
     return p.choice(
@@ -148,7 +142,7 @@ def _noun(f: CrystalFacts, p: Picker) -> str:
 def query_texts(record: CrystalRecord, f: CrystalFacts, seed: int) -> list[tuple[str, str]]:
     """(view, text) pairs: ``query`` and ``query2`` (see the module docstring)."""
     props = {k: float(v) for k, v in record.properties.items() if v == v}
-    gap = props.get("band_gap", props.get("indirect_gap"))
+    gap = band_gap_of(props)
     out: list[tuple[str, str]] = []
     for view in QUERY_VIEWS:
         p = Picker(seed, f"{record.id}|{view}")

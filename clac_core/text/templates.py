@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from clac_core.text.facts import CrystalFacts
+from clac_core.vocab.elements import NAMES
 
 T = TypeVar("T")
 
@@ -77,9 +78,8 @@ def with_article(word: str) -> str:
 
 
 def element_name(symbol: str) -> str:
-    from pymatgen.core import Element
-
-    return Element(symbol).long_name.lower()
+    """ "iron" for "Fe" (the element table's lower-case English name)."""
+    return NAMES[symbol]
 
 
 def ox_token(symbol: str, state: int) -> str:

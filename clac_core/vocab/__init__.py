@@ -1,0 +1,31 @@
+"""The project's vocabulary: the element table and the class words of properties.
+
+One home for the words the text writers write and the query reader reads:
+:mod:`~clac_core.vocab.elements` (symbols, names, families, metal / non-metal, anion and
+oxoanion names) and :mod:`~clac_core.vocab.classes` (class word -> property interval). Base
+layer: plain Python, no pymatgen.
+"""
+
+from __future__ import annotations
+
+from clac_core.vocab.classes import CLASS_WORDS, ClassWord, gap_word
+from clac_core.vocab.elements import (
+    ANION_NAMES,
+    NAMES,
+    SYMBOLS,
+    element_family,
+    is_element,
+    is_metal,
+)
+
+__all__ = [
+    "ANION_NAMES",
+    "CLASS_WORDS",
+    "NAMES",
+    "SYMBOLS",
+    "ClassWord",
+    "element_family",
+    "gap_word",
+    "is_element",
+    "is_metal",
+]
