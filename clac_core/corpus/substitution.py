@@ -101,7 +101,6 @@ def _radius(symbol: str, oxi: int) -> float:
 
 
 def _parents(max_sites: int) -> list[_Parent]:
-    from pymatgen.core import Element
 
     from clac_core.corpus.prototypes import iter_prototypes
 

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 from clac_core.properties import band_gap_of
 from clac_core.text import templates as T
-from clac_core.vocab.classes import INSULATOR, MAGNETIC, METALLIC, MODERATE_GAP, NARROW_GAP
 from clac_core.text.templates import Picker
+from clac_core.vocab.classes import INSULATOR, MAGNETIC, METALLIC, MODERATE_GAP, NARROW_GAP
 
 if TYPE_CHECKING:
     from clac_core.record import CrystalRecord

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from clac_core.text.caption import caption_text
 from clac_core.text.crystal_views import composition_text, structure_text
 from clac_core.text.facts import CrystalFacts, analyze
-from clac_core.text.property_views import properties_text, property_sentences
+from clac_core.text.property_views import properties_text
 from clac_core.text.templates import Picker
 
 if TYPE_CHECKING:

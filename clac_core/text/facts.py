@@ -28,11 +28,13 @@ import numpy as np
 from clac_core.symmetry import crystal_system_from_number, symmetry_dataset
 from clac_core.text.chemistry import (
     anion_class as classify_anions,
+)
+from clac_core.text.chemistry import (
     electronegativity,
     oxidation_states,
     refine_anions,
 )
-from clac_core.text.geometry import _angles, _conventional_lattice, _dimensionality, polyhedron_name
+from clac_core.text.geometry import _conventional_lattice, _dimensionality, polyhedron_name
 from clac_core.text.sites import SiteEnvironment
 from clac_core.vocab.elements import composition_anions, element_family
 

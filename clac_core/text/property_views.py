@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from clac_core.text import templates as T
-from clac_core.vocab.classes import NON_MAGNETIC, STRONGLY_BOUND, UNSTABLE, gap_word
 from clac_core.text.templates import Picker
+from clac_core.vocab.classes import NON_MAGNETIC, STRONGLY_BOUND, UNSTABLE, gap_word
 
 if TYPE_CHECKING:
     from clac_core.record import CrystalRecord
