@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from clac_core.data import load_data_dir, load_graph_cache, text_feature_cache
     from clac_core.evaluation.prompts import ZERO_SHOT_PROMPTS
-    from clac_core.models import load_checkpoint
+    from clac_core.models import CLaCModel
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("checkpoint")
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     a = p.parse_args(argv)
     t0 = time.time()
-    model = load_checkpoint(a.checkpoint, device=a.device)
+    model = CLaCModel.from_checkpoint(a.checkpoint, device=a.device)
     if not model.cfg.graph.symmetry:
         raise SystemExit("needs a checkpoint trained with graph.symmetry (labels come from its graph cache)")
     data = load_data_dir(a.data)

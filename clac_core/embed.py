@@ -309,7 +309,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"clac embed: --out must end in .npy or .parquet, got {args.out.name!r}", file=sys.stderr)
         return 2
     from clac_core.logs import report_skipped
-    from clac_core.models import load_checkpoint
+    from clac_core.models.clip import CLaCModel
 
     progress = not args.quiet
     skipped: list[str] = []
@@ -320,11 +320,11 @@ def run(args: argparse.Namespace) -> int:
             if not structures:
                 print("clac embed: no structures read; nothing written", file=sys.stderr)
                 return 1
-            model = load_checkpoint(args.checkpoint, device=args.device, load_text_backbone=False)
+            model = CLaCModel.from_checkpoint(args.checkpoint, device=args.device, load_text_backbone=False)
             emb = embed_structures(model, structures, args.batch_size, progress)
         else:
             ids, texts = load_texts(args.texts)
-            model = load_checkpoint(args.checkpoint, device=args.device)
+            model = CLaCModel.from_checkpoint(args.checkpoint, device=args.device)
             emb = embed_texts(model, texts, args.batch_size, progress)
     except (FileNotFoundError, ValueError, OSError) as exc:
         print(f"clac embed: {' '.join(str(exc).split())}", file=sys.stderr)

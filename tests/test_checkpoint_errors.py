@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from clac_core.config import load_config
-from clac_core.models import CLaCModel, load_checkpoint, save_checkpoint
+from clac_core.models import CLaCModel, save_checkpoint
 from clac_core.models.checkpoint import CONFIG_NAME, WEIGHTS_NAME, CheckpointError, read_checkpoint_meta
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,7 +34,7 @@ def copy(good: Path, tmp_path: Path) -> Path:
 
 
 def _load(path: Path):
-    return load_checkpoint(path, load_text_backbone=False)
+    return CLaCModel.from_checkpoint(path, load_text_backbone=False)
 
 
 def _edit_config(path: Path, edit) -> None:

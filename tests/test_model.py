@@ -14,7 +14,7 @@ from safetensors.torch import load_file, save_file
 
 from clac_core.config import ModelConfig
 from clac_core.graph import collate, structure_to_graph
-from clac_core.models import CLaCModel, HFTextEncoder, load_checkpoint, save_checkpoint
+from clac_core.models import CLaCModel, HFTextEncoder, save_checkpoint
 from clac_core.models.text import encoder_layers, resolve_text_model
 
 TEXTS = [
@@ -191,8 +191,8 @@ def test_checkpoint_round_trip_cached(full_model, perovskite, tmp_path):
     meta["text_base"]["fingerprint"] = "0" * 16
     (path / "config.json").write_text(json.dumps(meta))
     with pytest.warns(UserWarning, match="fingerprint"):
-        load_checkpoint(path)
-    crystal_only = load_checkpoint(path, load_text_backbone=False)
+        CLaCModel.from_checkpoint(path)
+    crystal_only = CLaCModel.from_checkpoint(path, load_text_backbone=False)
     assert crystal_only.text is None
     with torch.no_grad():
         assert torch.allclose(crystal_only.encode_crystal(batch), full_model.encode_crystal(batch), atol=1e-6)
@@ -205,12 +205,12 @@ def test_checkpoint_missing_non_text_key_raises(crystal_model, tmp_path):
     value = state.pop(key)
     save_file(state, str(path / "model.safetensors"))
     with pytest.raises(ValueError, match="not part of the base text model"):
-        load_checkpoint(path, load_text_backbone=False)
+        CLaCModel.from_checkpoint(path, load_text_backbone=False)
     state[key] = value
     state["crystal.bogus"] = torch.zeros(1)
     save_file(state, str(path / "model.safetensors"))
     with pytest.raises(ValueError, match="does not know"):
-        load_checkpoint(path, load_text_backbone=False)
+        CLaCModel.from_checkpoint(path, load_text_backbone=False)
 
 
 def test_checkpoint_top_k_stores_only_trained_layers(tmp_path):
@@ -239,7 +239,7 @@ def test_checkpoint_top_k_stores_only_trained_layers(tmp_path):
 
 def test_not_a_checkpoint(tmp_path):
     with pytest.raises(FileNotFoundError):
-        load_checkpoint(tmp_path)
+        CLaCModel.from_checkpoint(tmp_path)
 
 
 def test_factorized_cgconv_matches_pyg_cgconv():
@@ -294,7 +294,7 @@ def test_symmetry_checkpoint_round_trip(tmp_path):
     cfg.graph.symmetry = True
     model = CLaCModel(cfg, load_text_backbone=False).eval()
     save_checkpoint(model, tmp_path / "ck", step=1)
-    back = load_checkpoint(tmp_path / "ck", load_text_backbone=False)
+    back = CLaCModel.from_checkpoint(tmp_path / "ck", load_text_backbone=False)
     assert back.cfg.graph.symmetry is True
     s = silicon()
     assert torch.allclose(_embed(model, [s]), _embed(back, [s]), atol=1e-6)

@@ -147,7 +147,7 @@ def test_model_with_quantities_and_aux_head_round_trips(tmp_path) -> None:
 
     from clac_core.config import ModelConfig, load_config
     from clac_core.graph import collate, structure_to_graph
-    from clac_core.models import load_checkpoint, save_checkpoint
+    from clac_core.models import save_checkpoint
     from clac_core.models.clip import CLaCModel
     from clac_core.quantities import FEATURE_DIM
 
@@ -166,7 +166,7 @@ def test_model_with_quantities_and_aux_head_round_trips(tmp_path) -> None:
     assert emb.shape == (1, cfg.embed_dim) and z.shape == (1, 2)
     assert torch.allclose(model.predict_properties(g), z * 3.0 + 2.0)
     save_checkpoint(model, tmp_path / "ck", step=0)
-    again = load_checkpoint(tmp_path / "ck")
+    again = CLaCModel.from_checkpoint(tmp_path / "ck")
     assert torch.allclose(again.aux_mean, torch.full((2,), 2.0))
     assert torch.allclose(again.encode_text(["band gap about 1 eV"]), e[:1], atol=1e-5)
 

@@ -18,6 +18,7 @@ from clac_core.evaluation.context import EvalContext, EvalOptions, Section
 from clac_core.evaluation.formula_free import announce_formula_free, formula_free_section
 from clac_core.evaluation.inverse_design import announce_inverse_design, inverse_design_section
 from clac_core.evaluation.leakage import announce_leakage, leakage_section
+from clac_core.evaluation.mcq import announce_mcq, mcq_section
 from clac_core.evaluation.probes import PROBE_KNN, PROBE_TEST_FRACTION, announce_probes, probes_section
 from clac_core.evaluation.prompts import SMALL_GAP_SPLIT
 from clac_core.evaluation.property_aware import announce_property_aware, property_aware_section
@@ -32,6 +33,7 @@ SECTIONS: list[Section] = [
     Section("probes", probes_section, announce_probes),
     Section("baselines", baselines_section),  # reads the retrieval section's scores of every system
     Section("leakage", leakage_section, announce_leakage),
+    Section("mcq", mcq_section, announce_mcq),
     Section("inverse_design", inverse_design_section, announce_inverse_design),
     Section("formula_free", formula_free_section, announce_formula_free),
     Section("property_aware", property_aware_section, announce_property_aware),
@@ -89,7 +91,7 @@ def load_context(checkpoint: str | Path, data: str, options: EvalOptions) -> Eva
         graphs=graphs,
         emb=emb,
         device=dev,
-        checkpoint_meta=getattr(model, "checkpoint_meta", {}) or {},
+        checkpoint_meta=model.checkpoint_meta,
     )
 
 

@@ -2,7 +2,8 @@
 
 Public API (imported lazily, so ``import clac_core.models`` is cheap)::
 
-    CLaCModel, save_checkpoint, load_checkpoint, CGCNNEncoder, SchNetEncoder, HFTextEncoder
+    CLaCModel (CLaCModel.from_checkpoint), save_checkpoint, read_checkpoint,
+    read_checkpoint_meta, CGCNNEncoder, SchNetEncoder, HFTextEncoder
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ _EXPORTS = {
     "CLaCModel": "clac_core.models.clip",
     "projection_head": "clac_core.models.clip",
     "save_checkpoint": "clac_core.models.checkpoint",
-    "load_checkpoint": "clac_core.models.checkpoint",
+    "read_checkpoint": "clac_core.models.checkpoint",
     "read_checkpoint_meta": "clac_core.models.checkpoint",
     "CGCNNEncoder": "clac_core.models.crystal",
     "SchNetEncoder": "clac_core.models.crystal",

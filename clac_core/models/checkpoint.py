@@ -3,21 +3,25 @@
 Only what differs from the base text model is stored: the crystal encoder, both
 projection heads and the logit scale always; text backbone weights only for the layers that
 were trained (``top_k``: the top k blocks; ``full``: all of it; ``frozen``/``cached``: none).
-Loading rebuilds the model from the stored config (which loads the base text model by
-name) and then overlays the stored tensors; every key that is *not* stored must belong to
-the untouched base text model, otherwise loading fails loudly.
+This module is I/O only: it writes a checkpoint of a model (:func:`save_checkpoint`) and
+reads one back without building a model (:func:`read_checkpoint`: config, weights, meta,
+checks). :meth:`clac_core.models.clip.CLaCModel.from_checkpoint` builds the model from the
+stored config (which loads the base text model by name) and overlays the stored tensors;
+every key that is *not* stored must belong to the untouched base text model
+(:func:`check_state_fits`), otherwise loading fails loudly.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from clac_core.config import model_config_from_dict, to_dict
+from clac_core.config import ModelConfig, model_config_from_dict, to_dict
 
 
 class CheckpointError(ValueError):
@@ -247,47 +251,59 @@ def read_checkpoint_meta(path: str | Path) -> dict[str, Any]:
     return meta
 
 
-def load_checkpoint(
-    path: str | Path, device: str | torch.device = "cpu", *, load_text_backbone: bool = True
-) -> Any:
-    """Rebuild a :class:`~clac_core.models.CLaCModel` from a checkpoint directory (eval mode).
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    """What a checkpoint directory holds, read and checked, before any model is built.
 
-    Never unpickles: reads JSON and safetensors only.
+    Attributes:
+        path: the checkpoint directory.
+        meta: the parsed ``config.json`` (:func:`read_checkpoint_meta`).
+        cfg: the model config rebuilt from ``meta["model_config"]``.
+        state: the stored tensors (CPU, all finite); without the text backbone's when read
+            with ``with_text=False``.
+        text_prefixes: state-dict prefixes of the text backbone that ``state`` holds.
+    """
+
+    path: Path
+    meta: dict[str, Any]
+    cfg: ModelConfig
+    state: dict[str, torch.Tensor]
+    text_prefixes: list[str]
+
+    @property
+    def text_fingerprint(self) -> str | None:
+        """Fingerprint of the base text model the checkpoint was trained on (or None)."""
+        return (self.meta.get("text_base") or {}).get("fingerprint")
+
+
+def read_checkpoint(path: str | Path, *, with_text: bool = True) -> StoredCheckpoint:
+    """Read and check a checkpoint directory: config, model config, weights (no model built).
+
+    Never unpickles: reads JSON and safetensors only. The weights are read and checked here,
+    before a model is allocated, so a damaged file fails fast.
 
     Args:
         path: checkpoint directory.
-        device: where to put the model.
-        load_text_backbone: also load the (base) text backbone; ``False`` gives a
-            crystal-only model (stored text backbone layers are then ignored).
+        with_text: keep the stored text backbone tensors; ``False`` drops them (for a
+            crystal-only model).
 
     Raises:
         FileNotFoundError: not a checkpoint directory.
         CheckpointError: (a ``ValueError``) damaged or out-of-range config, damaged or
-            non-finite weights, stored tensors that do not fit the model, or a missing key
-            outside the base text model.
+            non-finite weights.
     """
-    from clac_core.models.clip import CLaCModel
-
     path = Path(path)
     meta = read_checkpoint_meta(path)
     try:
         cfg = model_config_from_dict(meta["model_config"])
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{path / CONFIG_NAME}: model_config is invalid: {exc}") from exc
-    # Read (and check) the weights before building the model: a damaged file fails fast.
     state = _read_weights(path)
-    model = CLaCModel(cfg, load_text_backbone=load_text_backbone)
     prefixes = list(meta.get("stored_text_prefixes", []))
-    if not load_text_backbone:
+    if not with_text:
         state = {k: v for k, v in state.items() if not k.startswith(TEXT_PREFIX)}
         prefixes = []
-    _check_state_fits(path, state, model.state_dict(), prefixes, cfg.text.name)
-    stored_fp = (meta.get("text_base") or {}).get("fingerprint")
-    if load_text_backbone and stored_fp and model.cfg.text.train_mode != "full":
-        _warn_if_other_text_base(path, model, stored_fp, cfg.text.name)
-    model.load_state_dict(state, strict=False)
-    model.checkpoint_meta = meta
-    return model.to(device).eval()
+    return StoredCheckpoint(path=path, meta=meta, cfg=cfg, state=state, text_prefixes=prefixes)
 
 
 def _read_weights(path: Path) -> dict[str, torch.Tensor]:
@@ -314,19 +330,14 @@ def _read_weights(path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def _check_state_fits(
-    path: Path,
-    state: dict[str, torch.Tensor],
-    expected: dict[str, torch.Tensor],
-    prefixes: list[str],
-    text_name: str,
-) -> None:
-    """Stored tensors ``state`` against the model's ``expected`` state dict.
+def check_state_fits(ckpt: StoredCheckpoint, expected: dict[str, torch.Tensor]) -> None:
+    """The stored tensors of ``ckpt`` against a freshly built model's ``expected`` state dict.
 
     Raises:
-        CheckpointError: an unknown key, a missing key outside the base text model
-            ``text_name``, or a shape that differs from the model's.
+        CheckpointError: an unknown key, a missing key outside the base text model, or a
+            shape that differs from the model's.
     """
+    path, state, prefixes, text_name = ckpt.path, ckpt.state, ckpt.text_prefixes, ckpt.cfg.text.name
     unexpected = sorted(set(state) - set(expected))
     if unexpected:
         raise CheckpointError(
@@ -345,15 +356,18 @@ def _check_state_fits(
             )
 
 
-def _warn_if_other_text_base(path: Path, model: Any, stored_fp: str, text_name: str) -> None:
-    """Warn (at the caller of :func:`load_checkpoint`) when the base text model loaded here
-    is not the one the checkpoint was trained on."""
+def warn_if_other_text_base(ckpt: StoredCheckpoint, model: Any) -> None:
+    """Warn (at the caller of :meth:`CLaCModel.from_checkpoint`) when the base text model
+    loaded into ``model`` is not the one the checkpoint was trained on."""
+    stored_fp = ckpt.text_fingerprint
+    if not stored_fp or model.text is None or ckpt.cfg.text.train_mode == "full":
+        return
     found = text_base_fingerprint(model)
     if found != stored_fp:
         import warnings
 
         warnings.warn(
-            f"checkpoint {path} was trained on a base text model {text_name!r} with fingerprint "
-            f"{stored_fp}, but the one loaded here has {found}; text embeddings will differ",
+            f"checkpoint {ckpt.path} was trained on a base text model {ckpt.cfg.text.name!r} with "
+            f"fingerprint {stored_fp}, but the one loaded here has {found}; text embeddings will differ",
             stacklevel=3,
         )

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from clac_core.config import ModelConfig
+from clac_core.models.checkpoint import check_state_fits, read_checkpoint, warn_if_other_text_base
 from clac_core.models.crystal import build_crystal_encoder
 
 
@@ -39,11 +40,20 @@ class CLaCModel(nn.Module):
         load_text_backbone: load the Hugging Face text backbone now. With ``False`` only
             the hidden size is read from the model's config (cheap); ``encode_crystal`` and
             ``encode_text_features`` work, ``encode_text`` needs :meth:`attach_text_backbone`.
+        checkpoint_meta: the ``config.json`` of the checkpoint the model is loaded from (step,
+            extra, ...); empty for a new model (see :meth:`from_checkpoint`).
     """
 
-    def __init__(self, cfg: ModelConfig, *, load_text_backbone: bool = True) -> None:
+    def __init__(
+        self,
+        cfg: ModelConfig,
+        *,
+        load_text_backbone: bool = True,
+        checkpoint_meta: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__()
         self.cfg = cfg
+        self.checkpoint_meta: dict[str, Any] = dict(checkpoint_meta or {})
         self.crystal = build_crystal_encoder(cfg.crystal, cfg.graph)
         self.text: nn.Module | None = None
         if load_text_backbone:
@@ -160,7 +170,28 @@ class CLaCModel(nn.Module):
     def from_checkpoint(
         cls, path: str | Path, device: str | torch.device = "cpu", *, load_text_backbone: bool = True
     ) -> CLaCModel:
-        """Load a checkpoint directory written by :func:`clac_core.models.save_checkpoint`."""
-        from clac_core.models.checkpoint import load_checkpoint
+        """Rebuild the model of a checkpoint directory written by
+        :func:`~clac_core.models.checkpoint.save_checkpoint` (eval mode).
 
-        return load_checkpoint(path, device=device, load_text_backbone=load_text_backbone)
+        Never unpickles: :func:`~clac_core.models.checkpoint.read_checkpoint` reads and checks
+        JSON and safetensors; the model is built from the stored config and the stored
+        tensors are laid over it.
+
+        Args:
+            path: checkpoint directory.
+            device: where to put the model.
+            load_text_backbone: also load the (base) text backbone; ``False`` gives a
+                crystal-only model (stored text backbone layers are then ignored).
+
+        Raises:
+            FileNotFoundError: not a checkpoint directory.
+            CheckpointError: (a ``ValueError``) damaged or out-of-range config, damaged or
+                non-finite weights, stored tensors that do not fit the model, or a missing key
+                outside the base text model.
+        """
+        ckpt = read_checkpoint(path, with_text=load_text_backbone)
+        model = cls(ckpt.cfg, load_text_backbone=load_text_backbone, checkpoint_meta=ckpt.meta)
+        check_state_fits(ckpt, model.state_dict())
+        warn_if_other_text_base(ckpt, model)
+        model.load_state_dict(ckpt.state, strict=False)
+        return model.to(device).eval()
