@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from clac_core.evaluation.mcq import mcq_markdown
 from clac_core.evaluation.metrics import DIRECTIONS
 from clac_core.evaluation.systems import BASELINES
 
@@ -244,6 +245,7 @@ def _md_leakage(results: dict[str, Any]) -> list[str]:
 MARKDOWN_BLOCKS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "retrieval": _md_retrieval,
     "zero_shot": _md_zero_shot,
+    "mcq": mcq_markdown,
     "probes": _md_probes,
     "leakage": _md_leakage,
 }
