@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from clac_core.config import load_config
     from clac_core.index import build
-    from clac_core.inference import compute_umap
+    from clac_core.index.projection import compute_umap
     from clac_core.models import CLaCModel, save_checkpoint
 
     t0 = time.perf_counter()

@@ -69,7 +69,7 @@ def test_map_fallback_and_projection(explorer):
 
 def test_umap_cache_key_depends_on_checkpoint_and_corpus(explorer, tmp_path):
     from clac_core.index import CorpusIndex
-    from clac_core.inference import umap_cache_path
+    from clac_core.index.projection import umap_cache_path
 
     idx = explorer.index
     p1 = umap_cache_path(idx, tmp_path)

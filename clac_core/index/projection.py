@@ -1,5 +1,7 @@
 """The 2D map of an index: a UMAP fit cached beside the index, or a PCA fallback.
 
+This module owns the map file: :func:`compute_umap` writes it (``umap_<key>.npz`` with
+``crystal_xy`` (N, 2), ``desc_xy`` (M, 2), ``method``) and :func:`load_map` reads it back.
 UMAP costs ~25 s of numba compilation in a fresh process, so it is fitted at index build
 (``clac index build --umap``, ``scripts/make_assets.py``) and never on page load; the cache
 file is keyed by the checkpoint and the corpus, so a rebuilt index never reads a stale map.
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -42,6 +45,22 @@ def compute_umap(index: CorpusIndex, index_dir: str | Path, *, seed: int = 0, n_
     path = umap_cache_path(index, index_dir)
     np.savez(path, crystal_xy=xy[: len(index)], desc_xy=xy[len(index) :], method=np.array("umap"))
     return path
+
+
+def load_map(index: CorpusIndex, index_dir: str | Path) -> dict[str, Any]:
+    """``crystal_xy`` (N, 2), ``desc_xy`` (M, 2) and ``method``: the cached UMAP beside the
+    index, else a PCA map (never a UMAP fit on page load)."""
+    path = umap_cache_path(index, index_dir)
+    if path.exists():
+        with np.load(path, allow_pickle=False) as z:
+            return {"crystal_xy": z["crystal_xy"], "desc_xy": z["desc_xy"], "method": "UMAP"}
+    xy = pca_xy(np.concatenate([index.embeddings, index.desc_embeddings]))
+    n = len(index)
+    return {
+        "crystal_xy": xy[:n],
+        "desc_xy": xy[n:],
+        "method": "PCA (no precomputed UMAP for this index)",
+    }
 
 
 def pca_xy(x: np.ndarray) -> np.ndarray:

@@ -25,12 +25,6 @@ from __future__ import annotations
 from clac_core.embed import ProgressFn, embed_structures, embed_texts
 from clac_core.evaluation.prompts import ZeroShotTask, zero_shot_tasks
 from clac_core.index import CorpusIndex, SearchFilters, checkpoint_hash
-from clac_core.index.projection import (  # compute_umap: scripts/make_assets.py imports it from here
-    compute_umap,
-    pca_xy,
-    umap_cache_path,
-    umap_key,
-)
 from clac_core.inference.explorer import Explorer
 from clac_core.inference.loading import (
     checkpoint_extra,
@@ -82,7 +76,6 @@ __all__ = [
     "build_user_index",
     "checkpoint_extra",
     "checkpoint_hash",
-    "compute_umap",
     "corpus_root",
     "default_checkpoint",
     "default_index",
@@ -95,7 +88,6 @@ __all__ = [
     "list_indexes",
     "load_model",
     "loaded_info",
-    "pca_xy",
     "read_upload",
     "reader_limits",
     "reserve_index_dir",
@@ -106,8 +98,6 @@ __all__ = [
     "shared_index_root",
     "small_batch_threads",
     "symmetry_info",
-    "umap_cache_path",
-    "umap_key",
     "upload_limit_mb",
     "user_index_root",
     "zero_shot_tasks",

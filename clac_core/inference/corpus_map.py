@@ -1,38 +1,20 @@
-"""The 2D map of an index as the app shows it: the UMAP cached at index build (PCA without
-one), one row per crystal and per description, and new embeddings placed on it.
+"""The 2D map of an index as the app shows it: one row per crystal and per description, and
+new embeddings placed on it. The map itself (the UMAP cached at index build, PCA without one)
+is written and read by :mod:`clac_core.index.projection`.
 
 Shape legend: N crystals, M descriptions, D embedding dims, B new points.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-
-from clac_core.index.projection import pca_xy, umap_cache_path
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from clac_core.index import CorpusIndex
-
-
-def load_map(index: CorpusIndex, index_dir: Path) -> dict[str, Any]:
-    """``crystal_xy`` (N, 2), ``desc_xy`` (M, 2) and ``method``: the cached UMAP beside the
-    index, else a PCA map (never a UMAP fit on page load)."""
-    path = umap_cache_path(index, index_dir)
-    if path.exists():
-        with np.load(path, allow_pickle=False) as z:
-            return {"crystal_xy": z["crystal_xy"], "desc_xy": z["desc_xy"], "method": "UMAP"}
-    xy = pca_xy(np.concatenate([index.embeddings, index.desc_embeddings]))
-    n = len(index)
-    return {
-        "crystal_xy": xy[:n],
-        "desc_xy": xy[n:],
-        "method": "PCA (no precomputed UMAP for this index)",
-    }
 
 
 def map_points(index: CorpusIndex, m: dict[str, Any]) -> pd.DataFrame:

@@ -14,8 +14,8 @@ import numpy as np
 from clac_core.embed import embed_structures
 from clac_core.evaluation.prompts import ZeroShotTask
 from clac_core.index import CorpusIndex, SearchFilters, checkpoint_hash
-from clac_core.index.projection import umap_key
-from clac_core.inference.corpus_map import load_map, map_points, project_onto_map
+from clac_core.index.projection import load_map, umap_key
+from clac_core.inference.corpus_map import map_points, project_onto_map
 from clac_core.inference.loading import checkpoint_extra, docs_info, load_model
 from clac_core.inference.locations import default_checkpoint, default_index
 from clac_core.inference.queries import (
