@@ -1,7 +1,8 @@
 """CLaC Explorer: Streamlit entry point (page config, shared sidebar, navigation).
 
 Run with ``streamlit run app.py``. Pages live in ``app_pages/`` and only call
-``clac_core.inference``; ``app_pages/_shared.py`` holds the cached loaders and the sidebar.
+``clac_core.inference``; ``app_pages/ui/`` holds the cached loaders, the sidebar and the
+widgets the pages share.
 The folder is deliberately not called ``pages/``: Streamlit 1.67 still switches to its legacy
 (v1) multipage mode when a ``pages/`` folder sits beside the entry point and the first request
 of the process lands on a sub-page URL, which then bypasses ``st.navigation`` and this sidebar.
@@ -23,7 +24,7 @@ ROOT = Path(__file__).resolve().parent
 if str(ROOT) not in sys.path:  # AppTest does not always put the script folder on sys.path
     sys.path.insert(0, str(ROOT))
 
-from app_pages._shared import favicon, sidebar  # noqa: E402
+from app_pages.ui.sidebar import favicon, sidebar  # noqa: E402
 
 # A local image: a Material-icon or emoji favicon makes the browser fetch it from a font/CDN
 # host, which fails offline and leaks the visit (issue 12, point 7).

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_pages._shared import get_explorer, select_index, session_indexes, session_token
-from clac_core.display import md_escape, plain
+from app_pages.ui.display import md_escape, plain
+from app_pages.ui.loaders import get_explorer
+from app_pages.ui.session import select_index, session_indexes, session_token
 from clac_core.inference import (
     CorpusFolderError,
     build_user_index,

@@ -13,8 +13,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages._shared import get_explorer, selected_points
-from clac_core.display import html_escape, md_escape, plain, property_columns, property_label
+from app_pages.ui.display import html_escape, md_escape, plain, property_columns, property_label
+from app_pages.ui.loaders import get_explorer
+from app_pages.ui.results import selected_points
 from clac_core.inference import read_upload
 from clac_core.symmetry import CRYSTAL_SYSTEMS_HIGH_FIRST as CRYSTAL_SYSTEMS
 

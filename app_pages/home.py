@@ -9,10 +9,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app_pages._shared import get_info
-from clac_core.display import md_escape
-from clac_core.evaluation.inverse_design import headline_rows
-from clac_core.evaluation.report import comparison_rows, headline
+from app_pages.ui.display import md_escape
+from app_pages.ui.loaders import get_info
+from clac_core.inference import eval_summary
 
 st.title("CLaC Explorer")
 st.markdown(
@@ -60,7 +59,8 @@ with right:
 st.subheader("Evaluation")
 if info["eval_results"] is not None:
     res = info["eval_results"]
-    h = headline(res)
+    summary = eval_summary(res)
+    h = summary["headline"]
     st.caption(
         f"`clac eval` on the test split (reduced formulas never seen in training), pool of "
         f"{h['pool_size'] or '?'} crystals; read from `assets/eval/results.json`."
@@ -71,8 +71,8 @@ if info["eval_results"] is not None:
     m2.metric("crystal → text R@10", fmt(h["crystal_to_text_R@10"]))
     m3.metric("zero-shot crystal system", fmt(h["zero_shot_crystal_system_accuracy"]))
     m4.metric("vs best baseline (t→c R@10)", fmt(h["text_to_crystal_R@10_vs_best_baseline"], "×"))
-    st.dataframe(pd.DataFrame(comparison_rows(res)), hide_index=True)
-    inv_rows = headline_rows(res)
+    st.dataframe(pd.DataFrame(summary["comparison"]), hide_index=True)
+    inv_rows = summary["inverse_design"]
     if inv_rows:
         st.markdown(
             "**Property language: inverse design by text** (CLaC's protocol: the query *\"material with "

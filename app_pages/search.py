@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages._shared import display_table, filters_ui, get_explorer, show_results, show_structure
-from clac_core.display import md_escape
+from app_pages.ui.display import md_escape
+from app_pages.ui.filters import filters_ui
+from app_pages.ui.loaders import get_explorer
+from app_pages.ui.results import display_table, show_results
+from app_pages.ui.structure_view import show_structure
 
 EXAMPLES = [
     "a cubic perovskite oxide",

@@ -12,8 +12,9 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from app_pages._shared import display_table, get_explorer, show_results
-from clac_core.display import md_escape, plain
+from app_pages.ui.display import md_escape, plain
+from app_pages.ui.loaders import get_explorer
+from app_pages.ui.results import display_table, show_results
 from clac_core.inference import UploadResult, read_upload, reader_limits, upload_limit_mb
 
 MAX_STRUCTURES_PER_FILE = 5

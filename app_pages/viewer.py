@@ -9,8 +9,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app_pages._shared import get_index, show_structure, structure_tables
-from clac_core.display import MISSING, md_escape, plain, property_columns, property_label
+from app_pages.ui.display import MISSING, md_escape, plain, property_columns, property_label
+from app_pages.ui.loaders import get_index
+from app_pages.ui.structure_view import show_structure, structure_tables
 from clac_core.inference import symmetry_info
 
 st.title("3D viewer")

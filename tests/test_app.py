@@ -127,7 +127,7 @@ def test_search_returns_rows_and_filters_narrow(app_env):
     assert set(res["formula"]) == {"MgO", "SrTiO3", "TiO2", "ZnO"}
     at.multiselect(key="search_sys").set_value(["hexagonal"]).run()
     assert list(_frames(at)[0]["formula"]) == ["ZnO"]
-    from clac_core.viewer3d import js_path
+    from app_pages.ui.viewer3d import js_path
 
     if js_path() is not None:
         assert at.get("iframe")  # the selected crystal's 3D view
@@ -214,7 +214,7 @@ def test_map_follows_an_index_rebuilt_in_the_same_folder(app_env, tmp_path, monk
 
 
 def test_map_selection_opens_in_viewer(app_env):
-    from app_pages._shared import selected_points
+    from app_pages.ui.results import selected_points
 
     at = _app("explorer.py")
     assert at.get("plotly_chart")
@@ -324,7 +324,7 @@ def test_md_escape_leaves_no_link_or_image():
 
     from markdown_it import MarkdownIt
 
-    from clac_core.display import md_escape
+    from app_pages.ui.display import md_escape
 
     for text in (PAYLOAD, "<img src=x onerror=alert(1)>", "**bold** _x_ # head", ":red[x] $x^2$", "a\n# b"):
         out = MarkdownIt("commonmark").render(md_escape(text))
@@ -429,7 +429,7 @@ def test_viewer_conventional_by_default_primitive_toggle(app_env):
 def test_scene_draws_bonds_across_cell_edges():
     from pymatgen.core import Lattice, Structure
 
-    from clac_core.viewer3d import build_scene, poscar_text, symmetrized_cif
+    from app_pages.ui.viewer3d import build_scene, poscar_text, symmetrized_cif
 
     nacl = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     sc = build_scene(nacl)

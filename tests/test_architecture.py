@@ -16,10 +16,10 @@ PKG = Path(__file__).resolve().parents[1] / "clac_core"
 
 # lowest first; a unit may import its own layer and the layers below it
 LAYERS: list[set[str]] = [
-    {"config", "logs", "properties", "record", "symmetry", "quantities", "display"},
+    {"config", "logs", "properties", "record", "symmetry", "quantities"},
     {"io", "fuzz"},
     {"text", "corpus"},
-    {"graph", "viewer3d"},
+    {"graph"},
     {"models", "loss"},
     {"data", "embed", "query_words", "property_search"},
     {"training", "evaluation"},

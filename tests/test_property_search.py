@@ -111,7 +111,7 @@ def test_explorer_property_aware_search(small_index) -> None:
 
 
 def test_results_table_labels_predictions_and_score(small_index) -> None:
-    from clac_core.display import predicted_label, results_table, table_formats
+    from app_pages.ui.display import predicted_label, results_table, table_formats
 
     hits = small_index.search(np.ones(8, np.float32), k=3, rescore=lambda rows, s: s + 1.0)
     table = results_table(hits, ["band_gap"])

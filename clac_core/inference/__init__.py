@@ -17,6 +17,10 @@ Modules, one job each (every name below is importable from ``clac_core.inference
 - :mod:`~clac_core.inference.corpus_map`: the 2D map (cached UMAP or PCA) and projection onto it.
 - :mod:`~clac_core.inference.uploads`: uploaded structure files and indexes of a user's crystals.
 
+The package also passes on the few names of lower layers the pages need (``CorpusIndex``,
+``SearchFilters``, ``embed_structures``, ``structure_to_cif``, ``symmetry_info``, ...), so that a
+page imports ``clac_core.inference`` and the base layer only (``tests/test_architecture.py``).
+
 Shape legend: N crystals, M descriptions, D embedding dims, B queries.
 """
 
@@ -29,6 +33,7 @@ from clac_core.inference.explorer import Explorer
 from clac_core.inference.loading import (
     checkpoint_extra,
     docs_info,
+    eval_summary,
     load_model,
     loaded_info,
 )
@@ -59,6 +64,7 @@ from clac_core.inference.uploads import (
     upload_limit_mb,
 )
 from clac_core.inference.zero_shot import ZERO_SHOT_TASKS
+from clac_core.io import structure_to_cif
 from clac_core.symmetry import symmetry_info
 
 __all__ = [
@@ -82,6 +88,7 @@ __all__ = [
     "docs_info",
     "embed_structures",
     "embed_texts",
+    "eval_summary",
     "encode_query_texts",
     "index_stamp",
     "is_index_dir",
@@ -97,6 +104,7 @@ __all__ = [
     "share_index",
     "shared_index_root",
     "small_batch_threads",
+    "structure_to_cif",
     "symmetry_info",
     "upload_limit_mb",
     "user_index_root",

@@ -56,6 +56,19 @@ def docs_info() -> dict[str, Any]:
     }
 
 
+def eval_summary(results: dict[str, Any]) -> dict[str, Any]:
+    """What Home shows of ``clac eval`` results: ``headline`` numbers, the ``comparison`` rows
+    (model against baselines) and the ``inverse_design`` rows (empty without that section)."""
+    from clac_core.evaluation.inverse_design import headline_rows
+    from clac_core.evaluation.report import comparison_rows, headline
+
+    return {
+        "headline": headline(results),
+        "comparison": comparison_rows(results),
+        "inverse_design": headline_rows(results),
+    }
+
+
 def loaded_info(checkpoint_dir: str | Path | None = None, index_dir: str | Path | None = None) -> dict[str, Any]:
     """What the app has loaded, read from files only: checkpoint ``config.json``, index
     ``manifest.json`` (counts), model card and eval results. No torch, no model, no parquet,

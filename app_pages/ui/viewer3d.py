@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import plotly.graph_objects as go
     from pymatgen.core import Structure
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 Style = Literal["ball-and-stick", "spacefill"]
 
 
@@ -62,7 +62,7 @@ def color_of(symbol: str) -> str:
 
 
 CellChoice = Literal["conventional", "primitive", "as given"]
-SYMPREC = 0.1  # Å, as in clac_core.index.symmetry_info
+SYMPREC = 0.1  # Å, as in clac_core.symmetry.symmetry_info
 
 
 def cell_for_view(structure: Structure, cell: CellChoice = "conventional") -> Structure:
@@ -95,7 +95,7 @@ def cell_for_view(structure: Structure, cell: CellChoice = "conventional") -> St
 def symmetrized_cif(structure: Structure, symprec: float = SYMPREC) -> str:
     """CIF with the space group and only the symmetry-distinct sites (``_symmetry_space_group``
     kept), falling back to P1 when no symmetry is found."""
-    from clac_core.io import structure_to_cif
+    from clac_core.inference import structure_to_cif
 
     try:
         return structure_to_cif(structure, symprec=symprec)

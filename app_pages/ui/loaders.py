@@ -1,0 +1,90 @@
+"""Cached loaders: what is loaded (files only), the corpus index, the model and the Explorer.
+
+All model/index logic lives in ``clac_core.inference``; this module caches and reports.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from app_pages.ui.display import md_escape
+from app_pages.ui.session import current_index_dir
+from clac_core.inference import (
+    CorpusIndex,
+    Explorer,
+    default_checkpoint,
+    docs_info,
+    index_stamp,
+    load_model,
+    loaded_info,
+)
+
+# Loading is split so that each page pays only for what it uses: Home and the sidebar read
+# JSON files (no torch), the 3D viewer needs the index only, and the pages that embed text or
+# crystals load the model (torch + transformers, several seconds on 2 cores) on first use.
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _loaded_info(checkpoint: str, index_dir: str, stamp: tuple[float, ...]) -> dict[str, Any]:
+    return loaded_info(checkpoint, index_dir)  # stamp (file mtimes) re-reads a rewritten index
+
+
+def _stamp(*files: Path) -> tuple[float, ...]:
+    return tuple(f.stat().st_mtime if f.exists() else 0.0 for f in files)
+
+
+@st.cache_resource(show_spinner="Loading the CLaC model…")
+def _load_model(checkpoint: str) -> Any:
+    return load_model(checkpoint)  # one model per process, shared by every index
+
+
+@st.cache_resource(show_spinner="Loading the corpus index…")
+def _load_index(index_dir: str, stamp: str) -> CorpusIndex:
+    # ``stamp`` (inference.index_stamp) is part of the cache key: a rebuilt index is reloaded
+    return CorpusIndex.load(index_dir)
+
+
+@st.cache_resource(show_spinner=False)
+def _explorer_for(checkpoint: str, index_dir: str, stamp: str) -> Explorer:
+    model, index = _load_model(checkpoint), _load_index(index_dir, stamp)
+    return Explorer(model, index, checkpoint=Path(checkpoint), index_dir=Path(index_dir))
+
+
+def _fail(what: str, exc: Exception) -> None:
+    st.error(f"Could not load the {what}: {md_escape(exc)}")
+    st.stop()
+
+
+def get_info() -> dict[str, Any]:
+    """What is loaded (checkpoint + index files; no model), or an error message and st.stop()."""
+    ck, ix = default_checkpoint(), Path(current_index_dir())
+    try:
+        info = dict(_loaded_info(str(ck), str(ix), _stamp(ck / "config.json", ix / "manifest.json", ix / "embeddings.npy")))
+        info.update(docs_info())  # model card + eval results: two small files, always current
+        return info
+    except Exception as exc:  # show, do not crash the page
+        _fail("model or index", exc)
+        raise  # pragma: no cover
+
+
+def get_index() -> CorpusIndex:
+    """The selected corpus index without the model (pages that only look crystals up)."""
+    try:
+        ix = current_index_dir()
+        return _load_index(ix, index_stamp(ix))
+    except Exception as exc:
+        _fail("corpus index", exc)
+        raise  # pragma: no cover
+
+
+def get_explorer() -> Explorer:
+    """The loaded Explorer (model + selected index), or an error message and st.stop()."""
+    try:
+        ix = current_index_dir()
+        return _explorer_for(str(default_checkpoint()), ix, index_stamp(ix))
+    except Exception as exc:
+        _fail("model or index", exc)
+        raise  # pragma: no cover
