@@ -74,6 +74,15 @@ def symmetry_dataset(structure: Structure, symprec: float = 0.1, *, angle_tolera
     )
 
 
+def niggli_lattice(lattice: np.ndarray) -> np.ndarray:
+    """spglib's Niggli-reduced form of a (3, 3) lattice (rows a, b, c in Å); the lattice as
+    given when spglib cannot reduce it."""
+    import spglib
+
+    reduced = spglib.niggli_reduce(lattice)
+    return lattice if reduced is None else np.asarray(reduced, dtype=np.float64)
+
+
 def crystal_system_of(structure: Structure, *, symprec: float = 0.1) -> str:
     """Crystal system ("cubic", "hexagonal", ...) of a structure (P1 when spglib finds nothing)."""
     ds = symmetry_dataset(structure, symprec)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from clac_core.config import GraphConfig
-from clac_core.symmetry import symmetry_dataset
+from clac_core.symmetry import niggli_lattice, symmetry_dataset
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -46,8 +46,6 @@ def symmetry_features(structure: Structure, symprec: float = 0.1) -> tuple[int, 
         (space group number 1..230 or 0, (L,) float32 features): log(b/a), log(c/a),
         cos(alpha), cos(beta), cos(gamma), log(volume per atom / 10 Å³).
     """
-    import spglib
-
     lattice = np.asarray(structure.lattice.matrix, dtype=np.float64)
     try:
         ds = symmetry_dataset(structure, symprec)
@@ -59,8 +57,7 @@ def symmetry_features(structure: Structure, symprec: float = 0.1) -> tuple[int, 
         n_std = len(ds.std_types)
     else:
         number = 0
-        reduced = spglib.niggli_reduce(lattice)
-        shape_lattice = lattice if reduced is None else np.asarray(reduced, dtype=np.float64)
+        shape_lattice = niggli_lattice(lattice)
         n_std = len(structure)
     a, b, c = np.linalg.norm(shape_lattice, axis=1)
     cos = [
