@@ -45,7 +45,7 @@ def no_query_dir(data: Path, out: Path) -> Path:
     """``out``: the data dir without the property-query views (crystals and caches shared)."""
     import pandas as pd
 
-    from clac_core.text.queries import QUERY_VIEWS
+    from clac_core.text.query_views import QUERY_VIEWS
 
     out.mkdir(parents=True, exist_ok=True)
     for name in ("crystals.parquet", "manifest.json", "cache"):

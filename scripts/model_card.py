@@ -216,7 +216,7 @@ is read from files the pipeline wrote (`{a.run}/train_info.json`, `metrics.csv`,
 - Sources: prototypes (pymatgen AFLOW library, with robocrys mineral names), Materials Project
   `mp_37k` (formation energy, band gap, Fermi energy, magnetization), `perov_5`, `carbon_24`
   (read from `../shared/data`). Views per crystal: composition, structure, properties,
-  caption and two formula-free property queries (`clac_core.text.queries`).
+  caption and two formula-free property queries (`clac_core.text.query_views`).
 - Data credit: Materials Project (Jain et al., APL Materials 1, 011002 (2013); CC BY 4.0), through
   the MEGNet benchmark release (Chen et al., Chem. Mater. 31, 3564 (2019)); Perov-5 (Castelli et
   al. 2012) and Carbon-24 (Pickard 2020) through the CDVAE benchmark release (Xie et al. 2021).

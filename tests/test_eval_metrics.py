@@ -17,7 +17,7 @@ from clac_core.evaluation.metrics import (
     retrieval_metrics,
     sample_pools,
 )
-from clac_core.evaluation.queries import (
+from clac_core.evaluation.free_text_rules import (
     QueryRule,
     facts_record,
     load_queries,

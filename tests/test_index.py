@@ -77,7 +77,8 @@ def test_load_rejects_non_index(tmp_path):
 def test_element_table_matches_pymatgen():
     from pymatgen.core.periodic_table import Element
 
-    from clac_core.index import ELEMENT_SYMBOLS, atomic_number
+    from clac_core.index import atomic_number
+    from clac_core.vocab.elements import SYMBOLS as ELEMENT_SYMBOLS
 
     assert len(ELEMENT_SYMBOLS) == 119
     assert all(ELEMENT_SYMBOLS[z] == Element.from_Z(z).symbol for z in range(1, 119))

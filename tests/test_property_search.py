@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from clac_core.vocab.classes import MAGNETIC
+
 
 def test_understand_reads_properties_elements_and_symmetry() -> None:
-    from clac_core.property_search import understand
+    from clac_core.query.intent import understand
 
     it = understand("stable cubic oxide with Li but no Co, band gap around 2 eV")
     assert it.include == ["Li", "O"] and it.exclude == ["Co"]
@@ -23,8 +25,8 @@ def test_understand_reads_properties_elements_and_symmetry() -> None:
 
 
 def test_constraint_match_inside_outside_and_unknown() -> None:
-    from clac_core.property_search import constraint_match
-    from clac_core.quantities import Constraint
+    from clac_core.query.numbers import Constraint
+    from clac_core.query.rerank import constraint_match
 
     above = Constraint("band_gap", 3.0, 8.0, "above", "gap above 3 eV")
     m = constraint_match(above, np.array([4.0, 3.0, 2.0, np.nan]))
@@ -35,7 +37,7 @@ def test_constraint_match_inside_outside_and_unknown() -> None:
 
 
 def test_rerank_prefers_matching_crystals_and_uses_predictions_where_unknown() -> None:
-    from clac_core.property_search import rerank_scores, understand
+    from clac_core.query import rerank_scores, understand
 
     model = np.array([0.9, 0.5, 0.4, 0.3])  # the model alone prefers crystal 0
     cols = {
@@ -145,7 +147,7 @@ def test_explorer_predict_properties_uses_the_aux_head() -> None:
 
 
 def test_anion_words_inside_longer_words_and_density_words() -> None:
-    from clac_core.property_search import understand
+    from clac_core.query.intent import understand
 
     assert understand("gallium arsenide").include == ["Ga", "As"]
     assert set(understand("titanium dioxide").include) == {"Ti", "O"}
@@ -158,7 +160,7 @@ def test_anion_words_inside_longer_words_and_density_words() -> None:
 
 
 def test_families_arity_metals_and_anion_role() -> None:
-    from clac_core.property_search import understand
+    from clac_core.query.intent import understand
 
     it = understand("alkali halide salt")
     fams = dict(it.any_of)
@@ -182,7 +184,7 @@ def test_families_arity_metals_and_anion_role() -> None:
 
 
 def test_negations_and_or_lists() -> None:
-    from clac_core.property_search import understand
+    from clac_core.query.intent import understand
 
     (mag,) = understand("manganese compound that is not magnetic").constraints
     assert mag.prop == "total_magnetization" and mag.hi <= 0.05
@@ -200,7 +202,7 @@ def test_negations_and_or_lists() -> None:
 
 
 def test_composition_wishes_rerank_and_filter() -> None:
-    from clac_core.property_search import rerank_scores, understand
+    from clac_core.query import rerank_scores, understand
 
     model = np.array([0.9, 0.5, 0.4, 0.3])
     els = [{"Na", "Cl", "O"}, {"K", "Br"}, {"Mg", "O"}, {"Cu", "Au"}]
@@ -217,7 +219,7 @@ def test_composition_wishes_rerank_and_filter() -> None:
 
 
 def test_units_other_than_the_canonical_ones_are_converted() -> None:
-    from clac_core.quantities import parse_constraints, to_canonical
+    from clac_core.query.numbers import parse_constraints, to_canonical
 
     (gap,) = parse_constraints("band gap of 500 meV")
     assert gap.prop == "band_gap" and abs(0.5 * (gap.lo + gap.hi) - 0.5) < 1e-9
@@ -232,7 +234,7 @@ def test_units_other_than_the_canonical_ones_are_converted() -> None:
 
 
 def test_a_number_is_narrowed_by_a_class_word_of_the_same_property() -> None:
-    from clac_core.property_search import understand
+    from clac_core.query.intent import understand
 
     (gap,) = understand("band gap below 1 eV but not a metal").constraints
     assert (gap.lo, gap.hi) == (0.05, 1.0)
@@ -243,14 +245,14 @@ def test_a_number_is_narrowed_by_a_class_word_of_the_same_property() -> None:
 
 
 def test_formulas_magnets_transparent_conductors_and_plus_minus() -> None:
-    from clac_core.property_search import understand
+    from clac_core.query.intent import understand
 
     assert understand("ZnO").include == ["Zn", "O"]
     assert understand("LiFePO4-like cathode").include == ["Li", "Fe", "P", "O"]
     assert understand("NO cobalt please").include == []  # capitals, not nitric oxide
     assert understand("DFT study").include == []
     (mag,) = understand("a ferromagnet").constraints
-    assert mag.prop == "total_magnetization" and mag.lo >= 0.5
+    assert mag.prop == "total_magnetization" and mag.lo == MAGNETIC.lo  # the class-word table
     (gap,) = understand("transparent conducting oxide").constraints
     assert gap.prop == "band_gap" and gap.lo >= 3.0  # not a metal
     (gap,) = understand("band gap of 2.0 ± 0.2 eV").constraints
@@ -258,7 +260,7 @@ def test_formulas_magnets_transparent_conductors_and_plus_minus() -> None:
 
 
 def test_a_formula_in_the_query_ranks_that_formula_first() -> None:
-    from clac_core.property_search import rerank_scores, understand
+    from clac_core.query import rerank_scores, understand
 
     it = understand("Zn2O2 polymorphs")
     assert it.formulas == ["ZnO"] and it.include == ["Zn", "O"]
@@ -270,8 +272,8 @@ def test_a_formula_in_the_query_ranks_that_formula_first() -> None:
 
 
 def test_long_and_repetitive_queries_are_read_within_bounds() -> None:
-    from clac_core.property_search import understand
-    from clac_core.quantities import MAX_TEXT_CHARS, parse_constraints
+    from clac_core.query.intent import understand
+    from clac_core.query.numbers import MAX_TEXT_CHARS, parse_constraints
 
     assert parse_constraints("x" * MAX_TEXT_CHARS + " band gap of 2 eV") == []  # read up to the cap
     assert parse_constraints("1" * 5000 + " eV") == []  # a run of digits is not a quantity here

@@ -350,7 +350,7 @@ def _check_number(tok: str, strings: set[str], decimals: list[float], ints: set[
 def test_every_number_in_texts_is_true(real_records: list[CrystalRecord]) -> None:
     from pymatgen.core import Composition
 
-    from clac_core.text.queries import QUERY_VIEWS
+    from clac_core.text.query_views import QUERY_VIEWS
 
     checked = 0
     for rec in real_records:

@@ -146,3 +146,35 @@ def test_electronegativity_table_is_pymatgens():
         for el in Element:
             x = el.X
             assert ELECTRONEGATIVITY[el.symbol] == pytest.approx(x if x == x else 0.0, abs=1e-12), el.symbol
+
+
+def test_eval_rules_judge_class_words_by_the_table():
+    from clac_core.evaluation.free_text_rules import QueryRule, load_queries
+
+    narrow = QueryRule.parse({"classes": ["narrow band gap"]})
+    assert narrow.matches({"band_gap": 0.5}) and not narrow.matches({"band_gap": 1.2})
+    assert not narrow.matches({"band_gap": 0.0}) and not narrow.matches({"band_gap": None})
+    magnetic = QueryRule.parse({"magnetic": True})
+    assert magnetic.matches({"magnetization": -0.2}) and not magnetic.matches({"magnetization": 0.01})
+    with pytest.raises(ValueError, match="unknown class words"):
+        QueryRule.parse({"classes": ["shiny"]})
+    # every class word a rule names is in the table (load_queries validates them)
+    from clac_core.evaluation.free_text_rules import default_queries_path
+
+    for path in (default_queries_path(), default_queries_path().with_name("queries_heldout.yaml")):
+        assert load_queries(path)
+
+
+def test_the_reader_and_the_rules_agree_on_class_words():
+    from clac_core.evaluation.free_text_rules import QueryRule
+    from clac_core.query.numbers import class_constraints
+
+    for text, name in [("a narrow-gap semiconductor", "narrow band gap"), ("an insulator", "insulator"),
+                       ("magnetic", "magnetic"), ("a lightweight solid", "lightweight")]:
+        (c,) = class_constraints(text)
+        w = C.CLASS_WORDS[name]
+        assert c.prop == w.prop and (c.lo, c.hi) == w.reader_interval(), text
+        mid = c.target
+        assert QueryRule.parse({"classes": [name]}).matches(
+            {"band_gap": mid, "magnetization": mid, "density": mid, "formation_energy": mid}
+        ), text

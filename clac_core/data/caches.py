@@ -190,7 +190,7 @@ def _cached_rows(texts: list[str], where: dict[str, tuple[int, int]], files: lis
 
 def _append_quantity_features(pooled: np.ndarray, texts: list[str]) -> np.ndarray:
     """(P, H) -> (P, H + Q), quantity features computed once per unique text."""
-    from clac_core.quantities import quantity_features
+    from clac_core.query.numbers import quantity_features
 
     uniq = list(dict.fromkeys(texts))
     q = quantity_features(uniq)

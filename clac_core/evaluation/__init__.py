@@ -18,7 +18,7 @@ One module per job:
 - :mod:`~clac_core.evaluation.metrics`: retrieval ranks/metrics with honest tie handling,
   pool sampling, classification metrics (pure numpy; no model needed).
 - :mod:`~clac_core.evaluation.lexical`: TF-IDF keyword-search baseline.
-- :mod:`~clac_core.evaluation.queries`: hand-written free-text queries with relevance rules
+- :mod:`~clac_core.evaluation.free_text_rules`: hand-written free-text queries with relevance rules
   (``clac_core/resources/queries.yaml``) and precision@k.
 
 Writes ``results.json`` and ``results.md`` (same folder). JSON layout::

@@ -30,7 +30,7 @@ class EvalSet:
         name: data spec or directory.
         split: split evaluated (None = every row).
         ids, formulas, structures, properties: per crystal (N).
-        facts: per crystal rule-facts dict (:func:`clac_core.evaluation.queries.facts_record`).
+        facts: per crystal rule-facts dict (:func:`clac_core.evaluation.free_text_rules.facts_record`).
         texts, views: all T description texts and their views.
         owner: (T,) crystal index of each text.
         query_views: views eligible as retrieval queries.
@@ -74,7 +74,7 @@ class EvalSet:
 def _analyze_all(structures: Sequence[Any], labels: Sequence[dict[str, str]], properties, progress: bool):
     from tqdm.auto import tqdm
 
-    from clac_core.evaluation.queries import facts_record
+    from clac_core.evaluation.free_text_rules import facts_record
     from clac_core.text import analyze
 
     out = []
@@ -229,7 +229,7 @@ def _describe_records(
     from tqdm.auto import tqdm
 
     from clac_core.corpus.splits import check_split_kind, chemsys_split_of, split_of
-    from clac_core.evaluation.queries import facts_record
+    from clac_core.evaluation.free_text_rules import facts_record
     from clac_core.text import analyze, describe
 
     check_split_kind(split_kind)

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from clac_core.vocab.elements import NAMES
 
 if TYPE_CHECKING:  # pragma: no cover
     from clac_core.evaluation.context import EvalContext
@@ -28,15 +29,10 @@ FORMULA_FREE_VIEWS = ("caption", "properties")
 VIEW_SUFFIX = "_formula_free"
 
 
-@lru_cache(maxsize=1)
-def _element_names() -> dict[str, str]:
-    from pymatgen.core.periodic_table import Element
-
-    return {el.symbol: el.long_name for el in Element}
 
 
 def _elements_of(formula: str) -> list[str]:
-    names = _element_names()
+    names = NAMES
     return sorted({s for s in re.findall(r"[A-Z][a-z]?", formula) if s in names}, key=len, reverse=True)
 
 
@@ -49,7 +45,7 @@ def strip_formula(text: str, formula: str) -> str:
         sym = "|".join(re.escape(e) for e in els)
         # formula-like tokens built only from these elements (Sr2TiO4, TiO2, (SO4)3 ...)
         out = re.sub(rf"(?<![A-Za-z])(?:\(?(?:{sym})[\d.]*\)?[\d.]*){{1,}}(?:[\d.]*[+-])?(?![a-z])", " ", out)
-        names = "|".join(re.escape(_element_names()[e]) for e in els)
+        names = "|".join(re.escape(NAMES[e]) for e in els)
         out = re.sub(rf"\b(?:{names})\b", " ", out, flags=re.IGNORECASE)
     out = re.sub(r"\s+([,.;:)])", r"\1", out)
     out = re.sub(r"\(\s*\)", "", out)

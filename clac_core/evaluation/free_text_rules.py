@@ -15,7 +15,11 @@ Rule keys (values in brackets are ``[min, max]`` ranges, ``null`` = open end):
 - ``crystal_system``: one or a list.
 - ``spacegroup_number``: list of numbers.
 - ``band_gap``, ``formation_energy``, ``nsites``, ``n_elements``, ``density``: ranges.
-- ``magnetic``: true (|total magnetization| >= 0.5 μB per cell) or false (< 0.05).
+- ``magnetic``: true or false, by the class-word table's "magnetic" / "non-magnetic"
+  (:mod:`clac_core.vocab.classes`: at least 0.05 μB per cell, or below).
+- ``classes``: class words of :data:`clac_core.vocab.classes.CLASS_WORDS` ("narrow band gap",
+  "semiconductor", "insulator", "dense", ...); the crystal's value must have every one. Rules
+  whose query uses a class word say so here, so they mean what the writers and the reader mean.
 - ``dimensionality``: one of 0-3 or a list.
 - ``polyhedra_any``: coordination polyhedra names present on some site ("octahedral", ...).
 - ``cn_any``: coordination numbers present on some site.
@@ -34,6 +38,8 @@ from typing import Any
 
 import numpy as np
 
+from clac_core.vocab.classes import CLASS_WORDS
+
 RANGE_KEYS = ("band_gap", "formation_energy", "nsites", "n_elements", "density")
 LIST_KEYS = (
     "elements_all",
@@ -44,13 +50,19 @@ LIST_KEYS = (
     "polyhedra_any",
     "cn_any",
     "spacegroup_number",
+    "classes",
 )
 ONE_OR_LIST_KEYS = ("anion_class", "crystal_system", "dimensionality")
 OTHER_KEYS = ("magnetic", "anion_class_contains", "cation_polyhedra", "label_contains")
 RULE_KEYS = frozenset(RANGE_KEYS + LIST_KEYS + ONE_OR_LIST_KEYS + OTHER_KEYS)
 
-MAGNETIC_ON = 0.5  # μB per cell
-MAGNETIC_OFF = 0.05
+# rule-facts key of each class-word property
+_FACT_OF = {
+    "band_gap": "band_gap",
+    "formation_energy_per_atom": "formation_energy",
+    "density": "density",
+    "total_magnetization": "magnetization",
+}
 
 
 def default_queries_path() -> Path:
@@ -88,6 +100,9 @@ class QueryRule:
             elif key in LIST_KEYS:
                 if not isinstance(value, (list, tuple)) or not value:
                     raise ValueError(f"{key} must be a non-empty list, got {value!r}")
+                unknown = [v for v in value if key == "classes" and v not in CLASS_WORDS]
+                if unknown:
+                    raise ValueError(f"unknown class words {unknown}; known: {sorted(CLASS_WORDS)}")
                 cond[key] = tuple(value)
             elif key in ONE_OR_LIST_KEYS:
                 cond[key] = tuple(value) if isinstance(value, (list, tuple)) else (value,)
@@ -119,6 +134,15 @@ def _in_range(value: Any, lo: float | None, hi: float | None) -> bool:
     return (lo is None or value >= lo) and (hi is None or value <= hi)
 
 
+def _has_class(name: str, f: dict[str, Any]) -> bool:
+    """Whether the crystal's value of the class word's property has that class (unknown: no)."""
+    word = CLASS_WORDS[name]
+    v = f.get(_FACT_OF[word.prop])
+    if v is None:
+        return False
+    return word.contains(abs(v) if word.prop == "total_magnetization" else v)
+
+
 def _check(key: str, want: Any, f: dict[str, Any]) -> bool:
     elements = set(f.get("elements") or ())
     if key in RANGE_KEYS:
@@ -142,10 +166,9 @@ def _check(key: str, want: Any, f: dict[str, Any]) -> bool:
     if key in ONE_OR_LIST_KEYS:
         return f.get(key) is not None and f.get(key) in want
     if key == "magnetic":
-        m = f.get("magnetization")
-        if m is None or np.isnan(m):
-            return False
-        return abs(m) >= MAGNETIC_ON if want else abs(m) < MAGNETIC_OFF
+        return _has_class("magnetic" if want else "non-magnetic", f)
+    if key == "classes":
+        return all(_has_class(name, f) for name in want)
     if key == "anion_class_contains":
         return want in str(f.get("anion_class") or "").lower()
     if key == "cation_polyhedra":

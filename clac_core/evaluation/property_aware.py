@@ -67,7 +67,7 @@ def aux_head_errors(pred: dict[str, np.ndarray], dft: dict[str, np.ndarray]) -> 
 
 def _free_text(ctx: EvalContext, scores_for: Any, variants: dict[str, Any], path: Any) -> dict[str, Any]:
     """P@10 of every variant and of lexical search on one query file."""
-    from clac_core.evaluation.queries import load_queries, precision_at_k, relevance_matrix
+    from clac_core.evaluation.free_text_rules import load_queries, precision_at_k, relevance_matrix
     from clac_core.evaluation.systems import system
 
     queries = load_queries(path)
@@ -134,9 +134,9 @@ def _inverse_design(
 
 
 def property_aware_section(ctx: EvalContext) -> dict[str, Any]:
-    from clac_core.evaluation.queries import default_queries_path, load_queries
+    from clac_core.evaluation.free_text_rules import default_queries_path, load_queries
     from clac_core.evaluation.systems import system
-    from clac_core.property_search import composition_columns, rerank_scores, understand
+    from clac_core.query import composition_columns, rerank_scores, understand
 
     es, emb = ctx.es, ctx.emb
     n = len(es)

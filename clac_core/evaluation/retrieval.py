@@ -65,7 +65,7 @@ def free_text_eval(
     es: EvalSet, emb: Embeddings, names: Sequence[str], queries_path: str | Path | None = None, k: int = 10
 ) -> dict[str, dict[str, Any]]:
     """Precision@k of the hand-written queries over all evaluated crystals, per system."""
-    from clac_core.evaluation.queries import load_queries, precision_at_k, relevance_matrix
+    from clac_core.evaluation.free_text_rules import load_queries, precision_at_k, relevance_matrix
 
     queries = load_queries(queries_path)
     texts = [q.text for q in queries]

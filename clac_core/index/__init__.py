@@ -22,7 +22,6 @@ from clac_core.index.build import (
     records_from_specs,
 )
 from clac_core.index.filters import (
-    ELEMENT_SYMBOLS,
     Categories,
     CorpusIndexError,
     FilterColumns,
@@ -33,7 +32,6 @@ from clac_core.index.projection import compute_umap, pca_xy, umap_cache_path, um
 from clac_core.index.store import INDEX_VERSION, METADATA_COLUMNS, CorpusIndex
 
 __all__ = [
-    "ELEMENT_SYMBOLS",
     "INDEX_VERSION",
     "METADATA_COLUMNS",
     "PREDICTED_PREFIX",

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from clac_core.vocab.elements import ATOMIC_NUMBER
+
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
@@ -58,19 +60,9 @@ class SearchFilters:
         )
 
 
-# Element symbols by atomic number (index 0 unused), so element filters need no pymatgen import.
-ELEMENT_SYMBOLS: tuple[str, ...] = ("",) + tuple(
-    "H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As Se Br "
-    "Kr Rb Sr Y Zr Nb Mo Tc Ru Rh Pd Ag Cd In Sn Sb Te I Xe Cs Ba La Ce Pr Nd Pm Sm Eu Gd Tb Dy Ho Er "
-    "Tm Yb Lu Hf Ta W Re Os Ir Pt Au Hg Tl Pb Bi Po At Rn Fr Ra Ac Th Pa U Np Pu Am Cm Bk Cf Es Fm Md "
-    "No Lr Rf Db Sg Bh Hs Mt Ds Rg Cn Nh Fl Mc Lv Ts Og".split()
-)
-_Z_OF = {s: z for z, s in enumerate(ELEMENT_SYMBOLS) if s}
-
-
 def atomic_number(symbol: str) -> int:
     """Atomic number of an element symbol, any case ("o", "Ti"); CorpusIndexError if unknown."""
-    z = _Z_OF.get(str(symbol).strip().capitalize())
+    z = ATOMIC_NUMBER.get(str(symbol).strip().capitalize())
     if z is None:
         raise CorpusIndexError(f"unknown element symbol {symbol!r}")
     return z

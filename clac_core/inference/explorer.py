@@ -18,7 +18,7 @@ from clac_core.index.projection import load_map, umap_key
 from clac_core.inference.corpus_map import map_points, project_onto_map
 from clac_core.inference.loading import checkpoint_extra, docs_info, load_model
 from clac_core.inference.locations import default_checkpoint, default_index
-from clac_core.inference.queries import (
+from clac_core.inference.search import (
     encode_query_texts,
     property_columns,
     property_rescorer,
@@ -96,8 +96,8 @@ class Explorer:
 
     @staticmethod
     def understand(query: str) -> Any:
-        """The :class:`clac_core.property_search.QueryIntent` of a query (``.describe()`` for the page)."""
-        from clac_core.property_search import understand
+        """The :class:`clac_core.query.intent.QueryIntent` of a query (``.describe()`` for the page)."""
+        from clac_core.query.intent import understand
 
         return understand(query)
 

@@ -60,7 +60,7 @@ def property_columns(index: CorpusIndex) -> tuple[dict[str, np.ndarray], list[fr
     }
     elements = [frozenset(str(e).split()) for e in md.get("elements", [""] * len(md))]
     systems = np.asarray(md.get("crystal_system", [""] * len(md))).astype(str)
-    from clac_core.property_search import composition_columns
+    from clac_core.query.rerank import composition_columns
 
     cols.update(composition_columns(elements))  # once per index, not per query
     if "formula" in md:
@@ -72,8 +72,8 @@ def property_rescorer(
     intent: Any, cols: dict[str, np.ndarray], elements: list[frozenset[str]], systems: np.ndarray
 ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """``rescore(rows, scores)`` for :meth:`CorpusIndex.search`: fused score of the rows'
-    match to ``intent`` (a :class:`clac_core.property_search.QueryIntent`) and their cosine."""
-    from clac_core.property_search import rerank_scores
+    match to ``intent`` (a :class:`clac_core.query.intent.QueryIntent`) and their cosine."""
+    from clac_core.query.rerank import rerank_scores
 
     def rescore(rows: np.ndarray, scores: np.ndarray) -> np.ndarray:
         sub = {c: v[rows] for c, v in cols.items()}

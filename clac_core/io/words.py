@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from clac_core.io.errors import ParseError, StructureReadError
 from clac_core.io.limits import _Limits
+from clac_core.vocab.elements import ISOTOPE_SYMBOLS, is_element
 
 if TYPE_CHECKING:
     from pymatgen.core import Structure
@@ -19,9 +20,7 @@ if TYPE_CHECKING:
 def is_element_symbol(symbol: str) -> bool:
     """True for a real element symbol as written (``"Na"``, ``"D"``); False for ``"Xx"``,
     ``"123"``, ``"*"``, ``"X"`` or ``"Uue"``."""
-    from pymatgen.core import Element
-
-    return bool(re.fullmatch(r"[A-Z][a-z]?", symbol)) and Element.is_valid_symbol(symbol)
+    return bool(re.fullmatch(r"[A-Z][a-z]?", symbol)) and (is_element(symbol) or symbol in ISOTOPE_SYMBOLS)
 
 
 def _number(text: Any) -> float | None:

@@ -62,7 +62,7 @@ def text_feature_size(cfg: TextEncoderConfig, hidden_size: int) -> int:
     """Width of the text features the projection head reads: H (+ quantity features)."""
     if not cfg.quantities:
         return int(hidden_size)
-    from clac_core.quantities import FEATURE_DIM
+    from clac_core.query.numbers import FEATURE_DIM
 
     return int(hidden_size) + FEATURE_DIM
 
@@ -71,7 +71,7 @@ def append_quantities(pooled: torch.Tensor, texts: Sequence[str], cfg: TextEncod
     """(B, H) pooled features -> (B, F): the number-aware features appended when ``cfg.quantities``."""
     if not cfg.quantities:
         return pooled
-    from clac_core.quantities import quantity_features
+    from clac_core.query.numbers import quantity_features
 
     q = torch.from_numpy(quantity_features(list(texts))).to(device=pooled.device, dtype=pooled.dtype)
     return torch.cat([pooled, q], dim=-1)
@@ -168,7 +168,7 @@ class HFTextEncoder(nn.Module):
 
     def features(self, texts: Sequence[str]) -> torch.Tensor:
         """B texts -> (B, F): pooled backbone features, then (``cfg.quantities``) the
-        number-aware features of :func:`clac_core.quantities.quantity_features`."""
+        number-aware features of :func:`clac_core.query.numbers.quantity_features`."""
         if isinstance(texts, str):
             texts = [texts]
         pooled = self(self.tokenize(texts))  # (B, H)

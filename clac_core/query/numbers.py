@@ -18,12 +18,15 @@ Shape legend: Q = :data:`FEATURE_DIM` feature columns.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
+
+from clac_core.vocab.classes import COMPILED as CLASS_PATTERNS
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,14 @@ class Constraint:
         label, unit = LABELS[self.prop]
         fmt = lambda x: f"{x:.3g}"  # noqa: E731
         if self.kind == "class":
-            rng = f"= {fmt(self.lo)}" if self.lo == self.hi else f"{fmt(self.lo)}–{fmt(self.hi)}"
+            if self.lo == self.hi:
+                rng = f"= {fmt(self.lo)}"
+            elif math.isinf(self.hi):
+                rng = f"≥ {fmt(self.lo)}"
+            elif math.isinf(self.lo):
+                rng = f"< {fmt(self.hi)}"
+            else:
+                rng = f"{fmt(self.lo)}–{fmt(self.hi)}"
             return f"{self.text} ({label} {rng} {unit})"
         if self.kind == "above":
             return f"{label} > {fmt(self.lo)} {unit}"
@@ -96,7 +106,10 @@ class Constraint:
             return self.lo
         if self.kind == "below":
             return max(self.hi, g.lo) if self.prop != "formation_energy_per_atom" else self.hi
-        return 0.5 * (self.lo + self.hi)
+        # an open-ended class ("wide gap": 3 eV and up) is centred within the grid
+        lo = self.lo if math.isfinite(self.lo) else g.lo
+        hi = self.hi if math.isfinite(self.hi) else g.hi
+        return 0.5 * (lo + hi)
 
 
 # Texts are read up to this many characters (the training texts are at most 636): the time a
@@ -156,27 +169,6 @@ _KEYWORDS: list[tuple[str, str]] = [
     (r"magneti|moment|spin", "total_magnetization"),
     (r"modul|\bgpa\b", "_ignore"),
 ]
-_CLASSES: list[tuple[str, str, float, float]] = [  # (regex, property, lo, hi)
-    (r"no\s+(?:band\s+)?gap|zero[\s-](?:band[\s-])?gap|gapless|without\s+a\s+(?:band\s+)?gap", "band_gap", 0.0, 0.0),
-    (r"\bnon[\s-]?metallic\b|\bnon[\s-]?conducting\b", "band_gap", 0.05, 8.0),
-    # "metal" as a noun means metallic ("a metal", "non-magnetic metal", "a metal with ..."),
-    # but not as an element family or adjective ("transition metal oxide", "metal phosphate")
-    (r"(?<!non-)(?<!non)(?<!non )\bmetallic\b|(?<!transition )(?<!alkali )(?<!earth )(?<!noble )(?<!rare-earth )\bmetals?\b"
-     r"(?=\s*(?:$|[,.;:)!?]|(?:with|that|which|and|or|for|in|having|whose|of|like|\()\b))"
-     r"|(?<!semi)\bconductors?\b|\bconducting\b|\bsemimetal", "band_gap", 0.0, 0.0),
-    (r"narrow[\s-](?:band[\s-])?gap|small\s+(?:band\s+)?gap", "band_gap", 0.05, 1.2),
-    (r"wide[\s-](?:band[\s-])?gap|large\s+(?:band\s+)?gap|ultra[\s-]?wide", "band_gap", 3.0, 8.0),
-    (r"\binsulat(?:or|ors|ing)\b|\bdielectric\b", "band_gap", 3.0, 8.0),
-    (r"\bsemiconduct(?:or|ors|ing)\b", "band_gap", 0.1, 3.5),
-    (r"\bnon[\s-]?magnetic\b|\bdiamagnetic\b|\bno\s+(?:net\s+)?(?:magnetic\s+)?moment|\bunpolari[sz]ed", "total_magnetization", 0.0, 0.05),
-    (r"(?<!non-)(?<!non)(?<!non )\b(?:ferro|ferri)?magnetic\b|\bmagnet\b|spin[\s-]polari[sz]ed", "total_magnetization", 0.5, 20.0),
-    (r"\b(?:very\s+)?dense\b|\bheavy\b|\bhigh[\s-]density\b", "density", 7.0, 24.0),
-    (r"\blight[\s-]?weight\b|\blow[\s-]density\b|\blight\s+(?:material|compound|solid|crystal)s?\b",
-     "density", 0.0, 3.0),
-    (r"\bunstable\b|positive\s+formation\s+energy|energetically\s+unfavou?rable", "formation_energy_per_atom", 0.0, 2.0),
-    (r"\bstrongly\s+bound\b|very\s+stable|highly\s+stable", "formation_energy_per_atom", -4.5, -1.5),
-]
-_CLASSES_RE = [(re.compile(r, re.IGNORECASE), p, lo, hi) for r, p, lo, hi in _CLASSES]
 _KEYWORDS_RE = [(re.compile(r, re.IGNORECASE), p) for r, p in _KEYWORDS]
 
 
@@ -292,15 +284,17 @@ def parse_constraints(text: str) -> list[Constraint]:
 
 def class_constraints(text: str) -> list[Constraint]:
     """The class words of ``text`` ("metallic", "wide band gap", "non-magnetic"), at most one
-    per property (the first in the class table), whether or not a number covers it too."""
+    per property (the first in the class-word table's reading order,
+    :data:`clac_core.vocab.classes.READ_ORDER`), whether or not a number covers it too."""
     t = " ".join(str(text)[:MAX_TEXT_CHARS].split())
     found: dict[str, Constraint] = {}
-    for rx, prop, lo, hi in _CLASSES_RE:
-        if prop in found:
+    for rx, word in CLASS_PATTERNS:
+        if word.prop in found:
             continue
         m = rx.search(t)
         if m:
-            found[prop] = Constraint(prop, lo, hi, "class", m.group(0))
+            lo, hi = word.reader_interval()
+            found[word.prop] = Constraint(word.prop, lo, hi, "class", m.group(0))
     return list(found.values())
 
 

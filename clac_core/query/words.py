@@ -1,6 +1,6 @@
 """What chemistry words in a search query mean, beyond property numbers.
 
-Read by :func:`clac_core.property_search.understand`:
+Read by :func:`clac_core.query.intent.understand`:
 
 * element families ("alkali", "transition metal", "rare earth", "halide", "chalcogenide",
   "pnictide", "noble metal"): at least one element of the family must be present;
@@ -10,7 +10,7 @@ Read by :func:`clac_core.property_search.understand`:
 * negations that flip a class word ("not magnetic", "is not a metal", "not an oxide"), rewritten
   into the words the parsers already read ("non-magnetic", "non-metallic", "no O").
 
-Family membership comes from the one element-family table (:func:`clac_core.text.chemistry.element_family`);
+Family membership comes from the one element table (:mod:`clac_core.vocab.elements`);
 "chalcogenide" and "pnictide" follow the textbook anion sets (S, Se, Te; N, P, As, Sb, Bi).
 Plain Python; no model. Shape legend: N crystals.
 """
@@ -18,7 +18,19 @@ Plain Python; no model. Shape legend: N crystals.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
+
+from clac_core.vocab.elements import (
+    ATOMIC_NUMBER,
+    CHALCOGENIDE_ANIONS,
+    NOBLE_METALS,
+    PNICTIDE_ANIONS,
+    RARE_EARTHS,
+    composition_anions,
+    element_family,
+    is_metal,
+)
 
 # (pattern, label shown to the user, family names of element_family or explicit symbols)
 _FAMILY_WORDS: list[tuple[str, str, tuple[str, ...]]] = [
@@ -26,13 +38,13 @@ _FAMILY_WORDS: list[tuple[str, str, tuple[str, ...]]] = [
      ("alkaline-earth metal",)),
     (r"\balkali\b(?![\s-]*earth)(?:[\s-]metals?)?", "an alkali metal", ("alkali metal",)),
     (r"\btransition[\s-]metals?\b", "a transition metal", ("transition metal",)),
-    (r"\brare[\s-]earths?\b", "a rare-earth element", ("lanthanide", "Sc", "Y")),
+    (r"\brare[\s-]earths?\b", "a rare-earth element", RARE_EARTHS),
     (r"\blanthan(?:ide|oid)s?\b", "a lanthanide", ("lanthanide",)),
     (r"\bactin(?:ide|oid)s?\b", "an actinide", ("actinide",)),
     (r"\bhalides?\b|\bhalogens?\b", "a halogen", ("halogen",)),
-    (r"\bchalcogenides?\b", "a chalcogen (S, Se, Te)", ("S", "Se", "Te")),
-    (r"\bpnictides?\b|\bpnictogens?\b", "a pnictogen (N, P, As, Sb, Bi)", ("N", "P", "As", "Sb", "Bi")),
-    (r"\bnoble[\s-]metals?\b", "a noble metal", ("Ru", "Rh", "Pd", "Ag", "Os", "Ir", "Pt", "Au")),
+    (r"\bchalcogenides?\b", "a chalcogen (S, Se, Te)", CHALCOGENIDE_ANIONS),
+    (r"\bpnictides?\b|\bpnictogens?\b", "a pnictogen (N, P, As, Sb, Bi)", PNICTIDE_ANIONS),
+    (r"\bnoble[\s-]metals?\b", "a noble metal", NOBLE_METALS),
 ]
 _FAMILY_RE = [(re.compile(p, re.IGNORECASE), label, members) for p, label, members in _FAMILY_WORDS]
 
@@ -62,15 +74,11 @@ _NEGATIONS: list[tuple[re.Pattern[str], str]] = [
 
 @lru_cache(maxsize=1)
 def _family_table() -> dict[str, frozenset[str]]:
-    """Family name -> element symbols (Z <= 103), from the one element-family table."""
-    from pymatgen.core.periodic_table import Element
-
-    from clac_core.text.chemistry import element_family
-
+    """Family name -> element symbols (Z <= 103), from the one element table."""
     table: dict[str, set[str]] = {}
-    for el in Element:
-        if el.Z <= 103:
-            table.setdefault(element_family(el.symbol), set()).add(el.symbol)
+    for s, z in ATOMIC_NUMBER.items():
+        if z <= 103:
+            table.setdefault(element_family(s), set()).add(s)
     return {k: frozenset(v) for k, v in table.items()}
 
 
@@ -106,7 +114,7 @@ def asks_all_metal(query: str) -> bool:
     return bool(_ALL_METAL_RE.search(query))
 
 
-def rewrite_negations(query: str, anion_elements: dict[str, list[str]]) -> str:
+def rewrite_negations(query: str, anion_elements: Mapping[str, Sequence[str]]) -> str:
     """``query`` with negated class words rewritten: "not magnetic" -> "non-magnetic",
     "is not a metal" -> "non-metallic", "not stable" -> "unstable", "not an oxide" -> "no O"
     (the anion element of an -ide word, from ``anion_elements``)."""
@@ -126,8 +134,6 @@ def composition_facts(elements: frozenset[str]) -> tuple[int, bool, frozenset[st
 
     Anions as the crystal-facts layer reads them from the composition alone (the most
     electronegative non-metals when a less electronegative element is present)."""
-    from clac_core.text.chemistry import composition_anions, is_metal
-
     els = sorted(elements)
     return len(els), bool(els) and all(is_metal(e) for e in els), frozenset(composition_anions(els))
 

@@ -9,7 +9,7 @@ Modules, one job each: :mod:`~clac_core.text.facts` (``analyze``, ``CrystalFacts
 :mod:`~clac_core.text.geometry` (polyhedra, dimensionality); :mod:`~clac_core.text.templates`
 (``Picker`` and shared wording); one module per view (:mod:`~clac_core.text.crystal_views`,
 :mod:`~clac_core.text.property_views`, :mod:`~clac_core.text.caption`,
-:mod:`~clac_core.text.queries`); :mod:`~clac_core.text.describe` puts them together.
+:mod:`~clac_core.text.query_views`); :mod:`~clac_core.text.describe` puts them together.
 
 Importing this package is cheap (numpy only); pymatgen, spglib and robocrys are imported
 inside the functions that use them.

@@ -10,7 +10,7 @@ Views (one :class:`Description` each):
   value in words and in numbers with units from :data:`clac_core.properties.QUANTITIES`.
 - ``caption``: a short search-box style phrase, never the formula.
 - ``query`` / ``query2``: formula-free property queries with numbers written many ways
-  (:mod:`clac_core.text.queries`).
+  (:mod:`clac_core.text.query_views`).
 - ``robocrys`` (opt-in): robocrystallographer's full description (slow, ~2 s).
 
 Texts never state a fact that is not known: no gap wording without a band gap, no
@@ -18,7 +18,7 @@ oxidation states unless guessed, no mineral or prototype name unless labelled.
 
 Each view is written in its own module: :mod:`~clac_core.text.crystal_views` (composition,
 structure), :mod:`~clac_core.text.property_views` (properties), :mod:`~clac_core.text.caption`
-and :mod:`~clac_core.text.queries`; this module puts them together (:func:`describe`).
+and :mod:`~clac_core.text.query_views`; this module puts them together (:func:`describe`).
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def describe(
         robocrys: also add a "robocrys" view (slow, seconds per crystal).
         facts: precomputed :func:`analyze` output for ``record.structure`` (saves time).
         query_views: add the formula-free property queries (``query``, ``query2``; see
-            :mod:`clac_core.text.queries`).
+            :mod:`clac_core.text.query_views`).
 
     Returns:
         Descriptions in view order: composition, structure, [properties], caption,
@@ -109,7 +109,7 @@ def describe(
         out.append(Description("properties", props))
     out.append(Description("caption", caption_text(record, facts, picker("caption"))))
     if query_views:
-        from clac_core.text.queries import query_texts
+        from clac_core.text.query_views import query_texts
 
         out += [Description(v, t) for v, t in query_texts(record, facts, seed)]
     if robocrys:

@@ -35,6 +35,8 @@ NAMES: dict[str, str] = dict(zip(SYMBOLS[1:], _NAMES, strict=True))
 NAME_ALIASES: dict[str, str] = {"aluminium": "Al", "caesium": "Cs", "sulphur": "S"}
 SYMBOL_OF_NAME: dict[str, str] = {**{n: s for s, n in NAMES.items()}, **NAME_ALIASES}
 ATOMIC_NUMBER: dict[str, int] = {s: z for z, s in enumerate(SYMBOLS) if s}
+# Hydrogen isotopes that structure files (and pymatgen) accept as species symbols.
+ISOTOPE_SYMBOLS: tuple[str, ...] = ("D", "T")
 
 # --------------------------------------------------------------------------------------
 # Families: every element has exactly one primary family, so texts never contradict

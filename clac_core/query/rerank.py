@@ -1,0 +1,153 @@
+"""Property-aware re-rank: how well each crystal meets a :class:`~clac_core.query.intent.QueryIntent`.
+
+:func:`rerank_scores` fuses the model's cosine score with the match of each crystal to the
+intent, over known DFT values, or over values predicted from the crystal (the model's aux
+head, ``predicted_<property>`` columns) where no DFT value is known.
+
+Numpy only (no model, no pandas). Shape legend: N crystals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from clac_core.properties import PREDICTED_PREFIX
+from clac_core.query.intent import QueryIntent
+from clac_core.query.numbers import LABELS, Constraint
+from clac_core.vocab.classes import STABLE
+
+# how far outside a stated interval a value may lie before its match halves (per property unit)
+SCALES = {"band_gap": 0.35, "formation_energy_per_atom": 0.25, "density": 0.6, "total_magnetization": 0.5}
+FUSION_WEIGHT = 2.0  # property match (0..1) x weight + model cosine (about -1..1)
+
+
+def constraint_match(c: Constraint, values: np.ndarray) -> np.ndarray:
+    """(N,) match in [0, 1] of values to one constraint; NaN (unknown) -> 0.
+
+    Inside a range or bound: 1. A point ("around 2 eV", a plain number): decays with the
+    distance to the stated value. Outside: decays with the distance to the interval.
+    """
+    scale = SCALES[c.prop]
+    x = np.asarray(values, dtype=np.float64)
+    if c.kind in ("value", "approx"):
+        dist = np.abs(x - 0.5 * (c.lo + c.hi))
+    else:
+        dist = np.maximum(c.lo - x, 0.0) + np.maximum(x - c.hi, 0.0)
+    m = np.exp(-dist / scale)
+    return np.where(np.isfinite(m), m, 0.0)
+
+
+def property_values(columns: Mapping[str, np.ndarray], prop: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(values, predicted) for one property: DFT values where known, else the
+    ``predicted_<prop>`` column; ``predicted`` (N,) bool marks which came from the model."""
+    known = np.asarray(columns.get(prop, np.full(n, np.nan)), dtype=np.float64)
+    pred = np.asarray(columns.get(f"{PREDICTED_PREFIX}{prop}", np.full(n, np.nan)), dtype=np.float64)
+    if prop == "band_gap":  # properties.band_gap_of, per row: band_gap, else min(direct, indirect)
+        alt = [np.asarray(columns[k], dtype=np.float64) for k in ("direct_gap", "indirect_gap") if k in columns]
+        if alt:
+            known = np.where(np.isnan(known), np.fmin.reduce(alt), known)
+    use_pred = np.isnan(known) & np.isfinite(pred)
+    if prop == "band_gap":
+        pred = np.clip(pred, 0.0, None)
+    if prop == "total_magnetization":
+        known, pred = np.abs(known), np.abs(pred)
+    return np.where(use_pred, pred, known), use_pred
+
+
+def property_match(
+    intent: QueryIntent,
+    columns: Mapping[str, np.ndarray],
+    n: int,
+    *,
+    elements: list[set[str]] | None = None,
+    crystal_systems: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(match (N,) in [0, 1], allowed (N,) bool) of every crystal for ``intent``.
+
+    ``match`` averages the numeric constraints (and "stable", and crystal-system words);
+    ``allowed`` applies the element include/exclude lists as hard filters."""
+    parts = []
+    for c in intent.constraints:
+        vals, _ = property_values(columns, c.prop, n)
+        parts.append(constraint_match(c, vals))
+    if intent.stable:
+        vals, _ = property_values(columns, "formation_energy_per_atom", n)
+        parts.append(constraint_match(Constraint(STABLE.prop, -10.0, STABLE.hi, "below", STABLE.name), vals))
+    if intent.crystal_systems and crystal_systems is not None:
+        cs = np.asarray([str(x).lower() for x in crystal_systems])
+        parts.append(np.isin(cs, intent.crystal_systems).astype(np.float64))
+    if elements is not None:
+        parts += _composition_parts(intent, elements, columns)
+    match = np.mean(parts, axis=0) if parts else np.zeros(n)
+    allowed = np.ones(n, dtype=bool)
+    if elements is not None and (intent.include or intent.exclude or intent.any_of):
+        inc, exc = set(intent.include), set(intent.exclude)
+        groups = [set(g) for _, g in intent.any_of]
+        allowed = np.fromiter(
+            (inc <= els and not (exc & els) and all(g & els for g in groups) for els in elements),
+            dtype=bool,
+            count=n,
+        )
+    return match, allowed
+
+
+# optional precomputed columns (see composition_columns): number of elements, metals only, anions
+COMPOSITION_COLUMNS = ("composition_n_elements", "composition_all_metal", "composition_anions")
+
+
+def composition_columns(elements: list[frozenset[str]] | list[set[str]]) -> dict[str, np.ndarray]:
+    """The composition facts of N crystals as columns (N,) that ``rerank_scores`` reads when
+    present: computing them once per index keeps them out of every query's time."""
+    from clac_core.query.words import composition_facts
+
+    facts = [composition_facts(els if isinstance(els, frozenset) else frozenset(els)) for els in elements]
+    anions = np.empty(len(facts), dtype=object)
+    anions[:] = [f[2] for f in facts]
+    return {
+        "composition_n_elements": np.array([f[0] for f in facts], dtype=np.int64),
+        "composition_all_metal": np.array([f[1] for f in facts], dtype=bool),
+        "composition_anions": anions,
+    }
+
+
+def _composition_parts(
+    intent: QueryIntent, elements: list[set[str]], columns: Mapping[str, np.ndarray]
+) -> list[np.ndarray]:
+    """(N,) 0/1 match per composition wish: number of elements, metals only, named anions."""
+    parts = []
+    if intent.n_elements or intent.all_metal or intent.anions:
+        comp = columns if all(c in columns for c in COMPOSITION_COLUMNS) else composition_columns(elements)
+        if intent.n_elements:
+            parts.append((comp["composition_n_elements"] == intent.n_elements).astype(np.float64))
+        if intent.all_metal:
+            parts.append(np.asarray(comp["composition_all_metal"], dtype=np.float64))
+        for a in intent.anions:
+            parts.append(np.fromiter((a in s for s in comp["composition_anions"]), dtype=np.float64))
+    if intent.formulas and "formula" in columns:  # the formula written first, its relatives next
+        parts.append(np.isin(np.asarray(columns["formula"], dtype=object), intent.formulas).astype(np.float64))
+    return parts
+
+
+def rerank_scores(
+    model_scores: np.ndarray,
+    intent: QueryIntent,
+    columns: Mapping[str, np.ndarray],
+    *,
+    elements: list[set[str]] | None = None,
+    crystal_systems: np.ndarray | None = None,
+    weight: float = FUSION_WEIGHT,
+) -> np.ndarray:
+    """Fused scores (N,): ``weight * match + model score``; crystals the element lists
+    exclude get -inf. With an empty intent the model's scores come back unchanged."""
+    s = np.asarray(model_scores, dtype=np.float64)
+    if intent.is_empty():
+        return s
+    match, allowed = property_match(intent, columns, len(s), elements=elements, crystal_systems=crystal_systems)
+    return np.where(allowed, weight * match + s, -np.inf)
+
+
+def known_properties() -> dict[str, tuple[str, str]]:
+    """Property -> (label, unit) of the quantities the parser understands."""
+    return dict(LABELS)
