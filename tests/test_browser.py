@@ -85,15 +85,37 @@ def page(server):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         pg = browser.new_page(viewport={"width": 1400, "height": 1700})
         pg.set_default_timeout(90_000)
+        pg.add_init_script(RUN_WATCH)
         pg.on("request", lambda r: REQUESTS.append(r.url))
         yield pg
         browser.close()
 
 
+# Installed in every page before the app's own scripts: the time of the last user input
+# (click, key, typing, file choice) and the time the last script run started, read from the
+# script state Streamlit writes on its root element (``data-test-script-state``).
+RUN_WATCH = """
+window.__clacActed = 0;
+window.__clacRunStart = 0;
+for (const type of ["click", "keydown", "input", "change"]) {
+  window.addEventListener(type, () => { window.__clacActed = performance.now(); }, true);
+}
+new MutationObserver(() => {
+  const app = document.querySelector("[data-testid='stApp']");
+  if (app && app.getAttribute("data-test-script-state") === "running") {
+    window.__clacRunStart = performance.now();
+  }
+}).observe(document, {subtree: true, attributes: true, attributeFilter: ["data-test-script-state"]});
+"""
+
+
 def _settle(page) -> None:
-    """Wait until Streamlit has finished the script run: no running indicator, no stale elements."""
-    page.wait_for_timeout(700)
+    """Wait until Streamlit has finished the script run that the last user input started: a run
+    began after the input, the app reports it is not running, no running indicator, no stale
+    elements."""
     page.wait_for_function(
+        "window.__clacRunStart >= window.__clacActed && "
+        "document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state') === 'notRunning' && "
         "!document.querySelector('[data-testid=\"stStatusWidget\"]') && "
         "document.querySelectorAll('[data-stale=\"true\"]').length === 0",
         timeout=90_000,

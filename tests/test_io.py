@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import itertools
 import json
 import random
+import types
 import warnings
 from pathlib import Path
 
@@ -540,9 +542,14 @@ def test_isolated_atom_is_a_reader_error() -> None:
     assert len(read_structures(_cif(sites=(("Na", "Na", None),)).encode(), filename="one.cif")[0]) == 1
 
 
-def test_time_budget_stops_a_slow_read() -> None:
-    # 60 sites x 192 operations = 11,520 candidate positions: allowed with a large max_sites,
-    # then the expansion runs longer than the tiny budget
+def test_time_budget_stops_a_slow_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 60 sites x 192 operations = 11,520 candidate positions: allowed with a large max_sites.
+    # The budget's clock moves 1 s per reading, so the read is over its 0.01 s at the first
+    # check, however fast this machine is (no assumption about how long a read takes).
+    from clac_core.io import budget
+
+    ticks = itertools.count()
+    monkeypatch.setattr(budget, "time", types.SimpleNamespace(monotonic=lambda: float(next(ticks))))
     text = _cif(a=30, b=30, c=30, sites=tuple(("Na", "Na", None) for _ in range(60)), space_group="F m -3 m")
     with pytest.raises(cio.ReadTimeoutError, match=r"took longer than 0.01 s \(time_budget\)") as err:
         read_structures(text.encode(), filename="slow.cif", max_sites=20_000, time_budget=0.01)
