@@ -38,9 +38,11 @@ class GraphConfig:
 
 @dataclass
 class CrystalEncoderConfig:
-    """Graph encoder for crystals."""
+    """Crystal encoder (clac_core.models.crystal)."""
 
-    kind: Literal["cgcnn", "schnet"] = "cgcnn"
+    # cgcnn / schnet: graph networks trained here; chgnet: frozen pretrained CHGNet crystal
+    # features (cached once per crystal) + a head; cgcnn+chgnet: both, concatenated before the head
+    kind: Literal["cgcnn", "schnet", "chgnet", "cgcnn+chgnet"] = "cgcnn"
     hidden_dim: int = 128  # atom feature width inside the conv stack
     num_layers: int = 4  # message-passing layers
     out_dim: int = 256  # pooled crystal feature width (before the projection head)
@@ -62,7 +64,7 @@ class TextEncoderConfig:
     top_k_layers: int = 2
     # Append number-aware features to the pooled text features: what the text states about
     # band gap, formation energy, density and magnetization (value, range, bound or class
-    # word) as soft memberships over a grid per property (clac_core.quantities).
+    # word) as soft memberships over a grid per property (clac_core.query.numbers).
     quantities: bool = False
 
 

@@ -182,14 +182,16 @@ def embed_structures(
     callback: ProgressFn | None = None,
     desc: str = "crystals",
 ) -> Any:
-    """Normalized crystal embeddings (B, D) float32 numpy; graphs are built batch by batch."""
-    from clac_core.graph import collate, structure_to_graph
+    """Normalized crystal embeddings (B, D) float32 numpy; graphs are built batch by batch (with
+    frozen CHGNet features computed on the fly when the model's crystal encoder reads them)."""
+    from clac_core.graph.cache import collate
+    from clac_core.graph.pretrained import structures_to_graphs
 
     model.eval()
-    device, gcfg = _device(model), model.cfg.graph
+    device = _device(model)
 
     def encode(i: int, j: int) -> Any:
-        return model.encode_crystal(collate([structure_to_graph(s, gcfg) for s in structures[i:j]]).to(device))
+        return model.encode_crystal(collate(structures_to_graphs(structures[i:j], model.cfg)).to(device))
 
     return _batched(
         len(structures), batch_size, encode, dim=model.cfg.embed_dim, desc=desc, bar=progress, callback=callback
@@ -241,7 +243,8 @@ def embed_and_predict_structures(
     import numpy as np
 
     from clac_core.data import inverse_aux_transform
-    from clac_core.graph import collate, structure_to_graph
+    from clac_core.graph.cache import collate
+    from clac_core.graph.pretrained import structures_to_graphs
 
     names = _aux_names(model)
     if not names:
@@ -250,10 +253,10 @@ def embed_and_predict_structures(
     import torch
 
     model.eval()
-    device, gcfg, d = _device(model), model.cfg.graph, model.cfg.embed_dim
+    device, d = _device(model), model.cfg.embed_dim
 
     def encode(i: int, j: int) -> Any:
-        emb, z = model.encode_crystal_aux(collate([structure_to_graph(s, gcfg) for s in structures[i:j]]).to(device))
+        emb, z = model.encode_crystal_aux(collate(structures_to_graphs(structures[i:j], model.cfg)).to(device))
         return torch.cat([emb, z * model.aux_std + model.aux_mean], dim=1)  # (b, D + K)
 
     out = _batched(len(structures), batch_size, encode, dim=d + len(names), desc=desc, bar=progress, callback=callback)

@@ -147,8 +147,15 @@ class PairDataset:
 
         if self.structures is None:
             raise ValueError("this dataset was built without structures (no augmentation)")
-        structs = self.structures(list(crystal_rows))
-        return collate([structure_to_graph(augment_structure(s, rng), self.graphs.cfg) for s in structs])
+        rows = list(crystal_rows)
+        graphs = [structure_to_graph(augment_structure(s, rng), self.graphs.cfg) for s in self.structures(rows)]
+        pre = getattr(self.graphs, "pretrained", None)
+        if pre is not None:  # frozen pretrained features: the original crystal's (not recomputed per draw)
+            import torch
+
+            for g, r in zip(graphs, rows, strict=True):
+                g.pretrained = torch.from_numpy(np.array(pre[int(r) : int(r) + 1], dtype=np.float32))
+        return collate(graphs)
 
     def collate(
         self, positions: Sequence[int] | np.ndarray, *, rng: np.random.Generator | None = None

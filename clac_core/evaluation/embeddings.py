@@ -41,12 +41,24 @@ class Embeddings:
     seconds: float = 0.0
 
 
-def build_graphs(structures: Sequence[Any], graph_cfg: Any, progress: bool = True) -> list[Any]:
+def build_graphs(
+    structures: Sequence[Any], model_cfg: Any, progress: bool = True, *, cache_root: Path | None = None
+) -> list[Any]:
+    """Graphs of ``structures`` for a model (:class:`~clac_core.config.ModelConfig`), with the
+    frozen pretrained features its crystal encoder reads: from the cache under ``cache_root``
+    (a data dir's ``cache/``, filled where missing) or computed now."""
     from tqdm.auto import tqdm
 
-    from clac_core.graph import structure_to_graph
+    from clac_core.graph.pretrained import feature_kind, structures_to_graphs
 
-    return [structure_to_graph(s, graph_cfg) for s in tqdm(structures, desc="graphs", disable=not progress)]
+    kind = feature_kind(model_cfg.crystal)
+    feats = None
+    if kind is not None and cache_root is not None:
+        from clac_core.data.crystal_features import cached_pretrained_features
+
+        feats = cached_pretrained_features(cache_root, structures, kind, progress=progress)
+    structures = list(tqdm(structures, desc="graphs", disable=not progress))
+    return structures_to_graphs(structures, model_cfg, features=feats)
 
 
 class _TextFeatures:

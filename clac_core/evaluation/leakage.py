@@ -61,7 +61,7 @@ def second_corpus_eval(ctx: EvalContext, check_train_overlap: bool) -> dict[str,
         seed=o.seed,
         progress=o.progress,
     )
-    g2 = build_graphs(es2.structures, ctx.model.cfg.graph, o.progress)
+    g2 = build_graphs(es2.structures, ctx.model.cfg, o.progress)
     emb2, _ = compute_embeddings(
         ctx.model, es2, g2, seed=o.seed, batch_size=o.batch_size, progress=o.progress
     )

@@ -80,7 +80,8 @@ def load_context(checkpoint: str | Path, data: str, options: EvalOptions) -> Eva
         progress=o.progress,
     )
     model = CLaCModel.from_checkpoint(checkpoint, device=dev)
-    graphs = build_graphs(es.structures, model.cfg.graph, o.progress)
+    data_cache = Path(data) / "cache" if (Path(data) / "crystals.parquet").is_file() else None
+    graphs = build_graphs(es.structures, model.cfg, o.progress, cache_root=data_cache)
     emb, _ = compute_embeddings(model, es, graphs, seed=o.seed, batch_size=o.batch_size, progress=o.progress)
     return EvalContext(
         checkpoint=checkpoint,

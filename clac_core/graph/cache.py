@@ -75,6 +75,8 @@ class GraphCache:
     Arrays: ``z`` (sum N,) int16, ``edge_index`` (2, sum E) int32 local to each graph,
     ``edge_dist`` (sum E,) float32, ``node_offsets`` / ``edge_offsets`` (n + 1,) int64.
     With ``cfg.symmetry`` also ``sg`` (n,) int16 and ``lat`` (n, L) float32 per graph.
+    :meth:`with_pretrained` adds frozen pretrained crystal features ``pretrained`` (n, F),
+    given to each graph as (1, F); they live in their own cache, not in the ``.npz``.
     ``cache[i]`` returns a fresh ``Data``. Saved as ``.npz`` and loaded with
     ``allow_pickle=False``; the graph config travels inside the file and must match on load.
     """
@@ -104,6 +106,15 @@ class GraphCache:
         self.ids = list(ids) if ids is not None else None
         if ids is not None and len(self.ids) != len(self):
             raise ValueError(f"{len(self.ids)} ids for {len(self)} graphs")
+        self.pretrained: np.ndarray | None = None
+
+    def with_pretrained(self, features: np.ndarray) -> GraphCache:
+        """Attach (n, F) pretrained crystal features (row i -> graph i); returns self."""
+        features = np.asarray(features, dtype=np.float32)
+        if features.ndim != 2 or features.shape[0] != len(self):
+            raise ValueError(f"pretrained features of shape {features.shape} for {len(self)} graphs")
+        self.pretrained = features
+        return self
 
     # -- building ----------------------------------------------------------------------
     @classmethod
@@ -198,6 +209,8 @@ class GraphCache:
                 "sg": torch.tensor([int(self.sg[i])], dtype=torch.long),
                 "lat": torch.from_numpy(np.array(self.lat[i : i + 1], dtype=np.float32)),
             }
+        if self.pretrained is not None:
+            extra["pretrained"] = torch.from_numpy(np.array(self.pretrained[i : i + 1], dtype=np.float32))
         return Data(
             z=torch.from_numpy(self.z[a:b].astype(np.int64)),
             edge_index=torch.from_numpy(self.edge_index[:, c:d].astype(np.int64)),

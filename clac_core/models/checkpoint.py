@@ -49,7 +49,7 @@ CONFIG_RANGES: dict[tuple[str, str], tuple[type, float | None, float | None]] = 
     ("", "max_logit_scale"): (float, -20.0, 20.0),
 }
 CONFIG_CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
-    ("crystal", "kind"): ("cgcnn", "schnet"),
+    ("crystal", "kind"): ("cgcnn", "schnet", "chgnet", "cgcnn+chgnet"),
     ("text", "train_mode"): ("frozen", "cached", "top_k", "full"),
 }
 MAX_CONFIG_BYTES = 10_000_000  # a config.json is a few kB

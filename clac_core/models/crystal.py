@@ -1,4 +1,5 @@
-"""Crystal graph encoders: CGCNN (default) and SchNet, both ``forward(batch) -> (B, out_dim)``.
+"""Crystal encoders: CGCNN (default), SchNet, and frozen CHGNet features alone or beside CGCNN,
+all ``forward(batch) -> (B, out_dim)``.
 
 Both consume batches from :func:`clac_core.graph.collate` (fields ``z``, ``edge_index``,
 ``edge_dist``, ``batch``) and never recompute neighbours, so periodic images found by the
@@ -10,8 +11,8 @@ message passing over nearest neighbours alone cannot tell, say, a cubic from a s
 tetragonal cell, and crystal-system prompts need exactly that.
 Both run on plain PyTorch + torch_geometric (no torch-scatter / torch-sparse needed).
 
-Shape legend: N atoms, E edges, G Gaussians, F element features, H hidden, B crystals,
-L lattice features.
+Shape legend: N atoms, E edges, G Gaussians, F element (or pretrained crystal) features,
+H hidden, B crystals, L lattice features.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from torch_geometric.nn import CGConv, global_mean_pool
 
 from clac_core.config import CrystalEncoderConfig, GraphConfig
 from clac_core.graph import NUM_LATTICE_FEATURES, element_features, gaussian_expand
+from clac_core.graph.pretrained import FEATURE_DIMS, feature_kind
 from clac_core.symmetry import CRYSTAL_SYSTEMS, crystal_system_from_number
 
 
@@ -205,7 +207,96 @@ class SchNetEncoder(nn.Module):
         return self.head(_with_symmetry(self, pooled, batch))  # (B, H or 2H) -> (B, out_dim)
 
 
-CRYSTAL_ENCODERS: dict[str, type[nn.Module]] = {"cgcnn": CGCNNEncoder, "schnet": SchNetEncoder}
+# --------------------------------------------------------------------------------------
+# encoders over frozen pretrained crystal features (CHGNet), alone or beside CGCNN
+# --------------------------------------------------------------------------------------
+# Kind "chgnet": the frozen 64-d CHGNet crystal feature of each crystal (batch field
+# ``pretrained``, see clac_core.graph.pretrained) -> BatchNorm (the features are not
+# standardized) -> Linear to H, with the symmetry embedding when graph.symmetry, -> the 2-layer
+# head. CHGNet's message passing (pretrained on ~1.5 M Materials Project frames) is not trained
+# here. Kind "cgcnn+chgnet": CGCNN's pooled atoms concatenated with the projected CHGNet feature
+# (and the symmetry embedding) before the head, so the graph network learns what the frozen
+# feature misses. Both take CGCNN's batches; the model API stays encode_crystal(batch).
+
+
+def _pretrained(batch, width: int) -> torch.Tensor:
+    """(B, F) features of the batch, or a clear error when the graphs were built without them."""
+    feats = getattr(batch, "pretrained", None)
+    if feats is None or feats.shape[-1] != width:
+        raise ValueError(
+            "this crystal encoder reads frozen pretrained crystal features (batch field 'pretrained', "
+            f"width {width}); build graphs with clac_core.graph.pretrained.structures_to_graphs(structures, "
+            "model.cfg) or attach the cached features to the graph cache"
+        )
+    return feats
+
+
+class PretrainedFeatureProjection(nn.Module):
+    """(B, F) frozen features -> BatchNorm -> Linear -> Softplus, (B, H)."""
+
+    def __init__(self, width: int, hidden_dim: int) -> None:
+        super().__init__()
+        self.width = width
+        self.net = nn.Sequential(nn.BatchNorm1d(width), nn.Linear(width, hidden_dim), nn.Softplus())
+
+    def forward(self, batch, dtype: torch.dtype) -> torch.Tensor:
+        feats = _pretrained(batch, self.width).to(dtype)  # (B, F)
+        norm = self.net[0]
+        if self.training and feats.shape[0] == 1:  # batch statistics of one crystal are undefined
+            feats = nn.functional.batch_norm(
+                feats, norm.running_mean, norm.running_var, norm.weight, norm.bias, False, 0.0, norm.eps
+            )
+            return self.net[2](self.net[1](feats))
+        return self.net(feats)  # (B, H)
+
+
+class PretrainedEncoder(nn.Module):
+    """Kind ``"chgnet"``: frozen features (+ symmetry) -> head, ``forward(batch) -> (B, out_dim)``."""
+
+    def __init__(self, cfg: CrystalEncoderConfig, graph_cfg: GraphConfig) -> None:
+        super().__init__()
+        self.cfg, self.graph_cfg = cfg, graph_cfg
+        h = cfg.hidden_dim
+        self.features = PretrainedFeatureProjection(FEATURE_DIMS[feature_kind(cfg)], h)
+        self.symmetry = SymmetryEmbedding(h) if graph_cfg.symmetry else None
+        self.dropout = nn.Dropout(cfg.dropout)
+        head_in = 2 * h if graph_cfg.symmetry else h
+        self.head = nn.Sequential(
+            nn.Linear(head_in, cfg.out_dim), nn.Softplus(), nn.Linear(cfg.out_dim, cfg.out_dim)
+        )
+
+    def forward(self, batch) -> torch.Tensor:
+        """Batch of B crystal graphs carrying ``pretrained`` (B, F) -> (B, out_dim)."""
+        h = self.dropout(self.features(batch, self.head[0].weight.dtype))  # (B, H)
+        return self.head(_with_symmetry(self, h, batch))
+
+
+class CGCNNPretrainedEncoder(CGCNNEncoder):
+    """Kind ``"cgcnn+chgnet"``: [CGCNN pooled atoms, projected frozen features, symmetry] -> head."""
+
+    def __init__(self, cfg: CrystalEncoderConfig, graph_cfg: GraphConfig) -> None:
+        super().__init__(cfg, graph_cfg)
+        h = cfg.hidden_dim
+        self.features = PretrainedFeatureProjection(FEATURE_DIMS[feature_kind(cfg)], h)
+        head_in = (3 if graph_cfg.symmetry else 2) * h
+        self.head = nn.Sequential(
+            nn.Linear(head_in, cfg.out_dim), nn.Softplus(), nn.Linear(cfg.out_dim, cfg.out_dim)
+        )
+
+    def forward(self, batch) -> torch.Tensor:
+        """Batch of B crystal graphs carrying ``pretrained`` (B, F) -> (B, out_dim)."""
+        x = self.atom_features(batch)  # (N, H)
+        pooled = global_mean_pool(x, batch.batch, size=batch.num_graphs)  # (B, H)
+        both = torch.cat([pooled, self.features(batch, pooled.dtype)], dim=-1)  # (B, 2H)
+        return self.head(_with_symmetry(self, both, batch))  # (B, 2H or 3H) -> (B, out_dim)
+
+
+CRYSTAL_ENCODERS: dict[str, type[nn.Module]] = {
+    "cgcnn": CGCNNEncoder,
+    "schnet": SchNetEncoder,
+    "chgnet": PretrainedEncoder,
+    "cgcnn+chgnet": CGCNNPretrainedEncoder,
+}
 
 
 def build_crystal_encoder(cfg: CrystalEncoderConfig, graph_cfg: GraphConfig) -> nn.Module:

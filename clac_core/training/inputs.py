@@ -1,7 +1,8 @@
 """What a run trains and validates on, read from a ``clac data build`` directory.
 
 Training pairs (``train.max_pairs`` at most), a fixed validation pool (one text per crystal),
-the graph cache, cached text features (``text.train_mode == "cached"``), aux regression
+the graph cache (with the cached frozen CHGNet features when the crystal encoder reads them),
+cached text features (``text.train_mode == "cached"``), aux regression
 targets, and the epoch sampler. Under DDP rank 0 builds the caches, the others load them.
 Shape legend: C crystals, K aux properties, T texts, H text hidden.
 """
@@ -16,6 +17,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from clac_core.config import ExperimentConfig
+from clac_core.graph.pretrained import feature_kind
 from clac_core.training.distributed import DistInfo, barrier
 
 T = TypeVar("T")
@@ -91,6 +93,11 @@ def load_inputs(cfg: ExperimentConfig, data_dir: Path, dist: DistInfo, *, cached
         raise ValueError(f"{data_dir} has {len(train_pairs)} training pairs; need at least 2")
     pool = eval_pool(data.pairs, "val", max_crystals=tc.max_eval, seed=tc.seed)
     graphs = main_first(dist, lambda progress: load_graph_cache(data, cfg.model.graph, progress=progress))
+    kind = feature_kind(cfg.model.crystal)
+    if kind is not None:  # frozen pretrained crystal features travel with the graphs
+        from clac_core.data.crystal_features import data_dir_features
+
+        graphs.with_pretrained(main_first(dist, lambda progress: data_dir_features(data, kind, progress=progress)))
     train_feats = pool_feats = None
     if cached:
         texts = list(train_pairs["text"]) + list(pool["text"])
