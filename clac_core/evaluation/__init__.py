@@ -11,6 +11,7 @@ One module per job:
 - :mod:`~clac_core.evaluation.zero_shot`: prompt-based classification.
 - :mod:`~clac_core.evaluation.probes`: property probes and the supervised baseline.
 - :mod:`~clac_core.evaluation.leakage`: overlap with training data, second corpus.
+- :mod:`~clac_core.evaluation.mcq`: CLaC's zero-shot multiple-choice questions.
 - :mod:`~clac_core.evaluation.context`: :class:`EvalOptions`, :class:`EvalContext`, :class:`Section`.
 - :mod:`~clac_core.evaluation.pipeline`: ``evaluate()`` and the list of sections.
 - :mod:`~clac_core.evaluation.report`: write results.json/results.md, read headline numbers.
@@ -34,9 +35,13 @@ Writes ``results.json`` and ``results.md`` (same folder). JSON layout::
     baselines.ratios.DIRECTION.POOL.METRIC  (model / strongest baseline; for median_rank
         strongest-baseline rank / model rank, so > 1 always means the model is better)
         and baselines.ratios.DIRECTION.POOL.METRIC_vs (the strongest baseline's name)
-    leakage.{test_formulas_in_train, checkpoint_data_dir, checkpoint_train_formula_overlap,
-             checkpoint_train_id_overlap, second_corpus}
-    meta.{checkpoint, data, split, counts, seconds, query_views, pools, repeats, seed, notes}
+    leakage.{split_kind, test_formulas_in_train, test_chemsys_in_train, test_ids_in_train,
+             checkpoint_data_dir, checkpoint_split_kind, checkpoint_train_formula_overlap,
+             checkpoint_train_chemsys_overlap, checkpoint_train_id_overlap, second_corpus}
+    mcq.TASK.{n, n_choices, accuracy, random_init{accuracy}, random_baseline, majority{class,
+              accuracy}, anchors, classes} for TASK in structure, composition, oxide, metal,
+              semiconductor, stable (+ stable.stable_rule), and mcq.notes
+    meta.{checkpoint, data, split, split_kind, counts, seconds, query_views, pools, repeats, seed, notes}
 
 Protocol (also stored in ``meta.notes``):
 
