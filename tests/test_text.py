@@ -160,7 +160,7 @@ def test_views_and_description_type() -> None:
     rec = CrystalRecord("sto", srtio3(), "test", properties={"band_gap": 1.8})
     ds = describe(rec)
     assert all(isinstance(d, Description) for d in ds)
-    assert [d.view for d in ds] == ["composition", "structure", "properties", "caption", "query", "query2"]
+    assert [d.view for d in ds] == ["composition", "structure", "properties", "caption", "query", "query2", "search"]
     for d in ds[:3]:
         assert "SrTiO3" in d.text
     for d in ds[3:]:  # captions and property queries never name the formula
@@ -403,3 +403,38 @@ def test_precomputed_facts_give_same_texts_and_stay_unchanged() -> None:
     facts = analyze(rec.structure)
     assert describe(rec, seed=5, facts=facts) == describe(rec, seed=5)
     assert facts.labels == {}
+
+
+def test_search_view_states_true_structure_and_application_facts(real_records: list[CrystalRecord]) -> None:
+    from clac_core.properties import band_gap_of
+    from clac_core.text.search_views import STRUCTURE_WORDS
+    from clac_core.vocab.applications import applications
+
+    dim_of = {w: d for d, ws in STRUCTURE_WORDS.items() for w in ws}
+    seen_dims = set()
+    for rec in real_records:
+        f = analyze(rec.structure)
+        apps = {a.phrase for a in applications(f.elements, f.anion_class, band_gap_of(rec.properties))}
+        for seed in range(4):
+            (text,) = [d.text for d in describe(rec, seed=seed, facts=f) if d.view == "search"]
+            for word, d in sorted(dim_of.items(), key=lambda kv: -len(kv[0])):
+                if word in text:
+                    assert f.dimensionality == d, (text, f.dimensionality)
+                    seen_dims.add(d)
+                    break
+            for phrase in ("photovoltaic absorber candidate", "transparent conducting oxide candidate",
+                           "Li-ion cathode candidate", "Na-ion cathode candidate"):
+                assert (phrase in text) <= (phrase in apps), (text, apps)
+            assert rec.formula not in text
+            assert f.crystal_system in text or not any(cs in text for cs in ("cubic", "hexagonal", "tetragonal"))
+    assert len(seen_dims) >= 2
+
+
+def test_application_rules() -> None:
+    from clac_core.vocab.applications import LI_CATHODE, PHOTOVOLTAIC, TRANSPARENT_CONDUCTOR, applications
+
+    assert applications(["Li", "Co", "O"], "oxide", 1.0) == [LI_CATHODE]
+    assert applications(["Li", "Co"], "intermetallic", 0.0) == []  # no anion: not a cathode
+    assert applications(["Cd", "Te"], "telluride", 1.4) == [PHOTOVOLTAIC]
+    assert applications(["Zn", "O"], "oxide", 3.2) == [TRANSPARENT_CONDUCTOR]
+    assert applications(["Zn", "O"], "oxide", None) == []

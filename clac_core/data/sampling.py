@@ -14,9 +14,10 @@ import numpy as np
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-# captions mix several views; the property queries (query, query2) are many-to-one (many
-# crystals share a band gap), so validation retrieval keeps the one-to-one views
-EVAL_EXCLUDED_VIEWS = ("caption", "query", "query2")
+# captions mix several views; the property queries (query, query2) and search requests are
+# many-to-one (many crystals share a band gap or a "layered selenide"), so validation and eval
+# retrieval keep the one-to-one views
+EVAL_EXCLUDED_VIEWS = ("caption", "query", "query2", "search")
 
 
 class EpochSampler:

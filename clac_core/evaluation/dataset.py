@@ -17,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
-# Captions summarize several views; queries use single views. The property-query views are
-# many-to-one (many crystals share a band gap): they are judged by the inverse_design section.
-QUERY_EXCLUDED_VIEWS = ("caption", "query", "query2")
+from clac_core.data.sampling import EVAL_EXCLUDED_VIEWS as QUERY_EXCLUDED_VIEWS
+
+# (Captions summarize several views; the property-query and search views are many-to-one and
+# judged by the inverse_design and free-text sections: one list, clac_core.data.sampling.)
 
 
 @dataclass

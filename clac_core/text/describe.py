@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = ["VIEWS", "Description", "describe"]
 
-VIEWS = ("composition", "structure", "properties", "caption", "query", "query2", "robocrys")
+VIEWS = ("composition", "structure", "properties", "caption", "query", "query2", "search", "robocrys")
 
 
 @dataclass(frozen=True)
@@ -110,8 +110,10 @@ def describe(
     out.append(Description("caption", caption_text(record, facts, picker("caption"))))
     if query_views:
         from clac_core.text.query_views import query_texts
+        from clac_core.text.search_views import search_text
 
         out += [Description(v, t) for v, t in query_texts(record, facts, seed)]
+        out.append(Description("search", search_text(record, facts, picker("search"))))
     if robocrys:
         out.append(Description("robocrys", robocrys_text(record.structure)))
     return out

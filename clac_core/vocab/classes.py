@@ -82,6 +82,10 @@ METALLIC = ClassWord(
     "metallic", "band_gap", 0.0, 0.0,
     pattern=rf"{_NOT_NON}\bmetallic\b|{_METAL_NOUN}|(?<!semi)\bconductors?\b|\bconducting\b|\bsemimetal",
 )
+PHOTOVOLTAIC = ClassWord(  # single-junction optimum region (Shockley-Queisser); see vocab.applications
+    "photovoltaic absorber", "band_gap", 1.1, 1.7,
+    pattern=r"\bphotovoltaic|\bsolar[\s-](?:cell\s+)?absorb|\bsolar[\s-]cell",
+)
 NARROW_GAP = ClassWord(
     "narrow band gap", "band_gap", 0.0, 1.0, lo_open=True, hi_open=True,
     pattern=r"narrow[\s-](?:band[\s-])?gap|small\s+(?:band\s+)?gap",
@@ -128,7 +132,7 @@ STABLE = ClassWord("stable", "formation_energy_per_atom", -_INF, 0.0, hi_open=Tr
 # The reader's order: the first word found per property wins ("narrow-gap semiconductor" is a
 # narrow gap, not any semiconductor), so specific words come before general ones.
 READ_ORDER: tuple[ClassWord, ...] = (
-    NO_GAP, NON_METALLIC, METALLIC, NARROW_GAP, MODERATE_GAP, WIDE_GAP, INSULATOR, SEMICONDUCTOR,
+    NO_GAP, NON_METALLIC, METALLIC, PHOTOVOLTAIC, NARROW_GAP, MODERATE_GAP, WIDE_GAP, INSULATOR, SEMICONDUCTOR,
     NON_MAGNETIC, MAGNETIC, VERY_DENSE, DENSE, LIGHTWEIGHT, UNSTABLE, STRONGLY_BOUND,
 )
 CLASS_WORDS: dict[str, ClassWord] = {w.name: w for w in (*READ_ORDER, STABLE)}

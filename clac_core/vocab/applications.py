@@ -1,0 +1,56 @@
+"""Application words ("photovoltaic absorber", "Li-ion cathode candidate") and their rules.
+
+An application word is written about a crystal only where a stated, documented rule over its
+computed facts makes it true; the rule is the word's meaning, not a claim that the material
+works in a device. Gaps are DFT (PBE) values, which underestimate measured gaps.
+
+- photovoltaic absorber candidate: band gap 1.1-1.7 eV (the single-junction optimum region of
+  the Shockley-Queisser limit);
+- transparent conducting oxide candidate: an oxide with a wide gap (>= 3 eV), i.e. transparent
+  to visible light when undoped (conductivity comes from doping, which no DFT gap states);
+- Li-ion / Na-ion cathode candidate: contains Li (Na), a redox-active transition metal and an
+  anion (oxide, phosphate, sulfide, fluoride ...): the chemistry of intercalation cathodes
+  (LiCoO2, LiFePO4, NaMnO2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from clac_core.vocab.classes import PHOTOVOLTAIC as PHOTOVOLTAIC_GAP
+from clac_core.vocab.classes import WIDE_GAP
+
+# transition metals whose oxidation state changes on (de)intercalation in known cathodes
+REDOX_METALS: frozenset[str] = frozenset({"Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Nb", "Mo", "W"})
+# anion classes of a compound (not "element", "intermetallic" or the unnamed "compound")
+_NOT_IONIC = frozenset({"element", "intermetallic", "compound"})
+
+
+@dataclass(frozen=True)
+class ApplicationWord:
+    """An application phrase and the rule (in words) that makes it true."""
+
+    phrase: str
+    rule: str
+
+
+PHOTOVOLTAIC = ApplicationWord("photovoltaic absorber candidate", "band gap 1.1-1.7 eV")
+TRANSPARENT_CONDUCTOR = ApplicationWord("transparent conducting oxide candidate", "an oxide with a band gap >= 3 eV")
+LI_CATHODE = ApplicationWord("Li-ion cathode candidate", "Li + a redox-active transition metal + an anion")
+NA_CATHODE = ApplicationWord("Na-ion cathode candidate", "Na + a redox-active transition metal + an anion")
+
+
+def applications(elements: list[str] | tuple[str, ...], anion_class: str, gap: float | None) -> list[ApplicationWord]:
+    """The application words whose rule holds for a crystal (``gap`` None when unknown)."""
+    out: list[ApplicationWord] = []
+    if gap is not None and PHOTOVOLTAIC_GAP.contains(gap):
+        out.append(PHOTOVOLTAIC)
+    if gap is not None and anion_class == "oxide" and WIDE_GAP.contains(gap):
+        out.append(TRANSPARENT_CONDUCTOR)
+    ionic = anion_class not in _NOT_IONIC
+    redox = bool(REDOX_METALS & set(elements))
+    if ionic and redox and "Li" in elements:
+        out.append(LI_CATHODE)
+    if ionic and redox and "Na" in elements:
+        out.append(NA_CATHODE)
+    return out
