@@ -253,8 +253,8 @@ def test_cli_eval_end_to_end_perov(tiny_checkpoint, shared_data, tmp_path, capsy
     assert "caption" not in res["meta"]["query_views"]
     fq = res["property_aware"]["formula_queries"]  # a bare formula as the query
     assert 0 < fq["n_queries"] <= 40 and fq["lexical"]["top1"] == 1.0  # the formula is in its texts
-    assert {"model_only", "property_aware_dft"} <= set(fq)
-    assert fq["property_aware_dft"]["top1"] == 1.0  # the formula read from the query comes first
+    assert {"model_only", "known_dft_lookup"} <= set(fq)
+    assert fq["known_dft_lookup"]["top1"] == 1.0  # the formula read from the query comes first
 
 
 @pytest.mark.slow
