@@ -18,6 +18,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from clac_core.index import CorpusIndex
 
 SMALL_BATCH = 8
+# index columns the property-aware re-rank reads (DFT values; predicted_* are read as well)
+_PROPERTY_COLUMNS = (
+    "band_gap", "direct_gap", "indirect_gap", "formation_energy_per_atom", "total_magnetization", "density",
+    "bulk_modulus", "shear_modulus", "poisson_ratio",
+)
 
 
 @contextmanager
@@ -55,8 +60,7 @@ def property_columns(index: CorpusIndex) -> tuple[dict[str, np.ndarray], list[fr
     cols = {
         c: index.property_array(c)
         for c in md.columns
-        if c in ("band_gap", "direct_gap", "indirect_gap", "formation_energy_per_atom", "total_magnetization", "density")
-        or c.startswith("predicted_")
+        if c in _PROPERTY_COLUMNS or c.startswith("predicted_")
     }
     elements = [frozenset(str(e).split()) for e in md.get("elements", [""] * len(md))]
     systems = np.asarray(md.get("crystal_system", [""] * len(md))).astype(str)

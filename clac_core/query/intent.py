@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from clac_core.query.moduli import modulus_constraints
+from clac_core.query.negation import negated_elements, split_neither
 from clac_core.query.numbers import MAX_TEXT_CHARS, Constraint, class_constraints, parse_constraints
 from clac_core.symmetry import CRYSTAL_SYSTEMS_HIGH_FIRST
 from clac_core.vocab.classes import STABLE
@@ -87,10 +89,6 @@ def _element_token(tok: str) -> str | None:
 _WORDLIKE_SYMBOLS = {"In", "As", "At", "Be", "He", "No", "Am"}
 _LIST = r"((?:[A-Za-z]+)(?:\s*(?:,|and|or|&|/)\s*[A-Za-z]+)*)"
 _INCLUDE_RE = re.compile(rf"\b(?:with|containing|contains|including|includes|having|has)\s+{_LIST}", re.IGNORECASE)
-_EXCLUDE_RE = re.compile(
-    rf"\b(?:but\s+no|no|without|not\s+containing|free\s+of|excluding|except|lacking)\s+{_LIST}", re.IGNORECASE
-)
-_FREE_RE = re.compile(r"\b([A-Za-z]+)[- ]free\b", re.IGNORECASE)
 _CONTAINING_RE = re.compile(r"\b([A-Za-z]+)[- ](?:containing|bearing|based|rich)\b", re.IGNORECASE)
 
 
@@ -130,24 +128,24 @@ def understand(query: str) -> QueryIntent:
         rewrite_negations,
     )
 
-    q = rewrite_negations(" ".join(str(query)[:MAX_TEXT_CHARS].split()), ANION_ELEMENTS)
-    intent = QueryIntent(constraints=_narrowed(parse_constraints(q), class_constraints(q)))
+    q = rewrite_negations(split_neither(" ".join(str(query)[:MAX_TEXT_CHARS].split())), ANION_ELEMENTS)
+    constraints = _narrowed(parse_constraints(q), class_constraints(q)) + modulus_constraints(q)
+    intent = QueryIntent(constraints=constraints)
     if _STABLE_RE.search(q) and not any(
         c.prop == "formation_energy_per_atom" for c in intent.constraints
     ):
         intent.stable = True
-    excluded: list[str] = []
-    for m in _EXCLUDE_RE.finditer(q):
-        excluded += _elements_in(m.group(1))
-    for m in _FREE_RE.finditer(q):
-        excluded += _elements_in(m.group(1))
-    or_groups = _or_groups(q)
+    negated = negated_elements(q, _element_token)  # "without lead or cadmium": both excluded
+    excluded, rest = list(negated.symbols), negated.rest
+    or_groups = _or_groups(rest)
     either = {e for g in or_groups for e in g}
     written = formulas_in(q, set(_SYMBOLS))  # "ZnO", "LiFePO4-like", as written
-    included = [e for e in _included_elements(q, written) if e not in either]
+    included = [e for e in _included_elements(rest, written) if e not in either]
     intent.exclude = list(dict.fromkeys(excluded))
     intent.include = [e for e in dict.fromkeys(included) if e not in intent.exclude]
-    intent.any_of = [(" or ".join(g), g) for g in or_groups] + families_in(q)
+    groups = [(" or ".join(g), g) for g in or_groups] + families_in(rest)
+    # "a transition metal other than Fe": the family less the excluded elements
+    intent.any_of = [(label, kept) for label, g in groups if (kept := tuple(e for e in g if e not in excluded))]
     intent.n_elements = arity_in(q)
     intent.all_metal = asks_all_metal(q)
     intent.formulas = list(dict.fromkeys(f for f in map(reduced_formula, written) if f))

@@ -59,6 +59,12 @@ LABELS = {
     "density": ("density", "g/cm³"),
     "total_magnetization": ("magnetization", "μB"),
 }
+# properties the search reads but the text features do not (clac_core.query.moduli): labels only
+SEARCH_ONLY_LABELS = {
+    "bulk_modulus": ("bulk modulus", "GPa"),
+    "shear_modulus": ("shear modulus", "GPa"),
+    "poisson_ratio": ("Poisson's ratio", ""),
+}
 
 
 @dataclass(frozen=True)
@@ -77,7 +83,10 @@ class Constraint:
 
     def describe(self) -> str:
         """Plain words for the UI: "band gap ≈ 2 eV", "band gap > 3 eV", "metallic"."""
-        label, unit = LABELS[self.prop]
+        return self._describe().replace(" )", ")").rstrip()  # unitless: no stray space
+
+    def _describe(self) -> str:
+        label, unit = LABELS.get(self.prop) or SEARCH_ONLY_LABELS[self.prop]
         fmt = lambda x: f"{x:.3g}"  # noqa: E731
         if self.kind == "class":
             if self.lo == self.hi:

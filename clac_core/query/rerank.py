@@ -19,7 +19,10 @@ from clac_core.query.numbers import LABELS, Constraint
 from clac_core.vocab.classes import STABLE
 
 # how far outside a stated interval a value may lie before its match halves (per property unit)
-SCALES = {"band_gap": 0.35, "formation_energy_per_atom": 0.25, "density": 0.6, "total_magnetization": 0.5}
+SCALES = {
+    "band_gap": 0.35, "formation_energy_per_atom": 0.25, "density": 0.6, "total_magnetization": 0.5,
+    "bulk_modulus": 20.0, "shear_modulus": 15.0, "poisson_ratio": 0.03,  # GPa, GPa, unitless
+}
 FUSION_WEIGHT = 2.0  # property match (0..1) x weight + model cosine (about -1..1)
 
 

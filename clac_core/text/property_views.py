@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING
 
 from clac_core.text import templates as T
 from clac_core.text.templates import Picker
-from clac_core.vocab.classes import NON_MAGNETIC, STRONGLY_BOUND, UNSTABLE, gap_word
+from clac_core.vocab.classes import (
+    BULK_LADDER,
+    MODERATELY_STIFF,
+    NON_MAGNETIC,
+    STRONGLY_BOUND,
+    UNSTABLE,
+    gap_word,
+    word_for,
+)
 
 if TYPE_CHECKING:
     from clac_core.record import CrystalRecord
@@ -53,7 +61,7 @@ def property_sentences(props: dict[str, float], p: Picker) -> list[tuple[str, st
         out.append(("has", p.choice("ef", [f"a Fermi energy of {v}", f"its Fermi level at {v}"])))
     if "bulk_modulus" in props:
         k = props["bulk_modulus"]
-        w = "stiff" if k >= 150 else ("soft" if k < 50 else "moderately stiff")
+        w = (word_for("bulk_modulus", k, BULK_LADDER) or MODERATELY_STIFF).name  # NaN: as before
         out += [("is", w), ("has", f"a bulk modulus of {_fmt_q('bulk_modulus', k)}")]
     if "shear_modulus" in props:
         out.append(

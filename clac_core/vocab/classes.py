@@ -12,6 +12,14 @@ metallic = no gap; semiconductor = a gap below 4 eV; narrow gap below 1 eV; wide
 insulator from 4 eV; magnetic = a net moment of at least 0.05 μB per cell (MP-style numerical
 noise stays below); dense from 7 g/cm³ (steels are ~7.9), very dense from 9; lightweight below
 3 g/cm³ (aluminium is 2.7); strongly bound below -1.5 eV/atom; unstable at or above 0 eV/atom.
+
+Elastic words (VRH moduli in GPa, as in the corpus): stiff = bulk modulus >= 150 GPa, soft
+< 50 GPa, moderately stiff in between (the property writers' words); incompressible = bulk
+modulus >= 200 GPa (the usual "low-compressibility" range: Al2O3 ~250, ReB2 ~360, diamond
+~440); hard = shear modulus >= 100 GPa (Teter 1998: Vickers hardness ~0.15 G, so about 15 GPa,
+the range of hard ceramics such as Al2O3 and SiC; a "hard magnet" is a magnetic word, not this).
+The elastic words are read by the search only (:data:`MODULUS_READ_ORDER`): they are not in
+:data:`READ_ORDER`, so the model's number-aware text features do not change with them.
 """
 
 from __future__ import annotations
@@ -129,13 +137,35 @@ STRONGLY_BOUND = ClassWord(
 # "stable" in a query: a negative formation energy (read by the query package, not a feature)
 STABLE = ClassWord("stable", "formation_energy_per_atom", -_INF, 0.0, hi_open=True, pattern=r"(?<!un)\bstable\b|\bstability\b")
 
+# elastic words (search only; see the module docstring)
+_NOT_MAGNET = r"(?![\s-]*(?:magnet|ferro|x-?ray|mode|matter|phonon))"
+INCOMPRESSIBLE = ClassWord(
+    "incompressible", "bulk_modulus", 200.0, _INF,
+    pattern=r"\b(?:ultra[\s-]?)?incompressib(?:le|ility)\b|\blow[\s-]compressibility\b",
+)
+STIFF = ClassWord("stiff", "bulk_modulus", 150.0, _INF, pattern=r"(?<!moderately )\bstiff(?:est|er)?\b|\brigid\b")
+MODERATELY_STIFF = ClassWord(
+    "moderately stiff", "bulk_modulus", 50.0, 150.0, hi_open=True, pattern=r"\bmoderately\s+stiff\b"
+)
+SOFT = ClassWord(
+    "soft", "bulk_modulus", -_INF, 50.0, hi_open=True,
+    pattern=r"\b(?:soft|compliant|highly\s+compressible)\b" + _NOT_MAGNET,
+)
+HARD = ClassWord(
+    "hard", "shear_modulus", 100.0, _INF, pattern=r"\b(?:super[\s-]?)?hard(?:est|er)?\b" + _NOT_MAGNET
+)
+# the search's order for elastic words (first per property wins; specific before general)
+MODULUS_READ_ORDER: tuple[ClassWord, ...] = (INCOMPRESSIBLE, MODERATELY_STIFF, STIFF, SOFT, HARD)
+# the writers' bulk-modulus ladder (property_views): a bulk modulus has exactly one word
+BULK_LADDER: tuple[ClassWord, ...] = (STIFF, SOFT, MODERATELY_STIFF)
+
 # The reader's order: the first word found per property wins ("narrow-gap semiconductor" is a
 # narrow gap, not any semiconductor), so specific words come before general ones.
 READ_ORDER: tuple[ClassWord, ...] = (
     NO_GAP, NON_METALLIC, METALLIC, PHOTOVOLTAIC, NARROW_GAP, MODERATE_GAP, WIDE_GAP, INSULATOR, SEMICONDUCTOR,
     NON_MAGNETIC, MAGNETIC, VERY_DENSE, DENSE, LIGHTWEIGHT, UNSTABLE, STRONGLY_BOUND,
 )
-CLASS_WORDS: dict[str, ClassWord] = {w.name: w for w in (*READ_ORDER, STABLE)}
+CLASS_WORDS: dict[str, ClassWord] = {w.name: w for w in (*READ_ORDER, STABLE, *MODULUS_READ_ORDER)}
 COMPILED: tuple[tuple[re.Pattern[str], ClassWord], ...] = tuple(
     (re.compile(w.pattern, re.IGNORECASE), w) for w in READ_ORDER
 )

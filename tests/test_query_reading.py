@@ -1,0 +1,108 @@
+"""Search that reads what scientists write (issue 19): negated element lists, elastic moduli
+and their class words. Each case is an example of materials usage, not an eval query."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+
+@pytest.mark.parametrize(
+    ("query", "exclude"),
+    [
+        ("semiconductor without lead or cadmium, gap 1-2 eV", {"Pb", "Cd"}),
+        ("semiconductor with no lead and no cadmium", {"Pb", "Cd"}),
+        ("neither lead nor cadmium", {"Pb", "Cd"}),
+        ("a perovskite free of Pb, Cd and Hg", {"Pb", "Cd", "Hg"}),
+        ("layered oxides excluding Co", {"Co"}),
+        ("a lithium compound with a transition metal other than Fe", {"Fe"}),
+        ("lead- and cadmium-free perovskite", {"Pb", "Cd"}),
+        ("Co-free cathode", {"Co"}),
+        ("a sulfide without any lead", {"Pb"}),
+        ("a nitride, not containing Ga or In", {"Ga", "In"}),
+    ],
+)
+def test_a_negation_governs_the_whole_list_after_it(query: str, exclude: set[str]) -> None:
+    from clac_core.query.intent import understand
+
+    it = understand(query)
+    assert set(it.exclude) == exclude, it.describe()
+    assert not (set(it.include) & exclude), it.describe()
+    assert not any(set(g) & exclude for _, g in it.any_of), it.describe()
+
+
+def test_negated_lists_keep_the_wishes_around_them() -> None:
+    from clac_core.query.intent import understand
+
+    it = understand("semiconductor without lead or cadmium, gap 1-2 eV")
+    (gap,) = [c for c in it.constraints if c.prop == "band_gap"]
+    assert (gap.lo, gap.hi) == (1.0, 2.0)
+    it = understand("with Li but no Co or Ni")
+    assert it.include == ["Li"] and set(it.exclude) == {"Co", "Ni"}
+    it = understand("Mn or Fe oxide without Ni")
+    assert ("Mn or Fe", ("Mn", "Fe")) in it.any_of and it.exclude == ["Ni"]
+    it = understand("neither magnetic nor metallic")
+    assert {c.text for c in it.constraints} == {"non-magnetic", "non-metallic"}
+
+
+def test_negated_list_rerank_keeps_crystals_without_the_elements() -> None:
+    from clac_core.query.intent import understand
+    from clac_core.query.rerank import rerank_scores
+
+    it = understand("semiconductor with no lead and no cadmium")
+    els = [{"Cd", "Te"}, {"Pb", "I"}, {"Zn", "S"}]
+    s = rerank_scores(np.zeros(3), it, {"band_gap": np.array([1.5, 1.6, 3.5])}, elements=els)
+    assert np.isneginf(s[0]) and np.isneginf(s[1]) and np.isfinite(s[2])
+
+
+@pytest.mark.parametrize(
+    ("query", "prop", "lo", "hi"),
+    [
+        ("hard material with bulk modulus above 250 GPa", "bulk_modulus", 250.0, math.inf),
+        ("shear modulus between 100 and 200 GPa", "shear_modulus", 100.0, 200.0),
+        ("bulk modulus of 1.5 Mbar", "bulk_modulus", 140.0, 160.0),  # pint: 1.5 Mbar = 150 GPa
+        ("bulk modulus of 2000 kbar or more", "bulk_modulus", 200.0, math.inf),
+        ("a 300 GPa bulk modulus", "bulk_modulus", 290.0, 310.0),
+        ("Poisson's ratio below 0.2", "poisson_ratio", -math.inf, 0.2),
+        ("an incompressible boride", "bulk_modulus", 200.0, math.inf),
+        ("a stiff oxide", "bulk_modulus", 150.0, math.inf),
+        ("a soft halide", "bulk_modulus", -math.inf, 50.0),
+        ("a hard ceramic", "shear_modulus", 100.0, math.inf),
+    ],
+)
+def test_elastic_moduli_are_read(query: str, prop: str, lo: float, hi: float) -> None:
+    from clac_core.query.intent import understand
+
+    cs = {c.prop: c for c in understand(query).constraints}
+    assert prop in cs, query
+    assert cs[prop].lo == pytest.approx(lo) and cs[prop].hi == pytest.approx(hi)
+
+
+def test_words_that_are_not_elastic_are_not_read_as_moduli() -> None:
+    from clac_core.query.moduli import modulus_constraints
+
+    assert modulus_constraints("a hard magnet") == []
+    assert modulus_constraints("a soft ferromagnet") == []
+    assert modulus_constraints("Young's modulus of 200 GPa") == []  # not in the corpus
+    assert modulus_constraints("band gap above 2 eV") == []
+
+
+def test_moduli_rerank_over_the_index_columns() -> None:
+    from clac_core.query.intent import understand
+    from clac_core.query.rerank import rerank_scores
+
+    it = understand("hard material with bulk modulus above 250 GPa")
+    cols = {"bulk_modulus": np.array([300.0, 100.0, np.nan]), "shear_modulus": np.array([200.0, 40.0, np.nan])}
+    s = rerank_scores(np.zeros(3), it, cols)
+    assert s[0] > s[1] > s[2] or s[0] > s[1] >= s[2]
+    assert it.describe() == ["bulk modulus > 250 GPa", "hard (shear modulus ≥ 100 GPa)"]
+
+
+def test_the_writers_bulk_words_come_from_the_class_table() -> None:
+    from clac_core.vocab.classes import BULK_LADDER, MODERATELY_STIFF, SOFT, STIFF, word_for
+
+    for k, word in [(-3.0, SOFT), (49.9, SOFT), (50.0, MODERATELY_STIFF), (149.9, MODERATELY_STIFF), (150.0, STIFF)]:
+        assert word_for("bulk_modulus", k, BULK_LADDER) is word
+    assert [w.name for w in BULK_LADDER] == ["stiff", "soft", "moderately stiff"]  # the writers' words
