@@ -9,6 +9,7 @@ from app_pages.ui.filters import filters_ui
 from app_pages.ui.loaders import get_explorer
 from app_pages.ui.results import display_table, show_results
 from app_pages.ui.structure_view import show_structure
+from clac_core.vocab.classes import GAP_NOTE
 
 EXAMPLES = [
     "a cubic perovskite oxide",
@@ -38,20 +39,29 @@ aware = st.toggle(
     "stable, elements with/without, crystal system) and re-rank the model's hits by them: known DFT "
     "values first, the model's predicted values where a crystal has none. Off: the model's cosine only.",
 )
-understood = ex.understand(query).describe() if aware and (query or "").strip() else []
-if aware:
-    st.caption(
-        "Understood: " + (" · ".join(md_escape(u) for u in understood) if understood else "no property constraint")
-    )
-
 try:
-    hits = ex.search_text(query, k, filters, property_aware=aware)
+    answer = ex.search(query, k, filters, property_aware=aware)
 except ValueError as exc:
     st.warning(md_escape(exc))
     st.stop()
-
+if aware:
+    understood = answer.intent.describe()
+    note = f" ({GAP_NOTE})" if any(c.prop == "band_gap" for c in answer.intent.constraints) else ""
+    st.caption(
+        "Understood: " + (" · ".join(md_escape(u) for u in understood) if understood else "no property constraint")
+        + md_escape(note)
+    )
+hits = answer.hits
+diag = answer.diagnosis
+if answer.dead_end and diag.relaxation:
+    said = diag.messages() or ["No crystal in this corpus meets all of these together."]
+    st.warning(md_escape(" ".join(said) + f" Nearest relaxation: {diag.relaxation}."), icon=":material/tune:")
+    relaxed = hits.empty or st.toggle("Show the results of the relaxation", key="search_relaxed")
+    if relaxed:
+        hits = answer.relaxed_hits
+        st.caption(md_escape(f"Showing the relaxed search: {diag.relaxation}."))
 if hits.empty:
-    st.info("No crystal passes these filters.")
+    st.info("No crystal passes these filters, even with one of them relaxed: clear the filters.")
     st.stop()
 table = display_table(ex, hits)
 ranked_by = (

@@ -467,3 +467,17 @@ def test_map_markers_distinct(app_env):
     notes = spec["layout"]["annotations"]
     assert {n["text"].split(":")[0] for n in notes} == {"your query", "your upload"}
     assert all(abs(n["ax"]) >= 40 and abs(n["ay"]) >= 40 for n in notes)  # labels sit off the points
+
+
+def test_search_never_shows_an_empty_page(app_env):
+    at = _app("search.py")
+    at.checkbox(key="search_hypo").check().run()
+    at.text_input(key="search_query").set_value("an oxide with a band gap around 2 eV without Ti or Zn").run()
+    shown = " ".join(_shown(c.value) for c in at.caption)
+    assert "PBE" in shown  # band gaps: say what they are
+    at.text_input(key="search_query").set_value("a plutonium compound").run()  # no Pu in the corpus
+    assert not at.exception, [e.message for e in at.exception]
+    said = " ".join(_shown(w.value) for w in at.warning)
+    assert "No crystal in this corpus meets “contains Pu”" in said and "Nearest relaxation: dropped" in said
+    assert _frames(at) and len(_frames(at)[0]) > 0  # the relaxation's results, not an empty page
+    assert any("relaxed search" in _shown(c.value) for c in at.caption)

@@ -12,6 +12,7 @@ Modules, one job each (every name below is importable from ``clac_core.inference
 - :mod:`~clac_core.inference.explorer`: :class:`Explorer` (embed, search, describe, zero-shot, 2D map, info).
 - :mod:`~clac_core.inference.locations`: default model/index, user-index folders, the corpus root.
 - :mod:`~clac_core.inference.loading`: ``load_model`` and what is loaded, read from files only.
+- :mod:`~clac_core.inference.relax`: what a search's wishes mean in the corpus, the nearest relaxation.
 - :mod:`~clac_core.inference.search`: the query path (small-batch threads, property-aware re-rank).
 - :mod:`~clac_core.inference.zero_shot`: zero-shot labels from clac eval's prompt table.
 - :mod:`~clac_core.inference.corpus_map`: the 2D map (cached UMAP or PCA) and projection onto it.
@@ -55,6 +56,7 @@ from clac_core.inference.locations import (
     shared_index_root,
     user_index_root,
 )
+from clac_core.inference.relax import Diagnosis, SearchAnswer, diagnose
 from clac_core.inference.search import SMALL_BATCH, encode_query_texts, small_batch_threads
 from clac_core.inference.uploads import (
     UploadResult,
@@ -68,6 +70,9 @@ from clac_core.io import structure_to_cif
 from clac_core.symmetry import symmetry_info
 
 __all__ = [
+    "Diagnosis",
+    "SearchAnswer",
+    "diagnose",
     "ASSETS",
     "REPO",
     "SMALL_BATCH",

@@ -18,6 +18,7 @@ from clac_core.index.projection import load_map, umap_key
 from clac_core.inference.corpus_map import map_points, project_onto_map
 from clac_core.inference.loading import checkpoint_extra, docs_info, load_model
 from clac_core.inference.locations import default_checkpoint, default_index
+from clac_core.inference.relax import SearchAnswer, diagnose
 from clac_core.inference.search import (
     encode_query_texts,
     property_columns,
@@ -82,13 +83,39 @@ class Explorer:
         query = (query or "").strip()
         if not query:
             raise ValueError("empty query")
+        intent = self.understand(query) if property_aware else None
+        return self._ranked(self._query_embedding(query), k, filters, intent)
+
+    def search(
+        self, query: str, k: int = 20, filters: SearchFilters | None = None, *, property_aware: bool = False
+    ) -> SearchAnswer:
+        """:meth:`search_text` with what its wishes mean in this corpus: which no crystal meets,
+        which conflict, and (when no crystal meets them all) the nearest relaxation with its hits."""
+        from clac_core.query.intent import QueryIntent
+
+        query = (query or "").strip()
+        if not query:
+            raise ValueError("empty query")
+        q = self._query_embedding(query)
+        intent = self.understand(query) if property_aware else QueryIntent()
+        hits = self._ranked(q, k, filters, intent)
+        diag = diagnose(intent, filters, *self._property_columns(), self.index.filter_mask)
+        relaxed = None
+        if diag.intent is not None:
+            relaxed = self._ranked(q, k, diag.filters, diag.intent)
+        return SearchAnswer(hits=hits, intent=intent, diagnosis=diag, relaxed_hits=relaxed)
+
+    def _query_embedding(self, query: str) -> np.ndarray:
+        """(D,) embedding of a query, cached (app reruns repeat the same query)."""
         q = self._query_cache.get(query)
         if q is None:
             q = self.embed_texts([query])[0]  # (D,)
             if len(self._query_cache) >= 256:
                 self._query_cache.pop(next(iter(self._query_cache)))
             self._query_cache[query] = q
-        intent = self.understand(query) if property_aware else None
+        return q
+
+    def _ranked(self, q: np.ndarray, k: int, filters: SearchFilters | None, intent: Any) -> pd.DataFrame:
         if intent is None or intent.is_empty():
             return self.index.search(q, k, filters)
         rescore = property_rescorer(intent, *self._property_columns())

@@ -13,6 +13,7 @@ Plain Python; no model.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -129,7 +130,8 @@ def understand(query: str) -> QueryIntent:
     )
 
     q = rewrite_negations(split_neither(" ".join(str(query)[:MAX_TEXT_CHARS].split())), ANION_ELEMENTS)
-    constraints = _narrowed(parse_constraints(q), class_constraints(q)) + modulus_constraints(q)
+    constraints = [_open_ended(c) for c in _narrowed(parse_constraints(q), class_constraints(q))]
+    constraints += modulus_constraints(q)
     intent = QueryIntent(constraints=constraints)
     if _STABLE_RE.search(q) and not any(
         c.prop == "formation_energy_per_atom" for c in intent.constraints
@@ -154,6 +156,14 @@ def understand(query: str) -> QueryIntent:
     ]
     intent.crystal_systems = [w for w in CRYSTAL_SYSTEM_WORDS if re.search(rf"\b{w}\b", q, re.IGNORECASE)]
     return intent
+
+
+def _open_ended(c: Constraint) -> Constraint:
+    """"above X" has no upper end in a search (the feature reader stops it at its grid's end:
+    "band gap above 12 eV" would otherwise ask for 12-8 eV)."""
+    if c.kind == "above" and math.isfinite(c.hi):
+        return Constraint(c.prop, c.lo, math.inf, c.kind, c.text)
+    return c
 
 
 def _narrowed(constraints: list[Constraint], classes: list[Constraint]) -> list[Constraint]:

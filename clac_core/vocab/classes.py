@@ -69,6 +69,9 @@ class ClassWord:
         return (self.lo + m if self.lo_open else self.lo), (self.hi - m if self.hi_open and m else self.hi)
 
 
+# said wherever a band-gap constraint is shown (the "Understood" line, the docs)
+GAP_NOTE = "band gaps are DFT (PBE) values, which underestimate measured gaps"
+
 _INF = math.inf  # open-ended classes ("wide gap": 3 eV and up)
 _NOT_NON = r"(?<!non-)(?<!non)(?<!non )"
 _METAL_NOUN = (
