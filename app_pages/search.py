@@ -9,6 +9,7 @@ from app_pages.ui.filters import filters_ui
 from app_pages.ui.loaders import get_explorer
 from app_pages.ui.results import display_table, show_results
 from app_pages.ui.structure_view import show_structure
+from clac_core.query.structure import structure_words
 from clac_core.vocab.classes import GAP_NOTE
 
 EXAMPLES = [
@@ -81,7 +82,11 @@ st.download_button(
 sel = event.selection.rows if event is not None and hasattr(event, "selection") else []
 row = int(hits.iloc[sel[0]]["row"]) if sel else int(hits.iloc[0]["row"])
 r = ex.index.metadata.iloc[row]
-st.subheader(f"{md_escape(r['formula'])} · {md_escape(r['spacegroup_symbol'])} · {md_escape(r['crystal_system'])}")
+words = structure_words(r.get("dimensionality"), r.get("cation_polyhedra"))
+st.subheader(
+    f"{md_escape(r['formula'])} · {md_escape(r['spacegroup_symbol'])} · {md_escape(r['crystal_system'])}"
+    + (f" · {md_escape(words)}" if words else "")
+)
 st.caption("Select a row in the table to view another crystal.")
 structure = ex.index.structure(row)
 st.session_state["viewer_structure"] = (f"{r['formula']} ({r['crystal_id']})", structure)

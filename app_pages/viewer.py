@@ -13,6 +13,7 @@ from app_pages.ui.display import MISSING, md_escape, plain, property_columns, pr
 from app_pages.ui.loaders import get_index
 from app_pages.ui.structure_view import show_structure, structure_tables
 from clac_core.inference import symmetry_info
+from clac_core.query.structure import structure_words
 
 st.title("3D viewer")
 index = get_index()
@@ -35,6 +36,8 @@ st.subheader(md_escape(title, 200))
 st.caption(
     f"{md_escape(sym['spacegroup_symbol'])} ({sym['spacegroup_number']}) · {md_escape(sym['crystal_system'])} · "
     f"{len(structure)} sites as stored"
+    + (f" · {md_escape(words)}" if row is not None and (words := structure_words(
+        md.iloc[row].get("dimensionality"), md.iloc[row].get("cation_polyhedra"))) else "")
 )
 if row is not None:
     props = property_columns(md)

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from clac_core.properties import COLUMN_ALIASES, PREDICTED_PREFIX, QUANTITIES
+from clac_core.query.structure import structure_words
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -166,6 +167,10 @@ def results_table(df: pd.DataFrame, props: Sequence[str]) -> pd.DataFrame:
             out[label] = df[col]
     if "similarity" in out:
         out["similarity"] = out["similarity"].astype(float).round(3)
+    if "dimensionality" in df.columns or "cation_polyhedra" in df.columns:  # indexes built since issue 19
+        dims = df["dimensionality"] if "dimensionality" in df.columns else [None] * len(df)
+        polys = df["cation_polyhedra"] if "cation_polyhedra" in df.columns else [""] * len(df)
+        out["structure"] = [structure_words(d, p) for d, p in zip(dims, polys, strict=True)]
     if "score" in df.columns:  # property-aware search: the fused score the rows are ranked by
         out.insert(1, "score", df["score"].astype(float).round(3))
     for c in props:

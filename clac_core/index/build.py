@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from clac_core.record import CrystalRecord
+    from clac_core.text.facts import CrystalFacts
 
 
 def checkpoint_hash(path: str | Path) -> str:
@@ -42,8 +43,35 @@ def checkpoint_hash(path: str | Path) -> str:
     return h.hexdigest()[:16]
 
 
-def metadata_row(record: CrystalRecord) -> dict[str, Any]:
-    """One metadata row (``METADATA_COLUMNS`` + properties) for a record."""
+# structure words stored per crystal (computed by clac_core.text.analyze; absent in old indexes)
+STRUCTURE_WORD_COLUMNS = ("dimensionality", "cation_polyhedra")
+
+
+def structure_columns(facts: CrystalFacts | None) -> dict[str, Any]:
+    """``dimensionality`` (0 molecular, 1 chains, 2 layers, 3 framework; NaN unknown) and
+    ``cation_polyhedra`` (the distinct polyhedra around cation sites, ";"-joined, e.g.
+    "octahedral;tetrahedral"; "" unknown) of a crystal's computed facts."""
+    if facts is None:
+        return {"dimensionality": float("nan"), "cation_polyhedra": ""}
+    anions = set(facts.anions)
+    polys = sorted({s.polyhedron for s in facts.sites if s.polyhedron and s.element not in anions})
+    dim = float(facts.dimensionality) if facts.dimensionality is not None else float("nan")
+    return {"dimensionality": dim, "cation_polyhedra": ";".join(polys)}
+
+
+def crystal_facts(record: CrystalRecord) -> CrystalFacts | None:
+    """:func:`clac_core.text.analyze` of a record, None when its facts cannot be computed."""
+    from clac_core.text import analyze
+
+    try:
+        return analyze(record.structure, labels=record.labels)  # as describe() calls it
+    except Exception:  # a crystal whose facts cannot be computed has no structure words
+        return None
+
+
+def metadata_row(record: CrystalRecord, facts: CrystalFacts | None = None) -> dict[str, Any]:
+    """One metadata row (``METADATA_COLUMNS`` + properties + :data:`STRUCTURE_WORD_COLUMNS`) for a
+    record (``facts``: its computed facts, when the caller has them)."""
     from clac_core.record import structure_to_arrays
 
     s = record.structure
@@ -58,6 +86,7 @@ def metadata_row(record: CrystalRecord) -> dict[str, Any]:
         **structure_to_arrays(s),
     }
     row["density"] = float(s.density)  # g/cm³, known for every crystal (property-aware search)
+    row.update(structure_columns(facts if facts is not None else crystal_facts(record)))
     for k, v in record.properties.items():
         row[k] = float(v)
     return row
@@ -75,14 +104,19 @@ def predicted_properties(model: Any, predictions: np.ndarray) -> dict[str, np.nd
     return {f"{PREDICTED_PREFIX}{n}": predictions[:, k].astype(np.float32) for k, n in enumerate(names)}
 
 
-def _descriptions_for(records: Sequence[CrystalRecord], seed: int) -> list[tuple[str, str, str]]:
-    """(text, view, crystal_id) for each generated description of each record."""
+def _descriptions_for(
+    records: Sequence[CrystalRecord], seed: int, facts: Sequence[CrystalFacts | None]
+) -> list[tuple[str, str, str]]:
+    """(text, view, crystal_id) for each generated description of each record (``facts``: each
+    record's computed facts, already computed for the metadata)."""
     from clac_core.text import describe
 
     out = []
     for i, rec in enumerate(records):
+        if facts[i] is None:
+            continue  # a crystal whose facts cannot be computed contributes no text
         try:
-            descs = describe(rec, seed=seed + i)
+            descs = describe(rec, seed=seed + i, facts=facts[i])
         except Exception:  # a crystal whose facts cannot be computed contributes no text
             continue
         out.extend((d.text, d.view, rec.id) for d in descs)
@@ -140,7 +174,8 @@ def build(
 
     if not records:
         raise CorpusIndexError("no crystals to index")
-    meta = _metadata_frame(records, progress)
+    facts = [crystal_facts(r) for r in records]
+    meta = _metadata_frame(records, facts, progress)
     structures = [r.structure for r in records]
     emb, pred = embed_and_predict_structures(
         model, structures, 64, len(structures) >= 256, callback=progress, desc="crystals"
@@ -150,7 +185,7 @@ def build(
     if texts is None:
         if progress:
             progress("descriptions", 0, 1)
-        texts = _descriptions_for(records, seed)
+        texts = _descriptions_for(records, seed, facts)
     bank = _dedupe_cap(texts, max_descriptions, seed)
     desc = pd.DataFrame(bank, columns=["text", "view", "crystal_id"])
     demb = (
@@ -164,14 +199,16 @@ def build(
     )
 
 
-def _metadata_frame(records: Sequence[CrystalRecord], progress: ProgressFn | None) -> pd.DataFrame:
+def _metadata_frame(
+    records: Sequence[CrystalRecord], facts: Sequence[CrystalFacts | None], progress: ProgressFn | None
+) -> pd.DataFrame:
     """(N rows) metadata of ``records`` (:func:`metadata_row` each), reporting progress."""
     import pandas as pd
     from tqdm.auto import tqdm
 
     rows = []
     for i, rec in enumerate(tqdm(records, desc="metadata", disable=len(records) < 256, leave=False)):
-        rows.append(metadata_row(rec))
+        rows.append(metadata_row(rec, facts[i]))
         if progress and (i % 50 == 0 or i == len(records) - 1):
             progress("metadata", i + 1, len(records))
     meta = pd.DataFrame(rows)

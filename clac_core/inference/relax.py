@@ -30,6 +30,7 @@ from clac_core.index import SearchFilters
 from clac_core.query.intent import QueryIntent
 from clac_core.query.numbers import Constraint
 from clac_core.query.rerank import COMPOSITION_COLUMNS, composition_columns, property_values
+from clac_core.query.structure import DIMENSION_LABELS
 from clac_core.vocab.classes import STABLE
 
 MAX_STEPS = 3  # at most this many wishes are widened or dropped
@@ -119,6 +120,13 @@ def _intent_wishes(intent: QueryIntent, cols: Mapping[str, np.ndarray], elements
         for a in intent.anions:
             wishes.append(Wish(f"{a} as the anion", np.fromiter((a in s for s in comp["composition_anions"]), bool, n),
                                lambda i, f, a=a: (rep(i, anions=_without(i.anions, a)), f)))
+    if intent.dimensionality and "dimensionality" in cols:
+        wishes.append(Wish(" or ".join(DIMENSION_LABELS[x] for x in intent.dimensionality),
+                           np.isin(cols["dimensionality"], intent.dimensionality),
+                           lambda i, f: (rep(i, dimensionality=[]), f)))
+    for p in intent.polyhedra if "cation_polyhedra" in cols else ():
+        wishes.append(Wish(f"{p} cation sites", np.fromiter((p in s for s in cols["cation_polyhedra"]), bool, n),
+                           lambda i, f, p=p: (rep(i, polyhedra=_without(i.polyhedra, p)), f)))
     if intent.crystal_systems:
         wishes.append(Wish(" or ".join(intent.crystal_systems), np.isin(np.char.lower(systems.astype(str)),
                            intent.crystal_systems), lambda i, f: (rep(i, crystal_systems=[]), f)))

@@ -69,6 +69,14 @@ def property_columns(index: CorpusIndex) -> tuple[dict[str, np.ndarray], list[fr
     cols.update(composition_columns(elements))  # once per index, not per query
     if "formula" in md:
         cols["formula"] = np.asarray(md["formula"].astype(str), dtype=object)
+    if "dimensionality" in md:  # structure words (indexes built before them lack the columns)
+        cols["dimensionality"] = index.property_array("dimensionality")
+    if "cation_polyhedra" in md:
+        from clac_core.query.structure import polyhedra_sets
+
+        sets = np.empty(len(md), dtype=object)
+        sets[:] = polyhedra_sets(md["cation_polyhedra"])
+        cols["cation_polyhedra"] = sets
     return cols, elements, systems
 
 

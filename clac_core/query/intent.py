@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from clac_core.query.moduli import modulus_constraints
 from clac_core.query.negation import negated_elements, split_neither
 from clac_core.query.numbers import MAX_TEXT_CHARS, Constraint, class_constraints, parse_constraints
+from clac_core.query.structure import DIMENSION_LABELS, dimensionalities_in, polyhedra_in
 from clac_core.symmetry import CRYSTAL_SYSTEMS_HIGH_FIRST
 from clac_core.vocab.classes import STABLE
 from clac_core.vocab.elements import ANION_CLASS_ELEMENTS, ATOMIC_NUMBER, SYMBOL_OF_NAME
@@ -47,6 +48,8 @@ class QueryIntent:
     all_metal: bool = False  # "intermetallic", "alloy": every element a metal
     anions: list[str] = field(default_factory=list)  # "sulfide": S is the crystal's anion
     formulas: list[str] = field(default_factory=list)  # reduced formulas written in the query ("ZnO")
+    dimensionality: list[int] = field(default_factory=list)  # "layered" -> [2] (bonded network)
+    polyhedra: list[str] = field(default_factory=list)  # "octahedral": a cation site's polyhedron
 
     def is_empty(self) -> bool:
         return not (
@@ -60,6 +63,8 @@ class QueryIntent:
             or self.all_metal
             or self.anions
             or self.formulas
+            or self.dimensionality
+            or self.polyhedra
         )
 
     def describe(self) -> list[str]:
@@ -76,6 +81,8 @@ class QueryIntent:
         out += [f"{e} as the anion" for e in self.anions]
         out += [f"formula {f} first" for f in self.formulas]
         out += self.crystal_systems
+        out += [DIMENSION_LABELS[d] for d in self.dimensionality]
+        out += [f"{p} cation sites" for p in self.polyhedra]
         return out
 
 
@@ -154,6 +161,7 @@ def understand(query: str) -> QueryIntent:
     intent.anions = [
         els[0] for word, els in ANION_ELEMENTS.items() if word.endswith("ide") and re.search(rf"\b{word}s?\b", q, re.I)
     ]
+    intent.dimensionality, intent.polyhedra = dimensionalities_in(q), polyhedra_in(q)
     intent.crystal_systems = [w for w in CRYSTAL_SYSTEM_WORDS if re.search(rf"\b{w}\b", q, re.IGNORECASE)]
     return intent
 

@@ -81,6 +81,7 @@ def property_match(
     if intent.crystal_systems and crystal_systems is not None:
         cs = np.asarray([str(x).lower() for x in crystal_systems])
         parts.append(np.isin(cs, intent.crystal_systems).astype(np.float64))
+    parts += structure_parts(intent, columns)
     if elements is not None:
         parts += _composition_parts(intent, elements, columns)
     match = np.mean(parts, axis=0) if parts else np.zeros(n)
@@ -94,6 +95,20 @@ def property_match(
             count=n,
         )
     return match, allowed
+
+
+def structure_parts(intent: QueryIntent, columns: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+    """(N,) 0/1 match per structure word: the bonded network's dimensionality ("layered") and
+    each named cation polyhedron; read only where the index has the columns (older indexes
+    do not: the words then leave the ranking to the model)."""
+    parts = []
+    if intent.dimensionality and "dimensionality" in columns:
+        parts.append(np.isin(np.asarray(columns["dimensionality"], dtype=np.float64), intent.dimensionality)
+                     .astype(np.float64))
+    if "cation_polyhedra" in columns:  # (N,) frozensets of polyhedron names
+        for p in intent.polyhedra:
+            parts.append(np.fromiter((p in s for s in columns["cation_polyhedra"]), dtype=np.float64))
+    return parts
 
 
 # optional precomputed columns (see composition_columns): number of elements, metals only, anions

@@ -1,0 +1,65 @@
+"""Structure words in a query: the bonded network's dimensionality and the cation polyhedra.
+
+These are facts the text layer computes for every crystal (:func:`clac_core.text.analyze`:
+``dimensionality`` 0-3 and each site's polyhedron) and the index stores as columns
+(``dimensionality``, ``cation_polyhedra``; see :mod:`clac_core.index.build`). The words follow
+materials usage: "layered", "2D", "van der Waals", "lamellar" and "exfoliable" name a
+two-dimensional bonded network (layers held by weaker forces); "chain"/"1D" one dimension;
+"framework"/"3D" a network bonded in all three; "molecular"/"0D" isolated units. Polyhedra are
+read as the cation's coordination ("octahedral", "corner-sharing octahedra", "tetrahedrally
+coordinated"), as the text writers name them. Plain Python; no model.
+"""
+
+from __future__ import annotations
+
+import re
+
+# (pattern, dimensionality, the word shown on the "Understood" line)
+_DIMENSION_WORDS: list[tuple[str, int, str]] = [
+    (r"\blayer(?:ed|s)?\b|\b2\s?-?d\b|\btwo[\s-]dimensional\b|\bvan\s+der\s+waals\b|\bvdw\b|\blamellar\b"
+     r"|\bexfoliat|\bsheets?\b|\bmonolayers?\b", 2, "layered (2D bonded network)"),
+    (r"\bchains?\b|\b1\s?-?d\b|\bone[\s-]dimensional\b|\bwire[\s-]?like\b", 1, "chains (1D bonded network)"),
+    (r"\bframeworks?\b|\b3\s?-?d\b(?![\s-]*(?:view|viewer|print))|\bthree[\s-]dimensional\b",
+     3, "framework (3D bonded network)"),
+    (r"\bmolecular\b|\b0\s?-?d\b|\bzero[\s-]dimensional\b|\bisolated\s+(?:molecules|clusters)\b",
+     0, "molecular (0D units)"),
+]
+_DIMENSION_RE = [(re.compile(p, re.IGNORECASE), d, w) for p, d, w in _DIMENSION_WORDS]
+# (pattern, polyhedron name as clac_core.text.geometry.polyhedron_name writes it)
+_POLYHEDRON_WORDS: list[tuple[str, str]] = [
+    (r"\boctahedr(?:al|a|on|ally)\b", "octahedral"),
+    (r"\btetrahedr(?:al|a|on|ally)\b", "tetrahedral"),
+    (r"\bsquare[\s-]planar\b", "square planar"),
+    (r"\btrigonal[\s-]prism(?:atic|s)?\b", "trigonal prismatic"),
+    (r"\btrigonal[\s-]planar\b", "trigonal planar"),
+    (r"\blinear(?:ly)?[\s-]coordinated\b|\blinear\s+coordination\b", "linear"),
+]
+_POLYHEDRON_RE = [(re.compile(p, re.IGNORECASE), name) for p, name in _POLYHEDRON_WORDS]
+DIMENSION_LABELS = {d: w for _, d, w in _DIMENSION_WORDS}
+# one word per dimensionality, as CrystalFacts.dimensionality_word writes it (results, viewer)
+DIMENSION_NAMES = {0: "molecular", 1: "chain", 2: "layered", 3: "framework"}
+
+
+def structure_words(dimensionality: object, cation_polyhedra: object) -> str:
+    """"layered · octahedral" from the index's two structure columns ("" when unknown)."""
+    try:
+        d = DIMENSION_NAMES.get(int(float(dimensionality)), "")  # type: ignore[arg-type]
+    except (TypeError, ValueError):  # NaN, None: unknown
+        d = ""
+    polys = [p for p in str(cation_polyhedra or "").split(";") if p and p != "nan"]
+    return " · ".join([w for w in (d, *polys) if w])
+
+
+def dimensionalities_in(query: str) -> list[int]:
+    """Dimensionalities of the bonded network a query names ("layered" -> [2])."""
+    return [d for rx, d, _ in _DIMENSION_RE if rx.search(query)]
+
+
+def polyhedra_in(query: str) -> list[str]:
+    """Cation polyhedra a query names ("octahedral" -> ["octahedral"])."""
+    return [name for rx, name in _POLYHEDRON_RE if rx.search(query)]
+
+
+def polyhedra_sets(column: object) -> list[frozenset[str]]:
+    """The index's ``cation_polyhedra`` strings ("octahedral;tetrahedral") as sets."""
+    return [frozenset(p for p in str(v).split(";") if p and p != "nan") for v in column]  # type: ignore[attr-defined]
