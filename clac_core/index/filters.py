@@ -111,12 +111,17 @@ class FilterColumns:
 
     @classmethod
     def from_metadata(cls, md: pd.DataFrame) -> FilterColumns:
+        """From the metadata table; the element table from ``atomic_numbers`` or, when the
+        structure columns were not read (a large index), from the ``elements`` strings."""
         n = len(md)
-        zs = [np.asarray(z, dtype=np.int64).reshape(-1) for z in md["atomic_numbers"]]
-        counts = np.fromiter((len(z) for z in zs), dtype=np.int64, count=n)
         elements = np.zeros((119, n), dtype=bool)
-        if counts.sum():
-            elements[np.concatenate(zs), np.repeat(np.arange(n), counts)] = True
+        if "atomic_numbers" in md.columns:
+            zs = [np.asarray(z, dtype=np.int64).reshape(-1) for z in md["atomic_numbers"]]
+            counts = np.fromiter((len(z) for z in zs), dtype=np.int64, count=n)
+            if counts.sum():
+                elements[np.concatenate(zs), np.repeat(np.arange(n), counts)] = True
+        else:
+            _elements_from_strings(md["elements"], elements)
         return cls(
             elements=elements,
             crystal_system=Categories.of(md["crystal_system"], lower=True),
@@ -125,3 +130,21 @@ class FilterColumns:
             band_gap=md["band_gap"].to_numpy(dtype=np.float64) if "band_gap" in md.columns else None,
             hypothetical=md["hypothetical"].to_numpy(dtype=bool),
         )
+
+
+def _elements_from_strings(values: pd.Series, out: np.ndarray) -> None:
+    """Fill the (119, N) presence table from space-separated symbols ("O Sr Ti"), one parse
+    per distinct string (a large corpus repeats few element sets), no Python loop per row."""
+    import pandas as pd
+
+    codes, uniq = pd.factorize(values.astype(str))  # (N,) codes into U distinct strings
+    per = [[ATOMIC_NUMBER[e] for e in str(t).split() if e in ATOMIC_NUMBER] for t in uniq]
+    lens = np.array([len(z) for z in per] + [0], dtype=np.int64)  # (U+1,), code -1 -> 0
+    if not lens.sum():
+        return
+    flat = np.concatenate([np.asarray(z, dtype=np.int64) for z in per if z])
+    starts = np.concatenate([[0], np.cumsum(lens[:-2])]).astype(np.int64)  # (U,) first z of each string
+    row_len = lens[codes]  # (N,)
+    rows = np.repeat(np.arange(len(codes)), row_len)
+    within = np.arange(row_len.sum()) - np.repeat(np.cumsum(row_len) - row_len, row_len)
+    out[flat[np.repeat(starts[codes], row_len) + within], rows] = True

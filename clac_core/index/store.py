@@ -8,10 +8,15 @@ An index directory holds (no pickle anywhere)::
     descriptions.parquet        description bank: text, view, crystal_id (deduplicated texts)
     description_embeddings.npy  (M, D) float16 text embeddings, L2-normalized
     umap_<key>.npz              optional cached 2D coordinates (see clac_core.index.projection)
+    ann_<hash>.faiss / .json    the approximate search index of a large index (see engine.py)
 
-In memory embeddings are float32. Search is one matrix product followed by hard filters
-(elements, crystal system, band gap, number of sites, source) and a top-k selection.
-Shape legend: N crystals, M descriptions, D embedding dims, B queries.
+Search runs on faiss (:mod:`clac_core.index.engine`): exact ``IndexFlatIP`` up to
+``EngineConfig.exact_max_rows`` crystals, an approximate IVF index above, with the hard filters
+(elements, crystal system, band gap, number of sites, source, property ranges) as a candidate
+mask inside the search. A small index holds float32 embeddings in memory; a large one keeps the
+float16 file memory-mapped and reads its structure columns on demand
+(:mod:`clac_core.index.columns`).
+Shape legend: N crystals, M descriptions, D embedding dims, B queries, C candidates.
 """
 
 from __future__ import annotations
@@ -25,6 +30,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from clac_core.index.ann_build import open_engine
+from clac_core.index.columns import (
+    STRUCTURE_COLUMNS,
+    LazyStructureColumns,
+    metadata_rows,
+    read_metadata,
+    write_metadata,
+)
+from clac_core.index.engine import CHUNK_ROWS, EngineConfig, VectorEngine, exact_scores
 from clac_core.index.filters import CorpusIndexError, FilterColumns, SearchFilters, atomic_number
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -58,6 +72,10 @@ class CorpusIndex:
         desc_embeddings: (M, D) float32, L2-normalized description embeddings.
         descriptions: M rows with ``text``, ``view``, ``crystal_id``.
         manifest: provenance (checkpoint hash, sources, counts, created, version).
+        engine_config: exact/approximate threshold and search settings.
+
+    An index over ``engine_config.exact_max_rows`` crystals given float16 embeddings (as
+    :meth:`load` does) keeps them float16 (taken as normalized, as :meth:`save` wrote them).
     """
 
     embeddings: np.ndarray
@@ -65,11 +83,18 @@ class CorpusIndex:
     desc_embeddings: np.ndarray
     descriptions: pd.DataFrame
     manifest: dict[str, Any] = field(default_factory=dict)
+    engine_config: EngineConfig = field(default_factory=EngineConfig)
     _filter_cols: FilterColumns | None = field(default=None, repr=False)
     _property_arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _engine: VectorEngine | None = field(default=None, repr=False)
+    _folder: Path | None = field(default=None, repr=False)  # where the approximate index is kept
+    _lazy: LazyStructureColumns | None = field(default=None, repr=False)
+    _corpus_hash: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        self.embeddings = _normalize(np.asarray(self.embeddings, dtype=np.float32))
+        large = len(self.embeddings) > self.engine_config.exact_max_rows
+        if not (large and self.embeddings.dtype == np.float16):
+            self.embeddings = _normalize(np.asarray(self.embeddings, dtype=np.float32))
         self.desc_embeddings = _normalize(np.asarray(self.desc_embeddings, dtype=np.float32))
         if len(self.metadata) != len(self.embeddings):
             raise CorpusIndexError(
@@ -91,12 +116,27 @@ class CorpusIndex:
 
     @property
     def corpus_hash(self) -> str:
-        """Short hash of the crystal ids and the embedding bytes (keys caches such as UMAP)."""
-        h = hashlib.sha256()
-        h.update("\n".join(self.metadata["crystal_id"].astype(str)).encode())
-        h.update(self.embeddings.astype(np.float16).tobytes())
-        h.update(str(len(self.descriptions)).encode())
-        return h.hexdigest()[:16]
+        """Short hash of the crystal ids and the embedding bytes (keys caches such as UMAP and
+        the approximate index); computed once, in chunks (a large index reads its manifest's)."""
+        if self._corpus_hash is None:
+            h = hashlib.sha256()
+            h.update("\n".join(self.metadata["crystal_id"].astype(str)).encode())
+            for s in range(0, len(self.embeddings), CHUNK_ROWS):
+                h.update(np.ascontiguousarray(self.embeddings[s : s + CHUNK_ROWS], dtype=np.float16).tobytes())
+            h.update(str(len(self.descriptions)).encode())
+            self._corpus_hash = h.hexdigest()[:16]
+        return self._corpus_hash
+
+    @property
+    def engine(self) -> VectorEngine:
+        """The faiss search engine (exact, or the stored approximate index; built once)."""
+        if self._engine is None:
+            m = len(self.desc_embeddings)  # text embeddings: the queries recall is measured on
+            pick = np.linspace(0, m - 1, min(m, self.engine_config.recall_queries)).astype(int)
+            queries = self.desc_embeddings[pick] if m >= 50 else None
+            self._engine = open_engine(self.embeddings, self.engine_config, corpus_hash=self.corpus_hash,
+                                       folder=self._folder, queries=queries)
+        return self._engine
 
     def prepare_filters(self) -> FilterColumns:
         """The metadata columns the filters read, as numpy arrays (built once; cheap per query).
@@ -188,19 +228,16 @@ class CorpusIndex:
         q = _normalize(np.asarray(query_emb, dtype=np.float32).reshape(1, -1))[0]  # (D,)
         if q.shape[0] != self.dim:
             raise CorpusIndexError(f"query has {q.shape[0]} dims, index has {self.dim}")
-        if filters is None or filters.is_empty():
-            rows = np.arange(len(self))
-            scores = _dot(self.embeddings, q)  # (N,)
-        else:
-            rows = np.flatnonzero(self.filter_mask(filters))  # (n,)
-            # The mask comes first: a selective filter scores only the rows it keeps (the (N, D)
-            # product dominates a search at 50k crystals); a loose one is cheaper as one full product.
-            if len(rows) <= len(self) // 2:
-                scores = _dot(self.embeddings[rows], q)  # (n,)
-            else:
-                scores = _dot(self.embeddings, q)[rows]
+        mask = None if filters is None or filters.is_empty() else self.filter_mask(filters)  # (N,)
         if rescore is None:
-            return self._top_rows(rows, scores, k)
+            return self._frame(*self.engine.search(q, k, mask))
+        if self.engine.approximate:  # re-rank the best candidates, never every row
+            rows, scores = self.engine.search(q, max(k, self.engine_config.rerank_pool), mask)  # (C,)
+            order = np.argsort(rows)
+            rows, scores = rows[order], scores[order]
+        else:  # exact: every row passing the filters is re-ranked, as before the engine
+            rows = np.arange(len(self)) if mask is None else np.flatnonzero(mask)
+            scores = exact_scores(self.embeddings, q, None if mask is None else rows)
         fused = np.asarray(rescore(rows, scores), dtype=np.float64)
         keep = np.isfinite(fused)
         rows, cos, fused = rows[keep], scores[keep], fused[keep]
@@ -211,20 +248,20 @@ class CorpusIndex:
         return out
 
     def _top_rows(self, rows: np.ndarray, scores: np.ndarray, k: int) -> pd.DataFrame:
-        k = min(int(k), len(rows))
-        if k <= 0:
-            out = self.metadata.iloc[:0].copy()
-            out.insert(0, "similarity", np.zeros(0, dtype=np.float32))
-            out.insert(0, "rank", np.zeros(0, dtype=np.int64))
-            out.insert(2, "row", np.zeros(0, dtype=np.int64))
-            return out
-        part = np.argpartition(-scores, k - 1)[:k] if k < len(rows) else np.arange(len(rows))
-        order = part[np.argsort(-scores[part], kind="stable")]
-        sel = rows[order]
+        from clac_core.index.engine import top_k
+
+        order = top_k(scores, k)
+        return self._frame(rows[order], scores[order])
+
+    def _frame(self, sel: np.ndarray, scores: np.ndarray) -> pd.DataFrame:
+        """Result table of rows ``sel`` (best first) with their ``scores``."""
         out = self.metadata.iloc[sel].reset_index(drop=True).copy()
-        out.insert(0, "similarity", scores[order].astype(np.float32))
+        if self._lazy is not None:
+            for c, vals in self._lazy.rows(sel).items():
+                out[c] = vals
+        out.insert(0, "similarity", np.asarray(scores, dtype=np.float32))
         out.insert(0, "rank", np.arange(1, len(sel) + 1))
-        out.insert(2, "row", sel)
+        out.insert(2, "row", np.asarray(sel, dtype=np.int64))
         return out
 
     def nearest_descriptions(self, query_emb: np.ndarray, k: int = 5) -> pd.DataFrame:
@@ -247,8 +284,11 @@ class CorpusIndex:
         """Exact pymatgen Structure of index row ``row`` (from the stored arrays)."""
         from clac_core.record import structure_from_arrays
 
-        r = self.metadata.iloc[int(row)]
-        return structure_from_arrays(r["lattice"], r["frac_coords"], r["atomic_numbers"])
+        if self._lazy is None:
+            r = self.metadata.iloc[int(row)]
+            return structure_from_arrays(*(r[c] for c in STRUCTURE_COLUMNS))
+        got = self._lazy.rows(np.array([row]))
+        return structure_from_arrays(*(got[c][0] for c in STRUCTURE_COLUMNS))
 
     def property_columns(self) -> list[str]:
         from clac_core.properties import QUANTITIES
@@ -257,14 +297,19 @@ class CorpusIndex:
 
     # ------------------------------------------------------------------ disk
     def save(self, out_dir: str | Path) -> Path:
-        """Write the index to ``out_dir`` (created). Returns the directory."""
+        """Write the index to ``out_dir`` (created; each file under a temporary name, then
+        swapped in); a large index also stores its approximate search index there."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        np.save(out / "embeddings.npy", self.embeddings.astype(np.float16), allow_pickle=False)
-        np.save(
-            out / "description_embeddings.npy", self.desc_embeddings.astype(np.float16), allow_pickle=False
-        )
-        self.metadata.to_parquet(out / "metadata.parquet", index=False)
+        _save_float16(self.embeddings, out / "embeddings.npy")
+        _save_float16(self.desc_embeddings, out / "description_embeddings.npy")
+        md = self.metadata
+        if self._lazy is not None:  # the structure columns were left on disk: take them along
+            md = read_metadata(self._lazy.path, lazy=False)
+            for c in self.metadata.columns:
+                md[c] = self.metadata[c].to_numpy()
+        write_metadata(md, out / "metadata.parquet.tmp")
+        (out / "metadata.parquet.tmp").replace(out / "metadata.parquet")
         self.descriptions.to_parquet(out / "descriptions.parquet", index=False)
         manifest = dict(self.manifest)
         manifest.setdefault("version", INDEX_VERSION)
@@ -277,11 +322,23 @@ class CorpusIndex:
         manifest["corpus_hash"] = self.corpus_hash
         self.manifest = manifest
         (out / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        if len(self) > self.engine_config.exact_max_rows:
+            from clac_core.index.engine import save_ann
+
+            if self._engine is not None and self._engine.info is not None:
+                save_ann(out, self._engine.ann, self._engine.info)
+            self._folder = out
+            _ = self.engine  # built and stored beside the index when it was not yet
         return out
 
     @classmethod
-    def load(cls, index_dir: str | Path) -> CorpusIndex:
-        """Read an index written by :meth:`save`."""
+    def load(cls, index_dir: str | Path, *, config: EngineConfig | None = None) -> CorpusIndex:
+        """Read an index written by :meth:`save` and open its search engine.
+
+        An index over ``config.exact_max_rows`` crystals opens lazily: embeddings memory-mapped
+        (float16), metadata without the structure columns (read per row on demand), the stored
+        approximate index (built and stored on first open when missing).
+        """
         import pandas as pd
 
         d = Path(index_dir)
@@ -289,17 +346,25 @@ class CorpusIndex:
         missing = [n for n in needed if not (d / n).exists()]
         if missing:
             raise CorpusIndexError(f"{d} is not a CLaC index (missing {', '.join(missing)})")
+        cfg = config or EngineConfig()
         manifest = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
-        emb = np.load(d / "embeddings.npy", allow_pickle=False)
-        meta = pd.read_parquet(d / "metadata.parquet")
+        lazy = metadata_rows(d / "metadata.parquet") > cfg.exact_max_rows
+        emb = np.load(d / "embeddings.npy", allow_pickle=False, mmap_mode="r" if lazy else None)
+        meta = read_metadata(d / "metadata.parquet", lazy=lazy)
         if (d / "descriptions.parquet").exists():
             desc = pd.read_parquet(d / "descriptions.parquet")
             demb = np.load(d / "description_embeddings.npy", allow_pickle=False)
         else:
             desc = pd.DataFrame({"text": [], "view": [], "crystal_id": []})
             demb = np.zeros((0, emb.shape[1]), dtype=np.float32)
-        idx = cls(embeddings=emb, metadata=meta, desc_embeddings=demb, descriptions=desc, manifest=manifest)
+        idx = cls(embeddings=emb, metadata=meta, desc_embeddings=demb, descriptions=desc, manifest=manifest,
+                  engine_config=cfg)
+        idx._folder = d
+        if lazy:
+            idx._lazy = LazyStructureColumns(d / "metadata.parquet")
+            idx._corpus_hash = manifest.get("corpus_hash")  # written by save(); hashing 10^6 rows takes seconds
         idx.prepare_filters()
+        _ = idx.engine
         return idx
 
 
@@ -314,13 +379,13 @@ def _normalize(x: np.ndarray) -> np.ndarray:
     return (x / np.maximum(n, 1e-12)).astype(np.float32, copy=False)
 
 
-def _dot(x: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """(B, D) @ (D,) -> (B,) on one thread.
-
-    Why einsum and not ``x @ q``: the product is memory-bound, and OpenBLAS's gemv wakes its
-    thread pool, whose threads keep spinning after the call. On 2 loaded cores (a training run
-    alongside) that took 8 ms instead of 2.3 ms at 50k x 256, and the spinning threads then
-    slowed the next query's text encoding in torch from ~13 to ~30 ms
-    (benchmarks/bench_search.py; OPENBLAS_NUM_THREADS=1 gave the same gain).
-    """
-    return np.einsum("nd,d->n", x, q)
+def _save_float16(x: np.ndarray, path: Path) -> None:
+    """Write (B, D) rows as a float16 ``.npy`` in chunks, under a temporary name then swapped in
+    (``x`` may be a memory map of ``path`` itself)."""
+    tmp = path.with_name(path.name + ".tmp")
+    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=tuple(x.shape))
+    for s in range(0, len(x), CHUNK_ROWS):
+        out[s : s + CHUNK_ROWS] = x[s : s + CHUNK_ROWS]
+    out.flush()
+    del out
+    tmp.replace(path)

@@ -1,0 +1,191 @@
+"""The faiss search engine behind CorpusIndex: exact below the size threshold (same top-10 as
+the NumPy brute force it replaced, on the shipped index), approximate above it (recall,
+filters inside the search, stored beside the index and rebuilt only for new embeddings), and a
+large index opened lazily (memory-mapped float16 embeddings, structure columns read on demand).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED = REPO / "assets" / "index"
+SHIPPED_QUERIES = [  # the Search page's example queries
+    "a cubic perovskite oxide",
+    "a layered transition metal dichalcogenide",
+    "a wide band gap insulator containing fluorine",
+    "a metallic intermetallic compound with hexagonal symmetry",
+    "rock salt structure",
+]
+
+
+def numpy_top(emb: np.ndarray, q: np.ndarray, k: int, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The search before faiss: one product, argpartition, stable argsort."""
+    q = q / np.linalg.norm(q)
+    rows = np.arange(len(emb)) if rows is None else rows
+    scores = np.einsum("nd,d->n", emb[rows], q.astype(np.float32))
+    part = np.argpartition(-scores, k - 1)[:k]
+    order = part[np.argsort(-scores[part], kind="stable")]
+    return rows[order], scores[order]
+
+
+def assert_same_ranking(hits, rows: np.ndarray, scores: np.ndarray) -> None:
+    """Same rows in the same order; a swap is allowed only between rows whose scores tie
+    (to float32 rounding of two summation orders)."""
+    got = hits["row"].to_numpy()
+    np.testing.assert_allclose(hits["similarity"].to_numpy(), scores, atol=2e-6)
+    for g, r, s in zip(got, rows, scores, strict=True):
+        assert g == r or abs(float(hits.loc[hits["row"] == r, "similarity"].iloc[0]) - s) < 2e-6
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    from clac_core.index import CorpusIndex
+
+    if not (SHIPPED / "embeddings.npy").exists():
+        pytest.skip("no shipped index")
+    return CorpusIndex.load(SHIPPED)
+
+
+def test_shipped_index_is_exact_and_ranks_as_numpy(shipped):
+    from clac_core.index import SearchFilters
+
+    assert not shipped.engine.approximate
+    demb = shipped.desc_embeddings
+    queries = list(demb[np.linspace(0, len(demb) - 1, 40).astype(int)])
+    for q in queries:
+        assert_same_ranking(shipped.search(q, 10), *numpy_top(shipped.embeddings, q, 10))
+    f = SearchFilters(must_contain=["O"], crystal_systems=["cubic"])
+    rows = np.flatnonzero(shipped.filter_mask(f))
+    for q in queries[:10]:
+        assert_same_ranking(shipped.search(q, 10, f), *numpy_top(shipped.embeddings, q, 10, rows))
+
+
+@pytest.mark.slow
+def test_shipped_queries_same_top10_as_numpy(shipped):
+    """The Search page's example queries, embedded by the shipped model."""
+    from clac_core.inference import encode_query_texts
+    from clac_core.models import CLaCModel
+
+    model = CLaCModel.from_checkpoint(REPO / "assets" / "model").eval()
+    for q in encode_query_texts(model, SHIPPED_QUERIES):
+        assert_same_ranking(shipped.search(q, 10), *numpy_top(shipped.embeddings, q, 10))
+
+
+# ------------------------------------------------------------------ approximate path, forced on
+
+
+def synthetic_index(n: int, seed: int = 0):
+    """``n`` rows: a small base of unit vectors repeated with noise, metadata with elements,
+    crystal systems and band gaps (no shipped data needed)."""
+    import pandas as pd
+
+    from clac_core.index import CorpusIndex
+
+    rng = np.random.default_rng(seed)
+    d = 32
+    base = rng.standard_normal((n // 20 + 1, d)).astype(np.float32)
+    emb = base[rng.integers(0, len(base), n)] + 0.3 * rng.standard_normal((n, d)).astype(np.float32)
+    els = rng.choice(["O Ti", "Cl Na", "Fe", "O Sr Ti", "S Zn"], n)
+    meta = pd.DataFrame({
+        "crystal_id": [f"s{i}" for i in range(n)], "formula": [f"X{i}" for i in range(n)],
+        "source": rng.choice(["a", "b"], n), "hypothetical": False, "spacegroup_symbol": "P1",
+        "spacegroup_number": 1, "crystal_system": rng.choice(["cubic", "hexagonal", "triclinic"], n),
+        "nsites": rng.integers(1, 30, n), "elements": els,
+        "lattice": [np.eye(3).reshape(-1) * (3 + i % 5) for i in range(n)],
+        "frac_coords": [[0.0, 0.0, 0.0]] * n, "atomic_numbers": [[26]] * n,
+        "band_gap": np.where(rng.random(n) < 0.8, rng.exponential(1.5, n), np.nan),
+    })
+    desc = pd.DataFrame({"text": [], "view": [], "crystal_id": []})
+    return CorpusIndex(embeddings=emb, metadata=meta, desc_embeddings=np.zeros((0, d)), descriptions=desc)
+
+
+@pytest.fixture(scope="module")
+def approx_dir(tmp_path_factory):
+    from clac_core.index import EngineConfig
+
+    idx = synthetic_index(20_000)
+    idx.engine_config = EngineConfig(exact_max_rows=5_000, subset_exact_max=500, rerank_pool=300)
+    out = tmp_path_factory.mktemp("approx")
+    idx.save(out)
+    return out, idx
+
+
+def test_approximate_index_recall_and_storage(approx_dir, monkeypatch):
+    from clac_core.index import CorpusIndex, EngineConfig, ann_build
+
+    out, built = approx_dir
+    cfg = built.engine_config
+    assert len(list(out.glob("ann_*.faiss"))) == 1 and built.engine.approximate
+    assert built.engine.info.recall_at_10 >= 0.95
+    monkeypatch.setattr(ann_build, "build_ivf", lambda *a, **k: pytest.fail("rebuilt an unchanged index"))
+    idx = CorpusIndex.load(out, config=cfg)
+    assert idx.engine.approximate and idx.embeddings.dtype == np.float16
+    assert isinstance(idx.embeddings, np.memmap)
+    rng = np.random.default_rng(1)
+    queries = idx.embeddings[rng.choice(len(idx), 100)].astype(np.float32) + 0.1 * rng.standard_normal((100, 32))
+    hits = [len(set(idx.search(q, 10)["row"]) & set(numpy_top(np.asarray(idx.embeddings, np.float32), q, 10)[0]))
+            for q in queries]
+    assert np.mean(hits) / 10 >= 0.95
+    exact = CorpusIndex.load(out, config=EngineConfig())  # under the threshold: exact, no file needed
+    assert not exact.engine.approximate
+
+
+def test_approximate_filters_inside_the_search_return_k(approx_dir):
+    from clac_core.index import CorpusIndex, SearchFilters
+
+    out, built = approx_dir
+    idx = CorpusIndex.load(out, config=built.engine_config)
+    q = np.asarray(idx.embeddings[7], dtype=np.float32)
+    cases = [
+        SearchFilters(crystal_systems=["cubic"]),  # ~1/3 kept: the IVF scan with a bitmap selector
+        SearchFilters(must_contain=["Sr"], band_gap=(0.5, 2.0)),  # few kept: exact over the candidates
+        SearchFilters(must_not_contain=["O"], sources=["a"], crystal_systems=["triclinic"]),
+    ]
+    for f in cases:
+        mask = idx.filter_mask(f)
+        hits = idx.search(q, 25, f)
+        assert len(hits) == min(25, int(mask.sum()))
+        assert mask[hits["row"].to_numpy()].all()
+        assert list(hits["similarity"]) == sorted(hits["similarity"], reverse=True)
+
+
+def test_rerank_sees_candidates_only_on_an_approximate_index(approx_dir):
+    from clac_core.index import CorpusIndex
+
+    out, built = approx_dir
+    idx = CorpusIndex.load(out, config=built.engine_config)
+    seen: list[int] = []
+
+    def rescore(rows, scores):
+        seen.append(len(rows))
+        return scores + (rows % 2 == 0)  # even rows first
+
+    hits = idx.search(np.asarray(idx.embeddings[3], np.float32), 10, rescore=rescore)
+    assert seen == [built.engine_config.rerank_pool]
+    assert (hits["row"] % 2 == 0).all() and "score" in hits
+
+
+def test_large_index_opens_lazily_and_rebuilds_for_new_embeddings(approx_dir, tmp_path):
+    from clac_core.index import CorpusIndex
+
+    out, built = approx_dir
+    idx = CorpusIndex.load(out, config=built.engine_config)
+    assert "lattice" not in idx.metadata.columns
+    assert idx.structure(13).lattice.a == pytest.approx(3 + 13 % 5)
+    hits = idx.search(np.asarray(idx.embeddings[13], np.float32), 5)
+    assert hits.iloc[0]["row"] == 13 and np.asarray(hits.iloc[0]["lattice"])[0] == pytest.approx(6.0)
+    # a copy with other embeddings gets its own approximate index; the stale one is dropped
+    other = synthetic_index(20_000, seed=5)
+    other.engine_config = built.engine_config
+    other.save(tmp_path)
+    again = CorpusIndex.load(tmp_path, config=built.engine_config)
+    assert again.corpus_hash != idx.corpus_hash
+    assert [p.name for p in tmp_path.glob("ann_*.faiss")] == [f"ann_{again.corpus_hash}.faiss"]
+    # saving a lazily opened index keeps its structure columns
+    idx.save(tmp_path / "copy")
+    back = CorpusIndex.load(tmp_path / "copy")  # default threshold: small, read whole
+    assert "lattice" in back.metadata.columns and back.corpus_hash == idx.corpus_hash
