@@ -106,3 +106,24 @@ def test_the_writers_bulk_words_come_from_the_class_table() -> None:
     for k, word in [(-3.0, SOFT), (49.9, SOFT), (50.0, MODERATELY_STIFF), (149.9, MODERATELY_STIFF), (150.0, STIFF)]:
         assert word_for("bulk_modulus", k, BULK_LADDER) is word
     assert [w.name for w in BULK_LADDER] == ["stiff", "soft", "moderately stiff"]  # the writers' words
+
+
+def test_application_words_name_known_families_as_well_as_a_gap_range() -> None:
+    from clac_core.query.intent import understand
+    from clac_core.query.rerank import rerank_scores
+
+    it = understand("transparent conducting oxide")
+    assert [a.name for a in it.applications] == ["transparent conducting oxide"]
+    assert any("PBE" in d and "In2O3" in d for d in it.describe())  # the rule that applied, in words
+    formulas = np.array(["In2O3", "MgO", "Fe2O3", "CaF2"], dtype=object)
+    cols = {"band_gap": np.array([0.93, 4.5, 2.0, 7.0]), "formula": formulas}
+    els = [{"In", "O"}, {"Mg", "O"}, {"Fe", "O"}, {"Ca", "F"}]
+    s = rerank_scores(np.zeros(4), it, cols, elements=els)
+    assert s[0] == s[1] > s[2] and s[1] > s[3]  # PBE's 0.93 eV In2O3 is a known TCO host
+    pv = understand("photovoltaic absorber")
+    assert not pv.constraints and pv.applications[0].name == "photovoltaic absorber"
+    cathode = understand("Li-ion cathode material containing cobalt")
+    assert cathode.applications[0].name == "battery cathode" and set(cathode.include) == {"Co", "Li"}
+    s = rerank_scores(np.zeros(3), cathode, {"formula": np.array(["LiCoO2", "CoO", "LiCoSn"], dtype=object)},
+                      elements=[{"Li", "Co", "O"}, {"Co", "O"}, {"Li", "Co", "Sn"}])
+    assert s[0] > s[1] and s[0] > s[2]

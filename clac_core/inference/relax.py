@@ -29,7 +29,12 @@ import numpy as np
 from clac_core.index import SearchFilters
 from clac_core.query.intent import QueryIntent
 from clac_core.query.numbers import Constraint
-from clac_core.query.rerank import COMPOSITION_COLUMNS, composition_columns, property_values
+from clac_core.query.rerank import (
+    COMPOSITION_COLUMNS,
+    application_match,
+    composition_columns,
+    property_values,
+)
 from clac_core.query.structure import DIMENSION_LABELS
 from clac_core.vocab.classes import STABLE
 
@@ -127,6 +132,9 @@ def _intent_wishes(intent: QueryIntent, cols: Mapping[str, np.ndarray], elements
     for p in intent.polyhedra if "cation_polyhedra" in cols else ():
         wishes.append(Wish(f"{p} cation sites", np.fromiter((p in s for s in cols["cation_polyhedra"]), bool, n),
                            lambda i, f, p=p: (rep(i, polyhedra=_without(i.polyhedra, p)), f)))
+    for a in intent.applications:
+        wishes.append(Wish(a.name, application_match(a, cols, elements) >= 1.0,
+                           lambda i, f, a=a: (rep(i, applications=_without(i.applications, a)), f)))
     if intent.crystal_systems:
         wishes.append(Wish(" or ".join(intent.crystal_systems), np.isin(np.char.lower(systems.astype(str)),
                            intent.crystal_systems), lambda i, f: (rep(i, crystal_systems=[]), f)))

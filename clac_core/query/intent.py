@@ -22,6 +22,7 @@ from clac_core.query.negation import negated_elements, split_neither
 from clac_core.query.numbers import MAX_TEXT_CHARS, Constraint, class_constraints, parse_constraints
 from clac_core.query.structure import DIMENSION_LABELS, dimensionalities_in, polyhedra_in
 from clac_core.symmetry import CRYSTAL_SYSTEMS_HIGH_FIRST
+from clac_core.vocab.applications import SEARCH_APPLICATIONS, ApplicationQuery
 from clac_core.vocab.classes import STABLE
 from clac_core.vocab.elements import ANION_CLASS_ELEMENTS, ATOMIC_NUMBER, SYMBOL_OF_NAME
 
@@ -50,6 +51,8 @@ class QueryIntent:
     formulas: list[str] = field(default_factory=list)  # reduced formulas written in the query ("ZnO")
     dimensionality: list[int] = field(default_factory=list)  # "layered" -> [2] (bonded network)
     polyhedra: list[str] = field(default_factory=list)  # "octahedral": a cation site's polyhedron
+    # application words read by their rule (vocab.applications): a known family or the rule
+    applications: list[ApplicationQuery] = field(default_factory=list)
 
     def is_empty(self) -> bool:
         return not (
@@ -65,6 +68,7 @@ class QueryIntent:
             or self.formulas
             or self.dimensionality
             or self.polyhedra
+            or self.applications
         )
 
     def describe(self) -> list[str]:
@@ -83,6 +87,7 @@ class QueryIntent:
         out += self.crystal_systems
         out += [DIMENSION_LABELS[d] for d in self.dimensionality]
         out += [f"{p} cation sites" for p in self.polyhedra]
+        out += [f"{a.name} (rule: {a.rule})" for a in self.applications]
         return out
 
 
@@ -162,6 +167,10 @@ def understand(query: str) -> QueryIntent:
         els[0] for word, els in ANION_ELEMENTS.items() if word.endswith("ide") and re.search(rf"\b{word}s?\b", q, re.I)
     ]
     intent.dimensionality, intent.polyhedra = dimensionalities_in(q), polyhedra_in(q)
+    intent.applications = [a for a in SEARCH_APPLICATIONS if re.search(a.pattern, q, re.IGNORECASE)]
+    app_gaps = {(a.gap.prop, *a.gap.reader_interval()) for a in intent.applications if a.gap is not None}
+    # the application's own rule carries its gap (with its known family): no second gap wish
+    intent.constraints = [c for c in intent.constraints if not (c.kind == "class" and (c.prop, c.lo, c.hi) in app_gaps)]
     intent.crystal_systems = [w for w in CRYSTAL_SYSTEM_WORDS if re.search(rf"\b{w}\b", q, re.IGNORECASE)]
     return intent
 

@@ -16,6 +16,7 @@ import numpy as np
 from clac_core.properties import PREDICTED_PREFIX
 from clac_core.query.intent import QueryIntent
 from clac_core.query.numbers import LABELS, Constraint
+from clac_core.vocab.applications import REDOX_METALS, ApplicationQuery
 from clac_core.vocab.classes import STABLE
 
 # how far outside a stated interval a value may lie before its match halves (per property unit)
@@ -82,6 +83,8 @@ def property_match(
         cs = np.asarray([str(x).lower() for x in crystal_systems])
         parts.append(np.isin(cs, intent.crystal_systems).astype(np.float64))
     parts += structure_parts(intent, columns)
+    if intent.applications and elements is not None:
+        parts += [application_match(a, columns, elements) for a in intent.applications]
     if elements is not None:
         parts += _composition_parts(intent, elements, columns)
     match = np.mean(parts, axis=0) if parts else np.zeros(n)
@@ -95,6 +98,30 @@ def property_match(
             count=n,
         )
     return match, allowed
+
+
+def application_match(
+    a: ApplicationQuery, columns: Mapping[str, np.ndarray], elements: list[set[str]] | list[frozenset[str]]
+) -> np.ndarray:
+    """(N,) match to an application word: 1 for its known family, else its rule (gap match,
+    anion, elements), in [0, 1]."""
+    n = len(elements)
+    rule = np.ones(n)
+    if a.gap is not None:
+        lo, hi = a.gap.reader_interval()
+        vals, _ = property_values(columns, "band_gap", n)
+        rule *= constraint_match(Constraint("band_gap", lo, hi, "class", a.name), vals)
+    comp = columns if all(c in columns for c in COMPOSITION_COLUMNS) else composition_columns(elements)
+    if a.anion:
+        rule *= np.fromiter((a.anion in s for s in comp["composition_anions"]), dtype=np.float64, count=n)
+    if a.needs_any:
+        rule *= np.fromiter((bool(a.needs_any & set(s)) for s in elements), dtype=np.float64, count=n)
+    if a.needs_redox:
+        rule *= np.fromiter((bool(REDOX_METALS & set(s)) for s in elements), dtype=np.float64, count=n)
+        rule *= np.fromiter((bool(s) for s in comp["composition_anions"]), dtype=np.float64, count=n)
+    if a.known and "formula" in columns:
+        rule = np.maximum(rule, np.isin(np.asarray(columns["formula"], dtype=object), a.known).astype(np.float64))
+    return rule
 
 
 def structure_parts(intent: QueryIntent, columns: Mapping[str, np.ndarray]) -> list[np.ndarray]:

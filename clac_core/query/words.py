@@ -66,7 +66,8 @@ _NEGATIONS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(_NOT + r"stable\b", re.IGNORECASE), "unstable"),
     # a magnet is magnetic; a transparent conductor is a (doped) wide-gap compound, not a metal
     (re.compile(r"\b(?:ferro|ferri)?magnets\b|\b(?:ferro|ferri)magnet\b", re.IGNORECASE), "magnetic"),
-    (re.compile(r"\btransparent[\s-]+conduct(?:ing|ive|ors?)\b", re.IGNORECASE), "wide band gap"),
+    # an application word (vocab.applications.SEARCH_APPLICATIONS), not "conducting" = metallic
+    (re.compile(r"\btransparent[\s-]+conduct(?:ing|ive|ors?)\b", re.IGNORECASE), "TCO"),
     (re.compile(r"\bnon[\s-]?metals?\b(?![\s-]*(?:oxide|compound|element|atom|ion|anion))", re.IGNORECASE),
      "non-metallic"),
 ]

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from clac_core.vocab.classes import PHOTOVOLTAIC as PHOTOVOLTAIC_GAP
-from clac_core.vocab.classes import WIDE_GAP
+from clac_core.vocab.classes import WIDE_GAP, ClassWord
 
 # transition metals whose oxidation state changes on (de)intercalation in known cathodes
 REDOX_METALS: frozenset[str] = frozenset({"Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Nb", "Mo", "W"})
@@ -54,3 +54,56 @@ def applications(elements: list[str] | tuple[str, ...], anion_class: str, gap: f
     if ionic and redox and "Na" in elements:
         out.append(NA_CATHODE)
     return out
+
+
+# --------------------------------------------------------------------------------------
+# the search's reading of application words: a known family OR the rule above (the one home
+# of each rule; the "Understood" line names the rule that applied)
+
+
+@dataclass(frozen=True)
+class ApplicationQuery:
+    """An application word as the search reads it: crystals of the known family, or crystals
+    the rule's gap range, anion and elements admit.
+
+    Attributes:
+        name: shown on the "Understood" line.
+        pattern: regular expression (case-insensitive) of the words that name it.
+        rule: the rule in words.
+        gap: band-gap class the rule asks for (None: no gap condition).
+        anion: element that must be among the crystal's anions (None: any).
+        needs_any: at least one of these elements (empty: no condition).
+        needs_redox: a redox-active transition metal (:data:`REDOX_METALS`) is needed.
+        known: reduced formulas of the known family, admitted whatever their PBE gap.
+    """
+
+    name: str
+    pattern: str
+    rule: str
+    gap: ClassWord | None = None
+    anion: str | None = None
+    needs_any: frozenset[str] = frozenset()
+    needs_redox: bool = False
+    known: tuple[str, ...] = ()
+
+
+SEARCH_APPLICATIONS: tuple[ApplicationQuery, ...] = (
+    ApplicationQuery(
+        "transparent conducting oxide", r"\btransparent[\s-]+conduct(?:ing|ive|ors?)(?:[\s-]+oxides?)?\b|\btcos?\b",
+        "an oxide with a PBE gap >= 3 eV, or a known TCO host (In2O3, SnO2, ZnO, CdO, Ga2O3: PBE puts their "
+        "gaps below 3 eV)", gap=WIDE_GAP, anion="O", known=("In2O3", "SnO2", "ZnO", "CdO", "Ga2O3"),
+    ),
+    ApplicationQuery(
+        "photovoltaic absorber", r"\bphotovoltaic|\bsolar[\s-](?:cell\s+)?absorb|\bsolar[\s-]cells?\b",
+        "a PBE gap of 1.1-1.7 eV, or a known absorber (Si, GaAs, CdTe, InP, CuInSe2, CuGaSe2, Cu2ZnSnS4, "
+        "CsPbI3, Sb2Se3)", gap=PHOTOVOLTAIC_GAP,
+        known=("Si", "GaAs", "CdTe", "InP", "CuInSe2", "CuGaSe2", "Cu2ZnSnS4", "CsPbI3", "Sb2Se3"),
+    ),
+    ApplicationQuery(
+        "battery cathode", r"\b(?:battery|li[\s-]?ion|na[\s-]?ion|lithium[\s-]ion|sodium[\s-]ion)\s+cathodes?\b"
+        r"|\bcathode\s+materials?\b|\bcathodes?\b",
+        "Li or Na + a redox-active transition metal + an anion, or a known cathode (LiCoO2, LiFePO4, LiMn2O4, "
+        "LiNiO2, LiMnO2, NaMnO2, NaFePO4)", anion=None, needs_any=frozenset({"Li", "Na"}), needs_redox=True,
+        known=("LiCoO2", "LiFePO4", "LiMn2O4", "LiNiO2", "LiMnO2", "NaMnO2", "NaFePO4"),
+    ),
+)
