@@ -1,4 +1,10 @@
-"""``clac index build``: embed a corpus with a checkpoint into an index directory."""
+"""``clac index build`` / ``clac index merge``: embed a corpus with a checkpoint into an index.
+
+The build streams its sources in chunks into a work folder (default ``<out>.partial``) and
+resumes there after a kill; ``--shard i/n`` embeds one shard's chunks only (a Slurm array task
+or Ray task each), and ``clac index merge`` then writes the index (see
+:mod:`clac_core.index.stream`).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,6 @@ import json
 import sys
 import time
 
-from clac_core.index.build import build_from_args
 from clac_core.index.filters import CorpusIndexError
 from clac_core.logs import report_skipped
 
@@ -33,45 +38,65 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="stop at the first bad CSV row or structure file (default: skip it)",
     )
+    b.add_argument("--work", help="folder of finished chunks, kept for a resume (default: OUT.partial)")
+    b.add_argument("--chunk-size", type=int, default=4096, help="crystals per chunk (a multiple of 64)")
+    b.add_argument("--shard", help="i/n: embed only shard i of n (then `clac index merge`)")
+    m = sub.add_parser("merge", help="write the index from the finished chunks of sharded builds")
+    m.add_argument("--checkpoint", required=True, help="checkpoint (embeds the description bank)")
+    m.add_argument("--work", required=True, help="the --work folder the shards wrote")
+    m.add_argument("--out", required=True, help="output index directory")
+    m.add_argument("--umap", action="store_true", help="also precompute the 2D map (slow first fit)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Exit 0: all inputs indexed; 1: some were skipped (the rest written) or a user error."""
-    if args.index_command != "build":  # pragma: no cover - argparse enforces
-        return 2
     t0 = time.perf_counter()
     skipped: list[str] = []
     try:
-        idx = build_from_args(
-            checkpoint=args.checkpoint,
-            data=args.data,
-            sources=args.source,
-            max_descriptions=args.max_descriptions,
-            seed=args.seed,
-            skipped=skipped,
-            strict=args.strict,
-        )
+        if args.index_command == "merge":
+            idx, counts = _merge(args), {}
+        else:
+            idx, counts = _build(args, skipped)
     except (FileNotFoundError, NotADirectoryError, ValueError, CorpusIndexError) as exc:
         # user errors (missing file or column, bad row with --strict, damaged checkpoint,
-        # no usable crystal): one line, no traceback
-        report_skipped("clac index build", skipped, "inputs")
-        print(f"clac index build: {' '.join(str(exc).split())}", file=sys.stderr)
+        # no usable crystal, missing chunks): one line, no traceback
+        report_skipped(f"clac index {args.index_command}", skipped, "inputs")
+        print(f"clac index {args.index_command}: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
     report_skipped("clac index build", skipped, "rows/files (left out of the index)")
-    out = idx.save(args.out)
-    if args.umap:
-        from clac_core.index.projection import compute_umap
+    line: dict = {"out": str(args.out), **counts, "seconds": round(time.perf_counter() - t0, 1)}
+    if idx is not None:
+        if args.umap:
+            from clac_core.index.projection import compute_umap
 
-        compute_umap(idx, out)
-    print(
-        json.dumps(
-            {
-                "out": str(out),
-                "crystals": len(idx),
-                "descriptions": len(idx.descriptions),
-                "seconds": round(time.perf_counter() - t0, 1),
-                "skipped": len(skipped),
-            }
-        )
-    )
+            compute_umap(idx, args.out)
+        line.update(crystals=len(idx), descriptions=len(idx.descriptions))
+    if args.index_command == "build":
+        line["skipped"] = len(skipped)
+    print(json.dumps(line))
     return 1 if skipped else 0
+
+
+def _build(args: argparse.Namespace, skipped: list[str]):
+    from clac_core.index.stream import parse_shard, stream_build_from_args
+
+    return stream_build_from_args(
+        checkpoint=args.checkpoint,
+        out=args.out,
+        data=args.data,
+        sources=args.source,
+        max_descriptions=args.max_descriptions,
+        seed=args.seed,
+        skipped=skipped,
+        strict=args.strict,
+        work=args.work,
+        chunk_size=args.chunk_size,
+        shard=parse_shard(args.shard) if args.shard else None,
+    )
+
+
+def _merge(args: argparse.Namespace):
+    from clac_core.index.stream import merge_chunks
+    from clac_core.models import CLaCModel
+
+    return merge_chunks(CLaCModel.from_checkpoint(args.checkpoint), args.work, args.out)
