@@ -121,7 +121,8 @@ def test_approximate_index_recall_and_storage(approx_dir, monkeypatch):
     cfg = built.engine_config
     assert len(list(out.glob("ann_*.faiss"))) == 1 and built.engine.approximate
     assert built.engine.info.recall_at_10 >= 0.95
-    monkeypatch.setattr(ann_build, "build_ivf", lambda *a, **k: pytest.fail("rebuilt an unchanged index"))
+    for name in ("build_ivf", "build_hnsw"):
+        monkeypatch.setattr(ann_build, name, lambda *a, **k: pytest.fail("rebuilt an unchanged index"))
     idx = CorpusIndex.load(out, config=cfg)
     assert idx.engine.approximate and idx.embeddings.dtype == np.float16
     assert isinstance(idx.embeddings, np.memmap)
@@ -189,3 +190,17 @@ def test_large_index_opens_lazily_and_rebuilds_for_new_embeddings(approx_dir, tm
     idx.save(tmp_path / "copy")
     back = CorpusIndex.load(tmp_path / "copy")  # default threshold: small, read whole
     assert "lattice" in back.metadata.columns and back.corpus_hash == idx.corpus_hash
+
+
+def test_ivf_kind_also_meets_recall_and_filters(tmp_path):
+    from clac_core.index import CorpusIndex, EngineConfig, SearchFilters
+
+    idx = synthetic_index(20_000, seed=2)
+    cfg = EngineConfig(exact_max_rows=5_000, subset_exact_max=500, ann_kind="ivf")
+    idx.engine_config = cfg
+    idx.save(tmp_path)
+    idx = CorpusIndex.load(tmp_path, config=cfg)
+    assert idx.engine.info.kind == "ivf_sq_fp16" and idx.engine.info.recall_at_10 >= 0.95
+    f = SearchFilters(crystal_systems=["cubic"])
+    hits = idx.search(np.asarray(idx.embeddings[5], np.float32), 20, f)
+    assert len(hits) == 20 and idx.filter_mask(f)[hits["row"].to_numpy()].all()

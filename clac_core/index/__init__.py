@@ -14,7 +14,7 @@ Their public names are importable from ``clac_core.index`` directly.
 
 from __future__ import annotations
 
-from clac_core.index.ann_build import build_ivf, exact_topk_batch, open_engine, recall_at_k
+from clac_core.index.ann_build import build_hnsw, build_ivf, exact_topk_batch, open_engine, recall_at_k
 from clac_core.index.build import (
     PREDICTED_PREFIX,
     build,
@@ -54,6 +54,7 @@ __all__ = [
     "atomic_number",
     "build",
     "build_from_args",
+    "build_hnsw",
     "build_ivf",
     "checkpoint_hash",
     "compute_umap",

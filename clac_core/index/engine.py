@@ -2,9 +2,10 @@
 
 - Below ``EngineConfig.exact_max_rows`` crystals: ``IndexFlatIP`` (exact; the shipped ~36k
   default index stays exact, so its rankings are the brute-force ones).
-- Above: an IVF index over float16 codes (``IndexIVFScalarQuantizer`` with ``QT_fp16``), its
-  ``nprobe`` chosen as the smallest that reaches ``min_recall`` recall@10 against exact search
-  on held-out queries (measured when built, stored with it). Built once per set of embeddings:
+- Above: an HNSW graph over float16 codes (``IndexHNSWSQ``, ``QT_fp16``; or an IVF index,
+  ``ann_kind="ivf"``), its search width (``efSearch``, ``nprobe``) chosen from the recall@10
+  against exact search on held-out queries (the index's text embeddings), measured when built
+  and stored with it. Built once per set of embeddings:
   ``ann_<hash>.faiss`` + ``ann_<hash>.json`` beside the index, keyed by the corpus hash.
 - Filters go into the search: a candidate mask (from :class:`~clac_core.index.filters.FilterColumns`)
   becomes a faiss ``IDSelectorBitmap`` (``SearchParameters(sel=...)``); a mask that keeps few
@@ -12,9 +13,11 @@
   candidates falls back to exact search over the candidates, so a filter never returns fewer
   than k when k rows pass it.
 
-Why IVF and not HNSW: on 2 cores HNSW over 10^6 x 256 took minutes to build (usearch ~650 s,
-``../shared/STACK_NOTES.md``) and a filtered HNSW walk degrades when most rows are excluded;
-an IVF scan checks the selector per list entry, and its k-means trains on a sample.
+Why HNSW by default: text queries lie away from the crystal embeddings (the modality gap), and
+an IVF index then needs a large share of its lists scanned (at 10^5 rows, 256 of 632 lists for
+recall@10 0.999: 57 ms per query, slower than exact), while HNSW reached 0.967 at efSearch 256
+in 0.5 ms (benchmarks/bench_index.py, 2 loaded cores). A filter that excludes most rows is
+searched exactly over the rows it keeps, so the HNSW walk never starves.
 Shape legend: N crystals, D embedding dims, B queries, C candidates.
 """
 
@@ -26,7 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -42,6 +45,8 @@ class EngineConfig:
         exact_max_rows: at most this many crystals: exact ``IndexFlatIP``; above: approximate.
         subset_exact_max: a filter keeping at most this many rows is searched exactly over them.
         rerank_pool: candidates the property-aware re-rank sees on an approximate index.
+        ann_kind: the approximate index: ``hnsw`` (graph over float16 codes) or ``ivf``.
+        hnsw_m: HNSW links per node.
         nlist: IVF lists (0 = about 2 sqrt(N)).
         min_recall: recall@10 against exact the approximate index must reach (picks nprobe).
         recall_queries: held-out queries used to measure it.
@@ -50,6 +55,8 @@ class EngineConfig:
     exact_max_rows: int = 200_000
     subset_exact_max: int = 50_000
     rerank_pool: int = 2_000
+    ann_kind: Literal["hnsw", "ivf"] = "hnsw"
+    hnsw_m: int = 32
     nlist: int = 0
     min_recall: float = 0.95
     recall_queries: int = 200
@@ -105,9 +112,9 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
 class AnnInfo:
     """What was measured when the approximate index was built (``ann_<hash>.json``)."""
 
-    kind: str
-    nlist: int
-    nprobe: int
+    kind: str  # "hnsw_sq_fp16" or "ivf_sq_fp16"
+    nlist: int  # IVF lists, or HNSW links per node
+    nprobe: int  # IVF lists scanned, or HNSW efSearch
     recall_at_10: float
     recall_queries: int
     build_s: float
@@ -176,17 +183,19 @@ class VectorEngine:
         return ids[0][found].astype(np.int64), dist[0][found].astype(np.float32)
 
     def _params(self, sel: Any, selectivity: float) -> Any:
-        """faiss search parameters: the selector, and for IVF an ``nprobe`` widened by the
-        share of rows a filter leaves (so about as many candidates are met as unfiltered)."""
+        """faiss search parameters: the selector, and a search width (IVF ``nprobe``, HNSW
+        ``efSearch``) widened by the share of rows a filter leaves (so about as many candidates
+        are met as unfiltered)."""
         import faiss
 
         if not self.approximate:
             return faiss.SearchParameters(sel=sel)
         assert self.info is not None
-        nprobe = int(min(self.info.nlist, np.ceil(self.info.nprobe * min(selectivity, 8.0))))
-        if sel is None:
-            return faiss.SearchParametersIVF(nprobe=nprobe)
-        return faiss.SearchParametersIVF(sel=sel, nprobe=nprobe)
+        width = int(np.ceil(self.info.nprobe * min(selectivity, 8.0)))
+        kw: dict[str, Any] = {} if sel is None else {"sel": sel}
+        if self.info.kind.startswith("hnsw"):
+            return faiss.SearchParametersHNSW(efSearch=min(width, 8192), **kw)
+        return faiss.SearchParametersIVF(nprobe=min(self.info.nlist, width), **kw)
 
     def _exact_subset(self, q: np.ndarray, k: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         scores = exact_scores(self.vectors, q, rows)
