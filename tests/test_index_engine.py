@@ -204,3 +204,23 @@ def test_ivf_kind_also_meets_recall_and_filters(tmp_path):
     f = SearchFilters(crystal_systems=["cubic"])
     hits = idx.search(np.asarray(idx.embeddings[5], np.float32), 20, f)
     assert len(hits) == 20 and idx.filter_mask(f)[hits["row"].to_numpy()].all()
+
+
+def test_map_of_a_large_index_is_a_stratified_sample(approx_dir, monkeypatch):
+    from clac_core.index import CorpusIndex, projection
+    from clac_core.inference.corpus_map import map_points, project_onto_map
+
+    out, built = approx_dir
+    idx = CorpusIndex.load(out, config=built.engine_config)
+    rows = projection.map_rows(idx, cap=1_000)
+    assert 990 <= len(rows) <= 1_010 and np.all(np.diff(rows) > 0)
+    md = idx.metadata
+    assert set(zip(md["crystal_system"].iloc[rows], md["source"].iloc[rows], strict=True)) == set(
+        zip(md["crystal_system"], md["source"], strict=True))
+    monkeypatch.setattr(projection, "MAP_MAX_POINTS", 1_000)
+    monkeypatch.setattr(projection.map_rows, "__defaults__", (1_000, 0))
+    m = projection.load_map(idx, out)  # PCA over the sample (no UMAP stored)
+    pts = map_points(idx, m)
+    crystals = pts[pts["modality"] == "crystal"]
+    assert len(crystals) == len(rows) and list(crystals["row"]) == list(rows)
+    assert project_onto_map(idx, m, np.asarray(idx.embeddings[:2], np.float32)).shape == (2, 2)

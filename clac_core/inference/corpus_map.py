@@ -2,7 +2,8 @@
 new embeddings placed on it. The map itself (the UMAP cached at index build, PCA without one)
 is written and read by :mod:`clac_core.index.projection`.
 
-Shape legend: N crystals, M descriptions, D embedding dims, B new points.
+Shape legend: N crystals, S crystals on the map (a stratified sample of a large index), M descriptions,
+D embedding dims, B new points.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ def map_points(index: CorpusIndex, m: dict[str, Any]) -> pd.DataFrame:
     :meth:`clac_core.inference.Explorer.umap_coords` for the columns)."""
     import pandas as pd
 
-    md = index.metadata
+    rows = m.get("crystal_rows", np.arange(len(index)))  # (S,) the crystals on the map
+    md = index.metadata.iloc[rows]
     cr = pd.DataFrame(
         {
             "x": m["crystal_xy"][:, 0],
@@ -31,7 +33,7 @@ def map_points(index: CorpusIndex, m: dict[str, Any]) -> pd.DataFrame:
             "label": md["formula"].to_numpy(),
             "crystal_system": md["crystal_system"].to_numpy(),
             "source": md["source"].to_numpy(),
-            "row": np.arange(len(md)),
+            "row": np.asarray(rows),
         }
     )
     for c in index.property_columns():
@@ -54,8 +56,9 @@ def map_points(index: CorpusIndex, m: dict[str, Any]) -> pd.DataFrame:
 def project_onto_map(index: CorpusIndex, m: dict[str, Any], emb: np.ndarray, k: int = 10) -> np.ndarray:
     """(B, 2) float32 places of new (B, D) embeddings on the map ``m``: similarity-weighted
     mean of the k nearest corpus points' coordinates (UMAP models are not saved without pickle)."""
-    ref = np.concatenate([index.embeddings, index.desc_embeddings])  # (N+M, D)
-    xy = np.concatenate([m["crystal_xy"], m["desc_xy"]])  # (N+M, 2)
+    rows = m.get("crystal_rows", np.arange(len(index)))  # (S,) the crystals on the map
+    ref = np.concatenate([np.asarray(index.embeddings[rows], dtype=np.float32), index.desc_embeddings])  # (S+M, D)
+    xy = np.concatenate([m["crystal_xy"], m["desc_xy"]])  # (S+M, 2)
     emb = np.atleast_2d(np.asarray(emb, dtype=np.float32))
     sims = emb @ ref.T  # (B, N+M)
     k = min(k, ref.shape[0])
