@@ -4,7 +4,7 @@ columns, whose rows are then read on demand (a large index opens without them).
 ``lattice``, ``frac_coords`` and ``atomic_numbers`` are most of the table's bytes (and, as
 Python objects in pandas, most of its memory); the search and the filters never read them
 (the filters' element table comes from the ``elements`` string column), only a crystal's
-structure and a result table do. Shape legend: N crystals, R rows asked for.
+structure does (result tables of a large index leave them out). Shape legend: N crystals, R rows asked for.
 """
 
 from __future__ import annotations
