@@ -237,9 +237,12 @@ def embed_and_predict_structures(
     *,
     callback: ProgressFn | None = None,
     desc: str = "crystals",
+    features: Any = None,
 ) -> tuple[Any, Any]:
     """Normalized crystal embeddings (B, D) float32 and aux-head predictions (B, K) float64 in
-    physical units (K = 0 without a head), from one forward per batch: each graph is built once."""
+    physical units (K = 0 without a head), from one forward per batch: each graph is built once.
+    ``features``: (B, F) pretrained crystal features when the encoder reads them and they are
+    already known (a data dir's cache); computed per batch otherwise."""
     import numpy as np
 
     from clac_core.data import inverse_aux_transform
@@ -256,7 +259,8 @@ def embed_and_predict_structures(
     device, d = _device(model), model.cfg.embed_dim
 
     def encode(i: int, j: int) -> Any:
-        emb, z = model.encode_crystal_aux(collate(structures_to_graphs(structures[i:j], model.cfg)).to(device))
+        f = None if features is None else features[i:j]
+        emb, z = model.encode_crystal_aux(collate(structures_to_graphs(structures[i:j], model.cfg, features=f)).to(device))
         return torch.cat([emb, z * model.aux_std + model.aux_mean], dim=1)  # (b, D + K)
 
     out = _batched(len(structures), batch_size, encode, dim=d + len(names), desc=desc, bar=progress, callback=callback)

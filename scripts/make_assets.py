@@ -133,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         sources = args.sources
     print(f"[make_assets] {len(records)} crystals from {sources}", file=sys.stderr)
     idx = build(model, records, checkpoint=model_dir, sources=sources, texts=texts,
-                max_descriptions=args.max_descriptions, seed=args.seed)
+                max_descriptions=args.max_descriptions, seed=args.seed,
+                feature_cache=Path(args.data_dir) / "cache" if args.data_dir else None)
     if index_dir.exists():
         shutil.rmtree(index_dir)
     idx.save(index_dir)

@@ -103,7 +103,7 @@ def test_the_app_shows_the_evaluated_zero_shot_prompts():
 
     es, _ = _constructed_set(3)
     evaluated = set(zero_shot_labels(es))
-    assert [t.name for t in ZERO_SHOT_TASKS] == ["crystal system", "metal / insulator"]
+    assert [t.name for t in ZERO_SHOT_TASKS] == ["crystal system", "metal / non-metal"]
     for task in ZERO_SHOT_TASKS:
         assert task.key in evaluated
         assert task.prompts == ZERO_SHOT_PROMPTS[task.key]

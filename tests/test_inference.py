@@ -41,7 +41,7 @@ def test_zero_shot_is_a_distribution_over_all_classes(explorer):
     assert set(cs["label"]) == set(CRYSTAL_SYSTEMS)
     assert cs["score"].sum() == pytest.approx(1.0) and (cs["score"] >= 0).all()
     assert list(cs["score"]) == sorted(cs["score"], reverse=True)
-    assert set(res["metal / insulator"]["label"]) == {"metal", "insulator"}
+    assert set(res["metal / non-metal"]["label"]) == {"metal", "non-metal"}
 
 
 def test_describe_and_upload(explorer):

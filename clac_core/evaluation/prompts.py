@@ -46,24 +46,29 @@ ZERO_SHOT_TASKS: tuple[ZeroShotTask, ...] = (
             for s in CRYSTAL_SYSTEMS
         },
     ),
+    # The classes are "no gap" vs "any gap": the prompts use the class-word table's words for
+    # exactly those intervals ("metallic", "non-metallic"), not "insulator" (a gap >= 4 eV there)
     ZeroShotTask(
         "metal_vs_insulator",
-        "metal / insulator",
+        "metal / non-metal",
         {
             "metal": ("a metal", "a metallic compound with no band gap", "a metallic conductor"),
-            "insulator": (
-                "an insulator with a band gap",
-                "a semiconductor with a band gap",
+            "non-metal": (
+                "a non-metallic compound with a band gap",
+                "a non-metallic crystal with a band gap",
                 "a non-metallic compound",
             ),
         },
     ),
+    # The split is a number, so the prompts state the number (no class word has this meaning)
     ZeroShotTask(
         "gap_size",
         f"band gap below / above {SMALL_GAP_SPLIT} eV",
         {
-            "small_gap": ("a semiconductor with a small band gap", "a narrow gap semiconductor"),
-            "large_gap": ("an insulator with a wide band gap", "a wide band gap material"),
+            "small_gap": (f"a semiconductor with a band gap below {SMALL_GAP_SPLIT} eV",
+                          f"a compound with a band gap under {SMALL_GAP_SPLIT} eV"),
+            "large_gap": (f"a material with a band gap above {SMALL_GAP_SPLIT} eV",
+                          f"a compound with a band gap over {SMALL_GAP_SPLIT} eV"),
         },
     ),
 )

@@ -31,7 +31,7 @@ def zero_shot_labels(es: EvalSet) -> dict[str, list[Any]]:
     gaps = [f.get("band_gap") for f in es.facts]
     labels: dict[str, list[Any]] = {
         "crystal_system": [f.get("crystal_system") for f in es.facts],
-        "metal_vs_insulator": [None if g is None else ("metal" if g <= 0.0 else "insulator") for g in gaps],
+        "metal_vs_insulator": [None if g is None else ("metal" if g <= 0.0 else "non-metal") for g in gaps],
         "gap_size": [
             None if g is None or g <= 0.0 else ("small_gap" if g < SMALL_GAP_SPLIT else "large_gap")
             for g in gaps

@@ -146,6 +146,18 @@ def records_from_data_dir(data_dir: str | Path) -> tuple[list[CrystalRecord], li
     return data.records(), data.texts()
 
 
+def _cached_features(model: Any, structures: Sequence[Any], cache: str | Path | None) -> np.ndarray | None:
+    """(N, F) pretrained features of ``structures`` from (and into) ``cache``, or None."""
+    from clac_core.graph.pretrained import feature_kind
+
+    kind = feature_kind(model.cfg.crystal)
+    if cache is None or kind is None:
+        return None
+    from clac_core.data.crystal_features import cached_pretrained_features
+
+    return cached_pretrained_features(cache, structures, kind, progress=len(structures) >= 256)
+
+
 def build(
     model: Any,
     records: Sequence[CrystalRecord],
@@ -156,6 +168,7 @@ def build(
     max_descriptions: int = 5000,
     seed: int = 0,
     progress: ProgressFn | None = None,
+    feature_cache: str | Path | None = None,
 ) -> CorpusIndex:
     """Embed a corpus into an index.
 
@@ -169,6 +182,8 @@ def build(
         max_descriptions: cap on the deduplicated description bank (0 = no cap).
         seed: seed for description generation and subsampling.
         progress: callback (stage, done, total) for UIs.
+        feature_cache: a cache folder of pretrained crystal features (a data dir's ``cache/``)
+            to read and extend, for encoders that read them (CHGNet); None = compute them.
     """
     import pandas as pd
 
@@ -178,7 +193,8 @@ def build(
     meta = _metadata_frame(records, facts, progress)
     structures = [r.structure for r in records]
     emb, pred = embed_and_predict_structures(
-        model, structures, 64, len(structures) >= 256, callback=progress, desc="crystals"
+        model, structures, 64, len(structures) >= 256, callback=progress, desc="crystals",
+        features=_cached_features(model, structures, feature_cache),
     )
     for col, values in predicted_properties(model, pred).items():
         meta[col] = values
