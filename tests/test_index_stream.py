@@ -59,12 +59,12 @@ def test_resume_after_a_kill_gives_the_same_index(single, model, plan, tmp_path,
     real = stream.embed_chunk
     calls: list[int] = []
 
-    def killed_at_chunk_2(model, records, c, plan, *, make_texts, out):
+    def killed_at_chunk_2(model, records, c, plan, *, make_texts, out, feature_cache=None):
         if c == 2:
             (out.with_name(out.name + ".tmp")).mkdir(parents=True)  # a half-written chunk
             raise KeyboardInterrupt
         calls.append(c)
-        real(model, records, c, plan, make_texts=make_texts, out=out)
+        real(model, records, c, plan, make_texts=make_texts, out=out, feature_cache=feature_cache)
 
     monkeypatch.setattr(stream, "embed_chunk", killed_at_chunk_2)
     with pytest.raises(KeyboardInterrupt):

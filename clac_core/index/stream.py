@@ -31,6 +31,7 @@ import numpy as np
 
 from clac_core.embed import embed_and_predict_structures, embed_texts
 from clac_core.index.build import (
+    _cached_features,
     _dedupe_cap,
     _descriptions_for,
     _manifest,
@@ -106,9 +107,11 @@ def iter_chunks(records: Iterable[Any], chunk_size: int) -> Iterator[tuple[int, 
         yield c, part
 
 
-def embed_chunk(model: Any, records: Sequence[Any], c: int, plan: BuildPlan, *, make_texts: bool, out: Path) -> None:
+def embed_chunk(model: Any, records: Sequence[Any], c: int, plan: BuildPlan, *, make_texts: bool, out: Path,
+                feature_cache: Path | None = None) -> None:
     """Metadata, embeddings (float32) and, with ``make_texts``, generated descriptions of one
-    chunk, written to ``out`` under a temporary name and renamed when complete."""
+    chunk, written to ``out`` under a temporary name and renamed when complete
+    (``feature_cache``: a data dir's cache of pretrained crystal features, as in ``build``)."""
     import pandas as pd
 
     tmp = out.with_name(out.name + ".tmp")
@@ -116,7 +119,9 @@ def embed_chunk(model: Any, records: Sequence[Any], c: int, plan: BuildPlan, *, 
     tmp.mkdir(parents=True)
     facts = [crystal_facts(r) for r in records]
     meta = _metadata_frame(records, facts, None)
-    emb, pred = embed_and_predict_structures(model, [r.structure for r in records], 64, False)
+    structures = [r.structure for r in records]
+    emb, pred = embed_and_predict_structures(model, structures, 64, False,
+                                             features=_cached_features(model, structures, feature_cache))
     for col, values in predicted_properties(model, pred).items():
         meta[col] = values
     np.save(tmp / "embeddings.npy", np.asarray(emb, dtype=np.float32), allow_pickle=False)
@@ -135,6 +140,7 @@ def build_chunks(
     *,
     texts: Sequence[tuple[str, str, str]] | None = None,
     shard: tuple[int, int] = (0, 1),
+    feature_cache: Path | None = None,
 ) -> dict[str, int]:
     """Embed this shard's chunks of ``records`` into ``work`` (finished chunks are skipped).
 
@@ -154,7 +160,7 @@ def build_chunks(
         if out.exists():
             counts["kept"] += 1
             continue
-        embed_chunk(model, part, c, plan, make_texts=texts is None, out=out)
+        embed_chunk(model, part, c, plan, make_texts=texts is None, out=out, feature_cache=feature_cache)
         counts["embedded"] += 1
     (work / f"stream_end_{i}_of_{n}.json").write_text(json.dumps({"chunks": counts["chunks"]}), encoding="utf-8")
     return counts
@@ -235,7 +241,8 @@ def stream_build_from_args(
     head = list(itertools.islice(it, plan.chunk_size))  # a bad first chunk fails before the model loads
     records = itertools.chain(head, it)
     model = CLaCModel.from_checkpoint(checkpoint)
-    counts = build_chunks(model, records, work, plan, texts=texts, shard=shard or (0, 1))
+    cache = Path(data) / "cache" if data is not None else None  # pretrained features kept there
+    counts = build_chunks(model, records, work, plan, texts=texts, shard=shard or (0, 1), feature_cache=cache)
     if counts["chunks"] == 0:
         raise CorpusIndexError("no usable crystals to index (every row or file was skipped)")
     if shard is not None:
