@@ -75,20 +75,38 @@ def text_cache_dir(data_dir: str | Path, cfg: TextEncoderConfig) -> Path:
     return Path(data_dir) / "cache" / f"text-{slug}-L{int(cfg.max_length)}"
 
 
-def _read_chunks(folder: Path) -> tuple[dict[str, tuple[int, int]], list[Path]]:
-    """Map text -> (chunk number, row) over the complete chunks in ``folder``."""
+def read_chunks(folder: Path, field: str) -> tuple[dict[str, tuple[int, int]], list[Path]]:
+    """Map key -> (chunk number, row) over the complete chunks in ``folder``: each
+    ``chunk-NNNNN.json`` lists its rows' keys under ``field`` ("texts", "keys")."""
     where: dict[str, tuple[int, int]] = {}
     files: list[Path] = []
     for meta in sorted(folder.glob("chunk-*.json")):
         npy = meta.with_suffix(".npy")
         if not npy.is_file():
             continue  # the .npy is renamed into place before its .json: incomplete chunk
-        texts = json.loads(meta.read_text(encoding="utf-8"))["texts"]
+        keys = json.loads(meta.read_text(encoding="utf-8"))[field]
         k = len(files)
         files.append(npy)
-        for row, t in enumerate(texts):
+        for row, t in enumerate(keys):
             where.setdefault(t, (k, row))
     return where, files
+
+
+def next_chunk_id(folder: Path) -> int:
+    """The number of the next chunk file in ``folder``."""
+    return 1 + max((int(p.stem.split("-")[1]) for p in folder.glob("chunk-*.json")), default=-1)
+
+
+def write_chunk(folder: Path, chunk_id: int, feats: np.ndarray, meta: dict) -> None:
+    """``chunk-NNNNN.npy`` (n, F) float32 then ``chunk-NNNNN.json`` (``meta``: its rows' keys
+    and provenance), each by an atomic rename: a chunk whose .json exists is complete."""
+    stem = folder / f"chunk-{chunk_id:05d}"
+    tmp_npy = folder / f".chunk-{chunk_id:05d}.{os.getpid()}.npy"
+    np.save(tmp_npy, np.asarray(feats, dtype=np.float32))
+    os.replace(tmp_npy, stem.with_suffix(".npy"))
+    tmp_json = folder / f".chunk-{chunk_id:05d}.{os.getpid()}.json"
+    tmp_json.write_text(json.dumps(meta))
+    os.replace(tmp_json, stem.with_suffix(".json"))
 
 
 def text_feature_cache(
@@ -125,13 +143,13 @@ def text_feature_cache(
     folder = text_cache_dir(data_dir, cfg)
     folder.mkdir(parents=True, exist_ok=True)
     texts = [str(t) for t in texts]
-    where, files = _read_chunks(folder)
+    where, files = read_chunks(folder, "texts")
     missing = sorted({t for t in texts if t not in where}, key=lambda t: (len(t), t))
     if missing:
         if embed is None:
             embed = _default_embed(cfg, batch_size)
         _embed_missing(folder, missing, cfg, embed, chunk_size=chunk_size, progress=progress)
-        where, files = _read_chunks(folder)
+        where, files = read_chunks(folder, "texts")
     out = _cached_rows(texts, where, files)  # (P, H)
     if texts and cfg.quantities:  # cheap (regex), so never cached: parser changes need no re-embedding
         out = _append_quantity_features(out, texts)
@@ -150,29 +168,16 @@ def _embed_missing(
     """Embed ``missing`` texts in chunks of ``chunk_size``, each written as the next chunk files."""
     from tqdm.auto import tqdm
 
-    next_id = 1 + max((int(p.stem.split("-")[1]) for p in folder.glob("chunk-*.json")), default=-1)
+    next_id = next_chunk_id(folder)
     with tqdm(total=len(missing), desc="text features", unit="text", disable=not progress) as bar:
         for start in range(0, len(missing), chunk_size):
             part = missing[start : start + chunk_size]
             feats = np.asarray(embed(part), dtype=np.float32)
             if feats.shape[0] != len(part):
                 raise RuntimeError(f"text embed returned {feats.shape[0]} rows for {len(part)} texts")
-            _write_chunk(folder, next_id, part, feats, cfg)
+            write_chunk(folder, next_id, feats, {"texts": part, "model": cfg.name, "max_length": cfg.max_length})
             next_id += 1
             bar.update(len(part))
-
-
-def _write_chunk(
-    folder: Path, chunk_id: int, part: list[str], feats: np.ndarray, cfg: TextEncoderConfig
-) -> None:
-    """``chunk-NNNNN.npy`` (n, H) then ``chunk-NNNNN.json`` (its texts), each by an atomic rename."""
-    stem = folder / f"chunk-{chunk_id:05d}"
-    tmp_npy = folder / f".chunk-{chunk_id:05d}.{os.getpid()}.npy"
-    np.save(tmp_npy, feats)
-    os.replace(tmp_npy, stem.with_suffix(".npy"))
-    tmp_json = folder / f".chunk-{chunk_id:05d}.{os.getpid()}.json"
-    tmp_json.write_text(json.dumps({"texts": part, "model": cfg.name, "max_length": cfg.max_length}))
-    os.replace(tmp_json, stem.with_suffix(".json"))
 
 
 def _cached_rows(texts: list[str], where: dict[str, tuple[int, int]], files: list[Path]) -> np.ndarray:

@@ -11,14 +11,13 @@ Shape legend: N structures, C crystals of a data dir, F feature width.
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from clac_core.data.caches import next_chunk_id, read_chunks, write_chunk
 from clac_core.graph.pretrained import feature_version, pretrained_features, structure_key
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -28,30 +27,6 @@ if TYPE_CHECKING:  # pragma: no cover
 def feature_cache_dir(cache_root: str | Path, kind: str) -> Path:
     """``<cache_root>/crystal-<model>`` (e.g. ``DIR/cache/crystal-chgnet-0.3.0``)."""
     return Path(cache_root) / f"crystal-{feature_version(kind)}"
-
-
-def _read_chunks(folder: Path) -> tuple[dict[str, tuple[int, int]], list[Path]]:
-    """Structure key -> (chunk number, row) over the complete chunks of ``folder``."""
-    where: dict[str, tuple[int, int]] = {}
-    files: list[Path] = []
-    for meta in sorted(folder.glob("chunk-*.json")):
-        npy = meta.with_suffix(".npy")
-        if not npy.is_file():
-            continue
-        keys = json.loads(meta.read_text(encoding="utf-8"))["keys"]
-        for row, k in enumerate(keys):
-            where.setdefault(k, (len(files), row))
-        files.append(npy)
-    return where, files
-
-
-def _write_chunk(folder: Path, chunk_id: int, keys: list[str], feats: np.ndarray) -> None:
-    stem = folder / f"chunk-{chunk_id:05d}"
-    tmp = folder / f".chunk-{chunk_id:05d}.{os.getpid()}"
-    np.save(tmp.with_suffix(".npy"), feats.astype(np.float32))
-    os.replace(tmp.with_suffix(".npy"), stem.with_suffix(".npy"))  # the .npy first: json marks complete
-    tmp.with_suffix(".json").write_text(json.dumps({"keys": keys}))
-    os.replace(tmp.with_suffix(".json"), stem.with_suffix(".json"))
 
 
 def cached_pretrained_features(
@@ -76,18 +51,18 @@ def cached_pretrained_features(
     folder = feature_cache_dir(cache_root, kind)
     folder.mkdir(parents=True, exist_ok=True)
     keys = [structure_key(s) for s in structures]
-    where, files = _read_chunks(folder)
+    where, files = read_chunks(folder, "keys")
     todo = {k: s for k, s in zip(keys, structures, strict=True) if k not in where}
     if todo:
         compute = compute or (lambda part: pretrained_features(kind, part, progress=progress))
-        next_id = 1 + max((int(p.stem.split("-")[1]) for p in folder.glob("chunk-*.json")), default=-1)
+        next_id = next_chunk_id(folder)
         items = list(todo.items())
         for start in range(0, len(items), chunk_size):
             part = items[start : start + chunk_size]
             feats = np.asarray(compute([s for _, s in part]), dtype=np.float32)
-            _write_chunk(folder, next_id, [k for k, _ in part], feats)
+            write_chunk(folder, next_id, feats, {"keys": [k for k, _ in part]})
             next_id += 1
-        where, files = _read_chunks(folder)
+        where, files = read_chunks(folder, "keys")
     arrays = [np.load(f, mmap_mode="r", allow_pickle=False) for f in files]
     if not keys:
         return np.zeros((0, arrays[0].shape[1] if arrays else 0), np.float32)
