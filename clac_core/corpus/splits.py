@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 SPLIT_NAMES = ("train", "val", "test")
 SplitKind = Literal["formula", "chemsys"]
@@ -75,25 +75,24 @@ def assign_splits(
     Returns:
         list of "train"/"val"/"test", same length and order as ``formulas``.
     """
-    cache: dict[str, str] = {}
-    out = []
-    for f in formulas:
-        if f not in cache:
-            cache[f] = split_of(f, seed=seed, fractions=fractions)
-        out.append(cache[f])
-    return out
+    return _assign(formulas, split_of, seed, fractions)
 
 
 def assign_chemsys_splits(
     systems: Iterable[str], *, seed: int = 0, fractions: Sequence[float] = DEFAULT_FRACTIONS
 ) -> list[str]:
     """Split name for each chemical system (one per crystal), grouped by system."""
+    return _assign(systems, chemsys_split_of, seed, fractions)
+
+
+def _assign(keys: Iterable[str], split_fn: Any, seed: int, fractions: Sequence[float]) -> list[str]:
+    """``split_fn(key, seed=, fractions=)`` of each key, computed once per distinct key."""
     cache: dict[str, str] = {}
     out = []
-    for c in systems:
-        if c not in cache:
-            cache[c] = chemsys_split_of(c, seed=seed, fractions=fractions)
-        out.append(cache[c])
+    for k in keys:
+        if k not in cache:
+            cache[k] = split_fn(k, seed=seed, fractions=fractions)
+        out.append(cache[k])
     return out
 
 
