@@ -122,6 +122,8 @@ def test_results_table_labels_predictions_and_score(small_index) -> None:
     assert "predicted band gap (eV)" in table.columns  # the model's estimate, never unlabelled
     assert table["predicted band gap (eV)"].dtype.kind == "f"  # numeric: sorts and exports
     assert table_formats(table.columns)["predicted band gap (eV)"] == "{:.2f}"
+    cols = list(table.columns)  # the id sits beside the formula, not past the property columns
+    assert cols.index("crystal id") == cols.index("formula") + 1 < cols.index("band gap (eV)") < cols.index("source")
 
 
 def test_explorer_predict_properties_uses_the_aux_head() -> None:

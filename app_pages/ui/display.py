@@ -142,20 +142,26 @@ def value_range(md: pd.DataFrame, column: str) -> tuple[float, float]:
     return math.floor(lo * 100) / 100, math.ceil(hi * 100) / 100
 
 
+# Identity first, then the numbers a search is about, then the remaining symmetry and structure:
+# a wide table scrolls sideways, and what a reader needs stays in the first screen.
 RESULT_COLUMNS: dict[str, str] = {
     "rank": "rank",
     "similarity": "similarity",
     "formula": "formula",
+    "crystal_id": "crystal id",
     "spacegroup_symbol": "space group",
-    "spacegroup_number": "SG #",
+}
+TRAILING_COLUMNS: dict[str, str] = {
     "crystal_system": "crystal system",
+    "spacegroup_number": "SG #",
     "nsites": "sites",
 }
 
 
 def results_table(df: pd.DataFrame, props: Sequence[str]) -> pd.DataFrame:
-    """What a user reads of search hits: rank, similarity, formula, symmetry, every known
-    property with its unit in the header (NaN where unknown), source and crystal id.
+    """What a user reads of search hits: rank, (score,) similarity, formula, crystal id, space
+    group, every known property with its unit in the header (NaN where unknown), the model's
+    predicted values, then crystal system, SG #, sites, structure words and the source.
 
     Property columns stay numeric, so a table sorts by them and a CSV export keeps them.
     """
@@ -164,13 +170,9 @@ def results_table(df: pd.DataFrame, props: Sequence[str]) -> pd.DataFrame:
     out = pd.DataFrame(index=df.index)
     for col, label in RESULT_COLUMNS.items():
         if col in df.columns:
-            out[label] = df[col]
+            out[label] = df[col].map(plain) if col in ("formula", "crystal_id") else df[col]
     if "similarity" in out:
         out["similarity"] = out["similarity"].astype(float).round(3)
-    if "dimensionality" in df.columns or "cation_polyhedra" in df.columns:  # indexes built since issue 19
-        dims = df["dimensionality"] if "dimensionality" in df.columns else [None] * len(df)
-        polys = df["cation_polyhedra"] if "cation_polyhedra" in df.columns else [""] * len(df)
-        out["structure"] = [structure_words(d, p) for d, p in zip(dims, polys, strict=True)]
     if "score" in df.columns:  # property-aware search: the fused score the rows are ranked by
         out.insert(1, "score", df["score"].astype(float).round(3))
     for c in props:
@@ -178,11 +180,15 @@ def results_table(df: pd.DataFrame, props: Sequence[str]) -> pd.DataFrame:
         out[property_label(c)] = vals.astype(float)
     for c in predicted_columns(df):  # the model's estimates, always labelled as predicted
         out[predicted_label(c)] = pd.to_numeric(df[c], errors="coerce").astype(float)
-    for col, label in (("source", "source"), ("crystal_id", "crystal id")):
+    for col, label in TRAILING_COLUMNS.items():
         if col in df.columns:
-            out[label] = df[col].map(plain)
-    if "formula" in out:
-        out["formula"] = out["formula"].map(plain)
+            out[label] = df[col]
+    if "dimensionality" in df.columns or "cation_polyhedra" in df.columns:  # indexes built since issue 19
+        dims = df["dimensionality"] if "dimensionality" in df.columns else [None] * len(df)
+        polys = df["cation_polyhedra"] if "cation_polyhedra" in df.columns else [""] * len(df)
+        out["structure"] = [structure_words(d, p) for d, p in zip(dims, polys, strict=True)]
+    if "source" in df.columns:
+        out["source"] = df["source"].map(plain)
     return out.reset_index(drop=True)
 
 
