@@ -122,6 +122,10 @@ class TrainConfig:
     text_cache_batch: int = 64  # texts per backbone forward when building the cached text features
     eval_batch_size: int = 512  # crystals/texts per forward in per-epoch validation
     deterministic: bool = True  # torch.use_deterministic_algorithms(warn_only) for reproducible CPU runs
+    # warm start: a checkpoint directory whose weights initialize the model (same crystal tower,
+    # heads and text model; the text train_mode may differ, e.g. a cached run fine-tuned top_k).
+    # Optimizer, schedule and counters start fresh; "" = random init.
+    init_from: str = ""
 
 
 @dataclass

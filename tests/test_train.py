@@ -187,6 +187,30 @@ def test_best_checkpoint_loads_and_retrieves(tiny_run: Path, data_dir: Path, tra
     assert torch.equal(sim.argmax(1), torch.arange(len(ids)))  # each text finds its crystal
 
 
+def test_warm_start_continues_a_cached_run_with_top_layer_fine_tuning(
+    tiny_run: Path, data_dir: Path, tmp_path: Path, train_kit
+) -> None:
+    """train.init_from: a cached run's weights start a top_k run (issue 18's text tower that learns)."""
+    from clac_core.cli import main
+    from clac_core.models.checkpoint import CheckpointError, read_checkpoint_meta
+
+    best = tiny_run / "best"
+    out = tmp_path / "warm"
+    sets = ("train.epochs=1", "train.max_pairs=300", f"train.init_from={best}",
+            "model.text.train_mode=top_k", "model.text.top_k_layers=1")  # fmt: skip
+    assert main(train_kit.args(data_dir, out, *sets)) == 0
+    first_warm = float(train_kit.metrics(out)[0]["train_loss"])
+    first_cold = float(train_kit.metrics(tiny_run)[0]["train_loss"])
+    assert first_warm < first_cold  # it starts from the trained weights, not from scratch
+    meta = read_checkpoint_meta(out / "best")
+    assert meta["stored_text_prefixes"] and all(".layer.5." in p for p in meta["stored_text_prefixes"])
+    # weights that do not fit the model are refused with the checkpoint named
+    bad = tmp_path / "bad"
+    with pytest.raises(CheckpointError, match="shape"):
+        main(train_kit.args(data_dir, bad, "train.epochs=1", "train.max_pairs=100", f"train.init_from={best}",
+                            "model.crystal.hidden_dim=32"))  # fmt: skip
+
+
 @pytest.mark.slow
 def test_same_seed_gives_same_metrics(tiny_run: Path, data_dir: Path, tmp_path: Path, train_kit) -> None:
     from clac_core.cli import main

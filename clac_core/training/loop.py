@@ -113,6 +113,8 @@ class Trainer(TrainStep, TrainReport):
         if getattr(self, "aux_stats", None) is not None:
             self.model.aux_mean.copy_(torch.from_numpy(self.aux_stats[0]))
             self.model.aux_std.copy_(torch.from_numpy(self.aux_stats[1]))
+        if tc.init_from:
+            warm_start(self.model, tc.init_from)
         torch.manual_seed(tc.seed + 1000 * self.dist.rank)  # per-rank dropout streams
         self.loss_fn = ClacLoss(self.cfg.loss)
         self.optimizer, self.scheduler, self.params = build_optimizer(self.model, tc, self.total_steps)
@@ -279,6 +281,32 @@ class Trainer(TrainStep, TrainReport):
             self._save_state(self.out / "last", metrics)
             log_epoch(row, metrics, len(self.pool_dataset))
         self._barrier()
+
+
+def warm_start(model: Any, path: str | Path) -> None:
+    """Lay the weights of checkpoint ``path`` over a freshly built ``model`` (``train.init_from``).
+
+    Every stored tensor must fit the model (same crystal tower, heads, aux properties and text
+    width); the text backbone layers the checkpoint does not store keep the base model's weights,
+    so a ``cached`` run can be continued with ``top_k`` fine-tuning.
+
+    Raises:
+        FileNotFoundError: ``path`` is not a checkpoint directory.
+        CheckpointError: the stored tensors do not fit the model (message names the first keys).
+    """
+    from clac_core.models.checkpoint import check_state_fits, read_checkpoint
+
+    ckpt = read_checkpoint(path, with_text=model.text is not None)
+    check_state_fits(ckpt, model.state_dict())
+    if ckpt.cfg.text.name != model.cfg.text.name:
+        from clac_core.models.checkpoint import CheckpointError
+
+        raise CheckpointError(
+            f"train.init_from={path}: trained with text model {ckpt.cfg.text.name!r}, this run uses "
+            f"{model.cfg.text.name!r}; the projection head would read other features"
+        )
+    model.load_state_dict(ckpt.state, strict=False)
+    log.info("initialized from %s (%d tensors)", path, len(ckpt.state))
 
 
 def fit(cfg: ExperimentConfig, data_dir: str | Path, out_dir: str | Path, *, resume: bool = False) -> Path:
