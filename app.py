@@ -30,13 +30,19 @@ from app_pages.ui.sidebar import favicon, sidebar  # noqa: E402
 # host, which fails offline and leaks the visit (issue 12, point 7).
 st.set_page_config(page_title="CLaC Explorer", page_icon=favicon(), layout="wide")
 
+HOME = ROOT / "app_pages/home.py"
 PAGES = [
-    st.Page(ROOT / "app_pages/home.py", title="Home", icon=":material/home:", default=True, url_path="home"),
+    # The default page is served at "/" whatever its url_path says (that name is only reserved),
+    # so "/home" is a hidden second page running the same script: a deep link to it shows Home
+    # instead of Streamlit's "Page not found" dialog (issue 19).
+    st.Page(HOME, title="Home", icon=":material/home:", default=True, url_path="start"),
+    st.Page(HOME, title="Home", icon=":material/home:", url_path="home", visibility="hidden"),
     st.Page(ROOT / "app_pages/search.py", title="Search by text", icon=":material/search:", url_path="search"),
     st.Page(ROOT / "app_pages/upload.py", title="Upload crystals", icon=":material/upload_file:", url_path="upload"),
     st.Page(ROOT / "app_pages/viewer.py", title="3D viewer", icon=":material/view_in_ar:", url_path="viewer"),
     st.Page(ROOT / "app_pages/explorer.py", title="Embedding map", icon=":material/scatter_plot:", url_path="map"),
     st.Page(ROOT / "app_pages/corpus.py", title="Corpus indexes", icon=":material/folder_open:", url_path="corpus"),
+    st.Page(ROOT / "app_pages/about.py", title="About the model", icon=":material/info:", url_path="about"),
 ]
 nav = st.navigation(PAGES)
 sidebar()

@@ -6,31 +6,26 @@ import streamlit as st
 
 from app_pages.ui.display import md_escape
 from app_pages.ui.filters import filters_ui
+from app_pages.ui.handoff import EXAMPLE_QUERIES, SEARCH_QUERY_KEY, clip_query, cut_message, remember, restore
 from app_pages.ui.loaders import get_explorer
 from app_pages.ui.results import display_table, show_results
 from app_pages.ui.structure_view import show_structure
 from clac_core.query.structure import structure_words
 from clac_core.vocab.classes import GAP_NOTE
 
-EXAMPLES = [
-    "a cubic perovskite oxide",
-    "a layered transition metal dichalcogenide",
-    "a wide band gap insulator containing fluorine",
-    "a metallic intermetallic compound with hexagonal symmetry",
-    "rock salt structure",
-]
-
 st.title("Search by text")
 ex = get_explorer()
-if "search_query" not in st.session_state:
-    st.session_state["search_query"] = EXAMPLES[0]
+restore(SEARCH_QUERY_KEY, EXAMPLE_QUERIES[0])  # the query of the last visit, or one from Home
 
 st.caption("Examples:")
-cols = st.columns(len(EXAMPLES))
-for i, (c, q) in enumerate(zip(cols, EXAMPLES, strict=True)):
-    if c.button(q, key=f"search_example_{i}", width="stretch"):
-        st.session_state["search_query"] = q
-query = st.text_input("Describe the crystal you are looking for", key="search_query", max_chars=500)
+for i, c in enumerate(st.columns(len(EXAMPLE_QUERIES))):
+    if c.button(EXAMPLE_QUERIES[i], key=f"search_example_{i}", width="stretch"):
+        st.session_state[SEARCH_QUERY_KEY] = EXAMPLE_QUERIES[i]
+cut = clip_query(SEARCH_QUERY_KEY)  # no max_chars on the box: the browser dropped a longer paste whole
+query = st.text_input("Describe the crystal you are looking for", key=SEARCH_QUERY_KEY)
+remember(SEARCH_QUERY_KEY, query)
+if cut is not None:
+    st.warning(cut_message(cut), icon=":material/content_cut:")
 k = st.slider("Results", 5, 200, 25, key="search_k")
 with st.expander("Filters", expanded=True):
     filters = filters_ui(ex, "search")

@@ -2,20 +2,31 @@
 nearest descriptions, zero-shot labels and a generated description.
 
 Every file is read and analysed on its own: a failure shows its error beside that file and
-never hides another file's results (issue 13).
+never hides another file's results (issue 13). Files, pasted text and what was computed for
+them are kept in the session (``ui.handoff``): they are still here after a visit to another
+page, and files dropped on Home arrive here (issue 19).
 """
 
 from __future__ import annotations
 
-import hashlib
+from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from app_pages.ui.display import md_escape, plain
+from app_pages.ui.handoff import (
+    StoredUpload,
+    forget_upload,
+    keep_paste,
+    keep_widget_files,
+    remember,
+    restore,
+    stored_uploads,
+)
 from app_pages.ui.loaders import get_explorer
 from app_pages.ui.results import display_table, show_results
-from clac_core.inference import UploadResult, read_upload, reader_limits, upload_limit_mb
+from clac_core.inference import Explorer, index_stamp, read_upload, reader_limits, upload_limit_mb
 
 MAX_STRUCTURES_PER_FILE = 5
 PASTE_NAME = "pasted structure"
@@ -29,47 +40,62 @@ st.caption(
     f"sites per structure and {limit_mb} MB per file · files stay in this browser session only."
 )
 c_up, c_paste = st.columns(2)
+was_drawn = "upload_files" in st.session_state  # False on a new visit: the widget starts empty
 files = c_up.file_uploader(
     "Drop crystal files here", accept_multiple_files=True, key="upload_files", max_upload_size=limit_mb,
     help=f"Any name: the format is taken from the extension or the content. {limit_mb} MB per file.",
 )
+keep_widget_files("upload_files", files or [], was_drawn=was_drawn)
+restore("upload_paste", "")
 pasted = c_paste.text_area(
     "…or paste a CIF or POSCAR", key="upload_paste", height=150,
     placeholder="data_NaCl\n_cell_length_a 5.64\n…   (press Ctrl+Enter to read)",
 )
-# Uploads live in this session's state only: other sessions never see them.
-store: dict[str, UploadResult] = st.session_state.setdefault("upload_results", {})
-inputs: list[tuple[str, str, bytes]] = [
-    (f"{f.name}:{f.size}:{getattr(f, 'file_id', '')}", f.name, f.getvalue()) for f in files or []
-]
-if pasted and pasted.strip():
-    raw = pasted.encode("utf-8")
-    inputs.append(("paste:" + hashlib.sha256(raw).hexdigest(), PASTE_NAME, raw))
-for fid, name, data in inputs:
-    if fid not in store:
-        store[fid] = read_upload(data, name)  # never raises: errors become res.error
-current = [fid for fid, _, _ in inputs]
-for fid in list(store):
-    if fid not in current:
-        del store[fid]
-
-if not current:
+remember("upload_paste", pasted)
+keep_paste(pasted, PASTE_NAME)
+store = stored_uploads()
+if not store:
     st.info("No file yet. Try a CIF from the Materials Project or any POSCAR.")
     st.stop()
 
 
-def show_one(fi: int, si: int, s) -> None:
-    """Everything about one structure; raises on failure (the caller shows it beside the file)."""
+def _remove(fid: str) -> None:
+    forget_upload(fid)
+    if fid.startswith("paste:"):  # a callback may set a drawn widget's value
+        st.session_state["upload_paste"] = ""
+        remember("upload_paste", "")
+
+
+def analyse(ex: Explorer, s: Any) -> dict[str, Any]:
+    """Everything shown about one structure (raises on failure; text generation failing is kept
+    as a note instead, it must not hide the rest)."""
     sym = ex.symmetry(s)
-    label = (f"{s.composition.reduced_formula} · {sym['spacegroup_symbol']} ({sym['spacegroup_number']}) · "
-             f"{sym['crystal_system']} · {len(s)} sites")
-    st.markdown(f"**{md_escape(label)}**")
+    out: dict[str, Any] = {
+        "label": (f"{s.composition.reduced_formula} · {sym['spacegroup_symbol']} ({sym['spacegroup_number']}) · "
+                  f"{sym['crystal_system']} · {len(s)} sites"),
+        "nearest": display_table(ex, ex.nearest_crystals(s, 8)),
+        "descriptions": ex.nearest_descriptions(s, 5),
+        "predicted": ex.predict_properties(s),
+        "zero_shot": ex.zero_shot(s),
+        "generated": [],
+        "generated_error": None,
+    }
+    try:
+        out["generated"] = [(d.view, d.text) for d in ex.describe(s)]
+    except Exception as exc:
+        out["generated_error"] = str(exc)
+    return out
+
+
+def show_one(a: dict[str, Any], fi: int, si: int) -> None:
+    """Draw what :func:`analyse` found for structure ``si`` of file ``fi``."""
+    st.markdown(f"**{md_escape(a['label'])}**")
     st.markdown("Nearest corpus crystals (properties from the corpus; — = not known)")
-    show_results(display_table(ex, ex.nearest_crystals(s, 8)), key=f"upload_nc_{fi}_{si}")
+    show_results(a["nearest"], key=f"upload_nc_{fi}_{si}")
     c1, c2 = st.columns([3, 2])
     with c1:
         st.markdown("Nearest descriptions")
-        nd = ex.nearest_descriptions(s, 5)
+        nd = a["descriptions"]
         # st.table wraps long text (a dataframe cell cuts it); its cells are Markdown: escape
         st.table(
             pd.DataFrame({
@@ -80,18 +106,16 @@ def show_one(fi: int, si: int, s) -> None:
             hide_index=True,
         )
         st.markdown("Our generated description")
-        try:
-            for d in ex.describe(s):
-                st.markdown(f"*{md_escape(d.view)}*: {md_escape(d.text)}")
-        except Exception as exc:  # text generation failing must not hide the rest
-            st.warning(f"No description: {md_escape(exc)}")
+        if a["generated_error"] is not None:
+            st.warning(f"No description: {md_escape(a['generated_error'])}")
+        for view, text in a["generated"]:
+            st.markdown(f"*{md_escape(view)}*: {md_escape(text)}")
     with c2:
-        pred = ex.predict_properties(s)
-        if len(pred):
+        if len(a["predicted"]):
             st.markdown("Predicted properties (the model's estimates, not DFT; test error in the model card)")
-            st.dataframe(pred, hide_index=True, key=f"upload_pred_{fi}_{si}")
+            st.dataframe(a["predicted"], hide_index=True, key=f"upload_pred_{fi}_{si}")
         st.markdown("Zero-shot labels (prompt softmax)")
-        for task, df in ex.zero_shot(s).items():
+        for task, df in a["zero_shot"].items():
             st.caption(md_escape(task))
             st.dataframe(
                 df, hide_index=True, key=f"upload_zs_{fi}_{si}_{task}",
@@ -100,21 +124,27 @@ def show_one(fi: int, si: int, s) -> None:
             )
 
 
-for fi, fid in enumerate(current):
-    res = store[fid]
+def show_file(entry: StoredUpload, fi: int, fid: str, index_key: str) -> None:
+    if entry.result is None:
+        entry.result = read_upload(entry.data, entry.name)  # never raises: errors become result.error
+        entry.data = b""  # the structures are kept; the bytes are not needed again
+    res = entry.result
     name = md_escape(res.filename, 120)
     st.divider()
+    c_name, c_remove = st.columns([6, 1], vertical_alignment="center")
+    c_remove.button("Remove", key=f"upload_remove_{fid}", on_click=_remove, args=(fid,), width="stretch")
     if not res.ok:
-        st.error(f"**{name}**: {md_escape(res.error or 'unknown error')}")
-        continue
-    st.subheader(name)
-    structs = res.structures[:MAX_STRUCTURES_PER_FILE]
+        c_name.error(f"**{name}**: {md_escape(res.error or 'unknown error')}")
+        return
+    c_name.subheader(name)
     if len(res.structures) > MAX_STRUCTURES_PER_FILE:
         st.caption(f"{len(res.structures)} structures in the file; showing the first {MAX_STRUCTURES_PER_FILE}.")
-    for si, s in enumerate(structs):
+    for si, s in enumerate(res.structures[:MAX_STRUCTURES_PER_FILE]):
         with st.container(border=True):
             try:
-                show_one(fi, si, s)
+                if (index_key, si) not in entry.analyses:  # computed once per index, redrawn after
+                    entry.analyses[(index_key, si)] = analyse(ex, s)
+                show_one(entry.analyses[(index_key, si)], fi, si)
             except Exception as exc:  # one structure's failure must not hide the next file
                 st.error(f"**{name}** (structure {si + 1}): could not analyse it: {md_escape(exc)}")
                 continue
@@ -122,3 +152,8 @@ for fi, fid in enumerate(current):
                 st.session_state["viewer_structure"] = (plain(f"{res.filename} #{si + 1}", 120), s)
                 st.session_state.pop("viewer_pick", None)
                 st.switch_page("app_pages/viewer.py")
+
+
+index_key = f"{ex.index_dir}|{index_stamp(ex.index_dir)}"
+for fi, (fid, entry) in enumerate(list(store.items())):
+    show_file(entry, fi, fid, index_key)

@@ -57,14 +57,95 @@ def _shown(markdown: str) -> str:
     return re.sub(r"\\(.)", r"\1", markdown).replace("\u200b", "")
 
 
-def test_home(app_env):
+def _texts(at) -> str:
+    """Everything a reader sees on the page as text: Markdown, captions, headings, alerts,
+    metrics, tables, dataframes and JSON (the page's expanders included)."""
+    parts = [e.value for kind in ("title", "subheader", "markdown", "caption", "error", "warning", "info",
+                                   "success") for e in getattr(at, kind)]
+    parts += [f"{m.label} {m.value}" for m in at.metric]
+    parts += [d.value.to_string() for d in at.dataframe] + [t.value.to_string() for t in at.table]
+    parts += [str(j.value) for j in at.json]
+    return "\n".join(_shown(p) for p in parts)
+
+
+def test_home_is_a_start_page(app_env):
+    from app_pages.ui.handoff import EXAMPLE_QUERIES
+
     at = _app()
-    text = " ".join(m.value for m in at.markdown) + " ".join(e.value for e in at.error)
-    assert "UNTRAINED" in text
-    assert any(m.value == "12" for m in at.metric)
+    text = _texts(at)
+    assert "UNTRAINED" in text and "one embedding space" in text
+    assert at.text_input(key="home_query").label == "Describe the crystal you are looking for"
+    assert [at.button(key=f"home_example_{i}").label for i in range(len(EXAMPLE_QUERIES))] == list(EXAMPLE_QUERIES)
+    assert at.get("file_uploader")  # the drop zone
+    assert not at.metric and not at.dataframe  # the tables moved to About the model
 
 
-def test_home_shows_eval_numbers_from_results_file(app_env, tmp_path, monkeypatch):
+def test_home_example_runs_on_search(app_env):
+    at = _app()
+    at.button(key="home_example_1").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.title[0].value == "Search by text"
+    assert at.text_input(key="search_query").value == "layered sulfide"
+    assert _frames(at) and len(_frames(at)[0]) > 0  # the search ran: result rows
+
+
+def test_home_query_runs_on_search_and_is_kept(app_env):
+    at = _app()
+    at.text_input(key="home_query").set_value("an oxide")
+    at.button[0].click().run()  # the form's Search button (Enter submits the same form)
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.title[0].value == "Search by text"
+    assert at.text_input(key="search_query").value == "an oxide"
+    found = set(_frames(at)[0]["formula"])
+    assert found and all("O" in f for f in found)  # the query was read: contains O
+    at.switch_page("app_pages/home.py").run()
+    at.switch_page("app_pages/search.py").run()
+    assert at.text_input(key="search_query").value == "an oxide"  # kept over the visit
+
+
+def test_long_paste_is_cut_and_said(app_env):
+    from app_pages.ui.handoff import MAX_QUERY_CHARS
+
+    at = _app()
+    long = "a cubic oxide with a wide band gap " * 20  # 700 characters
+    at.text_input(key="home_query").set_value(long)
+    at.button[0].click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    said = " ".join(_shown(w.value) for w in at.warning)
+    assert f"{len(long):,} characters" in said and f"first {MAX_QUERY_CHARS}" in said
+    assert at.text_input(key="search_query").value == long[:MAX_QUERY_CHARS]
+    assert _frames(at) and len(_frames(at)[0]) > 0  # not "empty query": the first 500 are searched
+    at.text_input(key="search_query").set_value("an oxide " * 80).run()  # pasted in the Search box itself
+    assert not at.exception, [e.message for e in at.exception]
+    assert "720 characters" in " ".join(_shown(w.value) for w in at.warning)
+    assert at.text_input(key="search_query").value == ("an oxide " * 80)[:MAX_QUERY_CHARS]
+
+
+def test_about_shows_model_tables(app_env):
+    at = _app("about.py")
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.title[0].value == "About the model"
+    assert any(m.value == "12" for m in at.metric)  # the tiny corpus
+    model = next(f for f in _frames(at) if list(f.columns) == ["field", "value"])
+    assert dict(zip(model["field"], model["value"], strict=True))["checkpoint"] == "model"  # a name, not a path
+    corpus = next(f for f in _frames(at) if "source" in f.columns)
+    assert dict(zip(corpus["source"], corpus["crystals"], strict=True)) == {"mp_test": 7, "proto_test": 5}
+
+
+def test_home_and_about_show_no_machine_paths(app_env):
+    """The tiny checkpoint lives under /tmp and the shipped results and model card name the
+    folder the real model was trained from: no page shows either."""
+    import re
+
+    abs_path = re.compile(r"/(work|tmp|home|root|Users|var)/")
+    for page in (None, "about.py"):
+        text = _texts(_app(page))
+        assert not abs_path.search(text), abs_path.search(text).group()
+    at = _app("about.py")
+    assert not any("![" in m.value for m in at.markdown)  # figures are drawn, not linked (a broken image)
+
+
+def test_about_shows_eval_numbers_from_results_file(app_env, tmp_path, monkeypatch):
     ret = {d: {"pool_1000": {"R@1": 0.25, "R@5": 0.5, "R@10": 0.625, "MRR": 0.375, "pool_size": 1000}}
            for d in ("text_to_crystal", "crystal_to_text")}
     results = {"retrieval": ret, "zero_shot": {"crystal_system": {"accuracy": 0.875}},
@@ -73,12 +154,34 @@ def test_home_shows_eval_numbers_from_results_file(app_env, tmp_path, monkeypatc
     path.write_text(json.dumps(results))
     monkeypatch.setenv("CLAC_EVAL_RESULTS", str(path))
     monkeypatch.setenv("CLAC_MODEL_CARD", str(tmp_path / "missing.md"))
-    at = _app()
+    at = _app("about.py")
     values = {m.label: m.value for m in at.metric}
     assert values["text → crystal R@10"] == "0.625"
     assert values["crystal → text R@10"] == "0.625"
     assert values["zero-shot crystal system"] == "0.875"
     assert values["vs best baseline (t→c R@10)"] == "2.500×"
+
+
+def test_model_card_figures_drawn_or_named(app_env, tmp_path, monkeypatch):
+    card = tmp_path / "MODEL_CARD.md"
+    card.write_text("# Card\n\nTrained on /work/main/data/full.\n\n![Gone](eval/missing.png)\n\nEnd.\n")
+    monkeypatch.setenv("CLAC_MODEL_CARD", str(card))
+    monkeypatch.setenv("CLAC_EVAL_RESULTS", str(tmp_path / "eval" / "results.json"))  # none: no figure file
+    at = _app("about.py")
+    assert not at.exception, [e.message for e in at.exception]
+    text = _texts(at)
+    assert "Trained on full." in text and "/work/" not in text
+    assert "Figure not shipped: Gone" in text and "End." in text
+
+
+def test_hide_paths_and_split_images():
+    from app_pages.ui.display import hide_paths, split_images
+
+    assert hide_paths("data: /work/main/data/full; x") == "data: full; x"
+    assert hide_paths("see https://x.org/a/b, 2.3 g/cm³, eV/atom") == "see https://x.org/a/b, 2.3 g/cm³, eV/atom"
+    assert hide_paths({"data_dir": "data/full", "n": [r"C:\ck\model", "~/.cache/x"]}) == {"data_dir": "full",
+                                                                                           "n": ["model", "x"]}
+    assert split_images("a ![T](eval/p.png) b") == ["a ", ("T", "eval/p.png"), " b"]
 
 
 HEAVY = ("torch", "transformers", "torch_geometric", "umap", "pymatgen")
@@ -88,13 +191,16 @@ from streamlit.testing.v1 import AppTest
 at = AppTest.from_file(sys.argv[1], default_timeout=60)
 at.run()
 assert not at.exception, [e.message for e in at.exception]
-assert any(m.value == "12" for m in at.metric), "Home did not render its metrics"
+assert at.text_input(key="home_query"), "Home did not render its search box"
+at.switch_page("app_pages/about.py").run()
+assert not at.exception, [e.message for e in at.exception]
+assert any(m.value == "12" for m in at.metric), "About did not render its metrics"
 print("HEAVY=" + ",".join(m for m in sys.argv[2:] if m in sys.modules))
 """
 
 
 def test_home_does_not_import_torch(app_env):
-    """Home + sidebar read JSON files only: a fresh process rendering them imports no torch.
+    """Home, About and the sidebar read JSON files only: a fresh process rendering them imports no torch.
 
     A subprocess, because this test process has torch loaded already (the tiny assets).
     """
@@ -168,6 +274,32 @@ def test_upload_good_and_bad(app_env):
     assert set(zs[0]["label"]) >= {"cubic", "hexagonal"}
     md = _shown(" ".join(m.value for m in at.markdown))
     assert "NaCl" in md and "Fm-3m" in md
+
+
+def test_uploads_and_paste_survive_other_pages(app_env):
+    at = _app("upload.py")
+    at.get("file_uploader")[0].upload("nacl.cif", NACL_CIF.encode()).run()
+    at.text_area(key="upload_paste").set_value(NACL_CIF.replace("data_NaCl", "data_pasted")).run()
+    assert not at.exception, [e.message for e in at.exception]
+    before = [_shown(h.value) for h in at.subheader]
+    assert before == ["nacl.cif", "pasted structure"]
+    at.switch_page("app_pages/search.py").run()
+    at.switch_page("app_pages/upload.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert [_shown(h.value) for h in at.subheader] == before  # both still here, with their results
+    assert at.text_area(key="upload_paste").value.startswith("data_pasted")
+    assert "NaCl" in set(_frames(at)[0]["formula"])
+    at.button(key="upload_remove_" + next(k for k in at.session_state["handoff_uploads"] if k.startswith("nacl"))).click().run()
+    assert [_shown(h.value) for h in at.subheader] == ["pasted structure"]
+
+
+def test_files_dropped_on_home_open_on_upload(app_env):
+    at = _app()
+    at.get("file_uploader")[0].upload("nacl.cif", NACL_CIF.encode()).run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.title[0].value == "Upload crystals"
+    assert [_shown(h.value) for h in at.subheader] == ["nacl.cif"]
+    assert "NaCl" in set(_frames(at)[0]["formula"])
 
 
 def test_viewer_renders_html(app_env):

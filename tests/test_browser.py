@@ -192,6 +192,46 @@ def test_home_and_search(server, page):
     page.screenshot(path=str(SHOTS / "search.png"), full_page=True)
 
 
+def test_home_query_enter_runs_search(server, page):
+    _goto(page, server, "")  # the app's root URL: Home
+    box = page.get_by_label("Describe the crystal you are looking for")
+    box.fill("an oxide")
+    box.press("Enter")
+    page.wait_for_selector("h1:has-text('Search by text')")
+    _settle(page)
+    assert page.get_by_label("Describe the crystal you are looking for").input_value() == "an oxide"
+    heads, rows = _grid(page)
+    formulas = {r[heads.index("formula")] for r in rows}
+    assert formulas and all("O" in f for f in formulas), formulas  # the query ran: oxides only
+    page.screenshot(path=str(SHOTS / "home_to_search.png"), full_page=True)
+
+
+def test_home_deep_link_and_about_page(server, page):
+    """``/home`` shows Home (no "Page not found" dialog); About shows its tables, no broken
+    image and no path of the machine that built the assets."""
+    import re
+
+    _goto(page, server, "home")
+    page.wait_for_timeout(1000)
+    assert page.get_by_text("Page not found", exact=False).count() == 0
+    assert page.locator("h1").first.inner_text().strip() == "CLaC Explorer"
+    assert page.get_by_label("Describe the crystal you are looking for").count() == 1
+    _nav(page, "About the model")
+    page.get_by_text("Model card", exact=True).click()  # open the card: its figure must load
+    page.wait_for_timeout(1500)
+    heads, rows = _grid(page)
+    f, v = heads.index("field"), heads.index("value")
+    assert {r[f]: r[v] for r in rows}["checkpoint"] == "model"  # a name, not the /tmp path it lives at
+    broken = page.evaluate(
+        "[...document.querySelectorAll('[data-testid=\"stMain\"] img')]"
+        ".filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
+    )
+    assert broken == []
+    text = page.locator("[data-testid='stMain']").inner_text()
+    assert not re.search(r"/(work|tmp|home|root)/", text)
+    page.screenshot(path=str(SHOTS / "about.png"), full_page=True)
+
+
 def test_upload_error_beside_good_result(server, page, tmp_path):
     _goto(page, server, "upload")
     good = tmp_path / "nacl.cif"

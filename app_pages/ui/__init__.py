@@ -8,7 +8,9 @@ One job per module:
 - :mod:`~app_pages.ui.filters`: search filter widgets -> ``SearchFilters``.
 - :mod:`~app_pages.ui.results`: result tables and map selections.
 - :mod:`~app_pages.ui.structure_view`: the 3D view with its controls, lattice and site tables.
-- :mod:`~app_pages.ui.display`: escaping and property formatting (no streamlit).
+- :mod:`~app_pages.ui.handoff`: what travels between pages (Home -> Search / Upload) and what a
+  page keeps for the session (uploads and their results, pasted text, the last query).
+- :mod:`~app_pages.ui.display`: escaping, property formatting, hiding machine paths (no streamlit).
 - :mod:`~app_pages.ui.viewer3d`: the one wrapper around 3Dmol.js's HTML (no streamlit).
 
 All model and index logic lives in ``clac_core.inference``; these modules only render.

@@ -68,6 +68,64 @@ def html_escape(value: Any, max_len: int | None = None) -> str:
     return html.escape(plain(value, max_len), quote=True)
 
 
+# ---------------------------------------------------------------------- machine paths
+
+# An absolute path of the machine that built the assets (/work/..., /tmp/..., ~/..., C:\...):
+# a slash not preceded by a word character, ':', '/' or '.', so URLs and units (g/cm³) stay.
+_ABS_PATH = re.compile(r"(?<![\w:/.~\\])(?:~|[A-Za-z]:)?(?:[/\\][^\s/\\'\"`,;()\[\]<>]+)+[/\\]?")
+_PATH_KEY = re.compile(r"(?i)(dir|path|file|checkpoint|root)$")  # keys whose value is a location
+_IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)\)")
+
+
+def _last_part(path: str) -> str:
+    return re.split(r"[/\\]", path.rstrip("/\\"))[-1] or path
+
+
+def hide_paths(value: Any) -> Any:
+    """``value`` (a string, or dicts and lists of them) with every absolute path replaced by its
+    last part (``/work/main/data/full`` -> ``full``), and the value of a location key
+    (``data_dir``, ``checkpoint`` ...) by its last part even when relative: the pages never show
+    where the machine that built the assets kept its files (issue 19)."""
+    if isinstance(value, str):
+        return _ABS_PATH.sub(lambda m: _last_part(m.group()), value)
+    if isinstance(value, dict):
+        return {
+            k: _last_part(v) if isinstance(v, str) and _PATH_KEY.search(str(k)) and ("/" in v or "\\" in v)
+            else hide_paths(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [hide_paths(v) for v in value]
+    return value
+
+
+def split_images(markdown: str) -> list[str | tuple[str, str]]:
+    """Markdown cut at its images: text parts, and (alt text, target) for each ``![alt](target)``.
+
+    A relative image target in ``st.markdown`` makes the browser ask the Streamlit server for
+    it, which answers with the app's HTML (a broken image): pages draw images themselves.
+    """
+    parts: list[str | tuple[str, str]] = []
+    pos = 0
+    for m in _IMAGE.finditer(markdown):
+        parts.append(markdown[pos:m.start()])
+        parts.append((m.group(1), m.group(2)))
+        pos = m.end()
+    parts.append(markdown[pos:])
+    return [p for p in parts if not isinstance(p, str) or p.strip()]
+
+
+MP_CREDIT = (
+    "Crystal data: the Materials Project (CC BY 4.0; A. Jain et al., APL Materials 1, 011002, 2013), "
+    "through the MEGNet benchmark release (mp_37k)."
+)
+
+
+def corpus_credit(sources: Iterable[str]) -> str | None:
+    """The credit a corpus with these source names owes (:data:`MP_CREDIT`), or None."""
+    return MP_CREDIT if any("mp_37k" in str(k) or "materials project" in str(k).lower() for k in sources) else None
+
+
 # ---------------------------------------------------------------------- properties
 
 # Display order; any other known quantity follows in the order of QUANTITIES.
