@@ -160,7 +160,7 @@ def test_views_and_description_type() -> None:
     rec = CrystalRecord("sto", srtio3(), "test", properties={"band_gap": 1.8})
     ds = describe(rec)
     assert all(isinstance(d, Description) for d in ds)
-    assert [d.view for d in ds] == ["composition", "structure", "properties", "caption", "query", "query2", "search"]
+    assert [d.view for d in ds] == ["composition", "structure", "properties", "caption", "query", "query2", "search", "statements"]
     for d in ds[:3]:
         assert "SrTiO3" in d.text
     for d in ds[3:]:  # captions and property queries never name the formula

@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
 # captions mix several views; the property queries (query, query2) and search requests are
 # many-to-one (many crystals share a band gap or a "layered selenide"), so validation and eval
 # retrieval keep the one-to-one views
-EVAL_EXCLUDED_VIEWS = ("caption", "query", "query2", "search")
+EVAL_EXCLUDED_VIEWS = ("caption", "query", "query2", "search", "statements")
 
 
 class EpochSampler:

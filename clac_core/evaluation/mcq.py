@@ -38,6 +38,7 @@ import numpy as np
 from clac_core.evaluation.context import EvalContext
 from clac_core.evaluation.metrics import l2_normalize
 from clac_core.symmetry import CRYSTAL_SYSTEMS
+from clac_core.text.chemistry import oxide_type_of
 
 MCQ_MAX_QUESTIONS = 2000  # crystals per task (seeded subset); CLaC scored its whole test split
 SEMICONDUCTOR_MAX_GAP = 3.0  # eV, "semiconductor" = 0 < band gap <= this
@@ -101,19 +102,6 @@ def stability_label(props: dict[str, float]) -> tuple[bool | None, str | None]:
     return (None, None) if fe is None else (float(fe) < 0.0, "formation_energy_sign")
 
 
-def _oxide_type(structure: Any) -> str | None:
-    import warnings
-
-    from pymatgen.analysis.structure_analyzer import oxide_type
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return str(oxide_type(structure))
-    except Exception:  # pymatgen cannot type this structure (disorder, odd species): no question
-        return None
-
-
 def _shuffled(true: str, others: Sequence[str], rng: np.random.Generator) -> tuple[list[str], int]:
     choices = [true, *others]
     order = rng.permutation(len(choices))
@@ -145,7 +133,7 @@ def task_labels(es: Any, task: str) -> list[Any]:
     if task == "composition":
         return [frozenset(f.get("elements") or []) or None for f in facts]
     if task == "oxide":
-        return [_oxide_type(s) for s in es.structures]
+        return [oxide_type_of(s) for s in es.structures]
     if task == "metal":
         return [None if g is None else bool(g <= 0.0) for g in gaps]
     if task == "semiconductor":

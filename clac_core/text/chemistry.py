@@ -103,3 +103,22 @@ def anion_class(elements: list[str], anions: list[str], sites: list[SiteEnvironm
             return "oxy" + ANION_NAMES[other]
         return f"{ANION_NAMES[anions[0]]} {ANION_NAMES[anions[1]]}"
     return "mixed-anion compound"
+
+
+OXIDE_TYPES = ("oxide", "peroxide", "superoxide", "ozonide", "hydroxide")
+
+
+def oxide_type_of(structure) -> str | None:
+    """pymatgen's ``oxide_type`` (O-O and O-H distances): one of :data:`OXIDE_TYPES`, "None"
+    when the structure has oxygen that is none of them (or no oxygen), or None when pymatgen
+    cannot type the structure (disorder, odd species)."""
+    import warnings
+
+    from pymatgen.analysis.structure_analyzer import oxide_type
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return str(oxide_type(structure))
+    except Exception:  # noqa: BLE001 - pymatgen raises many kinds here
+        return None

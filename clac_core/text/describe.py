@@ -11,6 +11,10 @@ Views (one :class:`Description` each):
 - ``caption``: a short search-box style phrase, never the formula.
 - ``query`` / ``query2``: formula-free property queries with numbers written many ways
   (:mod:`clac_core.text.query_views`).
+- ``search``: a search-box request of one to three computed facts
+  (:mod:`clac_core.text.search_views`).
+- ``statements``: class facts affirmed or negated ("It is not a metal. It is magnetic.";
+  :mod:`clac_core.text.statement_views`).
 - ``robocrys`` (opt-in): robocrystallographer's full description (slow, ~2 s).
 
 Texts never state a fact that is not known: no gap wording without a band gap, no
@@ -18,7 +22,8 @@ oxidation states unless guessed, no mineral or prototype name unless labelled.
 
 Each view is written in its own module: :mod:`~clac_core.text.crystal_views` (composition,
 structure), :mod:`~clac_core.text.property_views` (properties), :mod:`~clac_core.text.caption`
-and :mod:`~clac_core.text.query_views`; this module puts them together (:func:`describe`).
+:mod:`~clac_core.text.query_views`, :mod:`~clac_core.text.search_views` and
+:mod:`~clac_core.text.statement_views`; this module puts them together (:func:`describe`).
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = ["VIEWS", "Description", "describe"]
 
-VIEWS = ("composition", "structure", "properties", "caption", "query", "query2", "search", "robocrys")
+VIEWS = ("composition", "structure", "properties", "caption", "query", "query2", "search", "statements", "robocrys")
 
 
 @dataclass(frozen=True)
@@ -85,12 +90,13 @@ def describe(
         seed: phrasing seed; phrasing is a pure function of (seed, record.id, view).
         robocrys: also add a "robocrys" view (slow, seconds per crystal).
         facts: precomputed :func:`analyze` output for ``record.structure`` (saves time).
-        query_views: add the formula-free property queries (``query``, ``query2``; see
-            :mod:`clac_core.text.query_views`).
+        query_views: add the formula-free views: property queries (``query``, ``query2``;
+            :mod:`clac_core.text.query_views`), the search-box request (``search``) and the
+            class statements (``statements``; :mod:`clac_core.text.statement_views`).
 
     Returns:
         Descriptions in view order: composition, structure, [properties], caption,
-        [query, query2], [robocrys].
+        [query, query2, search, statements], [robocrys].
     """
     if facts is None:
         facts = analyze(record.structure, labels=record.labels)
@@ -114,6 +120,11 @@ def describe(
 
         out += [Description(v, t) for v, t in query_texts(record, facts, seed)]
         out.append(Description("search", search_text(record, facts, picker("search"))))
+        from clac_core.text.chemistry import oxide_type_of
+        from clac_core.text.statement_views import statements_text
+
+        oxide = oxide_type_of(record.structure) if "O" in facts.elements else None
+        out.append(Description("statements", statements_text(record, facts, picker("statements"), oxide)))
     if robocrys:
         out.append(Description("robocrys", robocrys_text(record.structure)))
     return out

@@ -1,0 +1,84 @@
+"""The ``statements`` view: short statements of class facts, affirmed or negated.
+
+"This compound is not a metal. It is magnetic. It contains iron, oxygen and lithium." Each
+sentence states one computed fact through the class-word table of :mod:`clac_core.vocab.classes`
+(metal = no band gap, semiconductor = a gap above 0 and below 4 eV, magnetic = at least
+0.05 μB per cell, stable = a negative formation energy, i.e. stable against decomposition into
+its elements), pymatgen's oxide typing (oxide / peroxide / superoxide / ozonide / hydroxide, from
+O-O and O-H distances), the crystal system and the element names. Facts that are false are
+stated with "not", so the model also learns negation ("is not a metal", "has no net magnetic
+moment"), which a frozen text encoder barely separates from the affirmative.
+
+Formula-free, and short enough that many crystals share a text: it is trained on but left out of
+the retrieval pools (:data:`clac_core.data.sampling.EVAL_EXCLUDED_VIEWS`). Every sentence is
+true of its crystal (``tests/test_text_statements.py`` reads each back against the facts).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from clac_core.properties import band_gap_of
+from clac_core.text import templates as T
+from clac_core.text.templates import Picker
+from clac_core.vocab.classes import MAGNETIC, METALLIC, SEMICONDUCTOR, STABLE
+
+if TYPE_CHECKING:  # pragma: no cover
+    from clac_core.record import CrystalRecord
+    from clac_core.text.facts import CrystalFacts
+
+SUBJECTS = ("This material", "This compound", "The crystal", "It", "This solid")
+# (fact, true?) -> predicates; every one says exactly the class fact
+PREDICATES: dict[tuple[str, bool], tuple[str, ...]] = {
+    ("metal", True): ("is a metal", "is metallic", "is a metallic conductor with no band gap"),
+    ("metal", False): ("is not a metal", "is non-metallic", "is not metallic", "has a band gap, so it is not a metal"),
+    ("semiconductor", True): ("is a semiconductor", "is semiconducting"),
+    ("semiconductor", False): ("is not a semiconductor", "is not semiconducting"),
+    ("magnetic", True): ("is magnetic", "has a net magnetic moment", "is spin-polarized"),
+    ("magnetic", False): ("is not magnetic", "is non-magnetic", "has no net magnetic moment"),
+    ("stable", True): ("is stable with respect to its elements", "is stable against decomposition into its elements",
+                       "has a negative formation energy"),  # fmt: skip
+    ("stable", False): ("is unstable with respect to its elements", "is not stable against decomposition into its elements",
+                        "has a positive formation energy"),  # fmt: skip
+    ("oxide", True): ("is an oxide", "is an oxide compound"),
+    ("oxide", False): ("is not an oxide", "contains no oxygen"),
+    ("peroxide", True): ("is a peroxide", "is a peroxide with O-O pairs"),
+    ("superoxide", True): ("is a superoxide",),
+    ("ozonide", True): ("is an ozonide",),
+    ("hydroxide", True): ("is a hydroxide", "contains hydroxide groups"),
+}
+
+
+def class_facts(record: CrystalRecord, f: CrystalFacts, oxide_type: str | None) -> list[tuple[str, bool]]:
+    """(fact, true?) pairs known for this crystal, in a fixed order."""
+    out: list[tuple[str, bool]] = []
+    gap = band_gap_of(record.properties)
+    if gap is not None:
+        out.append(("metal", METALLIC.contains(gap)))
+        out.append(("semiconductor", SEMICONDUCTOR.contains(gap)))
+    mag = record.properties.get("total_magnetization")
+    if mag is not None:
+        out.append(("magnetic", MAGNETIC.contains(abs(float(mag)))))
+    fe = record.properties.get("formation_energy_per_atom")
+    if fe is not None and len(f.elements) > 1:  # an element's formation energy is 0 by definition
+        out.append(("stable", STABLE.contains(float(fe))))
+    if "O" not in f.elements:
+        out.append(("oxide", False))
+    elif oxide_type in ("oxide", "peroxide", "superoxide", "ozonide", "hydroxide"):
+        out.append((oxide_type, True))
+    return out
+
+
+def statements_text(record: CrystalRecord, f: CrystalFacts, p: Picker, oxide_type: str | None) -> str:
+    """Two to four class statements (shuffled), then (on a coin) the element names."""
+    facts = p.shuffled("facts", class_facts(record, f, oxide_type))[: 2 + p.index("n", 3)]
+    sentences = []
+    first = SUBJECTS if len(f.elements) > 1 else tuple(s for s in SUBJECTS if s != "This compound")  # an element
+    for i, (fact, truth) in enumerate(facts):
+        subject = p.choice(f"subj{i}", first) if i == 0 else p.choice(f"subj{i}", ("It", "It", "The material"))
+        sentences.append(f"{subject} {p.choice(f'pred{i}', PREDICATES[(fact, truth)])}.")
+    if p.coin("elements") or not sentences:
+        names = [T.element_name(e) for e in p.shuffled("el", f.elements)]
+        verb = p.choice("verb", ("contains", "is composed of", "is made of"))
+        sentences.append(f"{'It' if sentences else p.choice('subj0', first)} {verb} {T.join_words(names)}.")
+    return " ".join(sentences)
