@@ -117,6 +117,7 @@ class TrainConfig:
     split: Literal["formula", "chemsys"] = "formula"
     max_eval: int = 2000  # validation pool size for per-epoch retrieval metrics
     log_every: int = 20  # steps
+    exclude_views: list[str] = field(default_factory=list)  # text views left out of training (e.g. [statements])
     sampling: Literal["crystals", "pairs"] = "crystals"  # per epoch: each crystal once (one text) or each pair once
     save_every_steps: int = 0  # also checkpoint OUT/last/ every N optimizer steps (0 = only per epoch)
     text_cache_batch: int = 64  # texts per backbone forward when building the cached text features

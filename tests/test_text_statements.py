@@ -91,3 +91,19 @@ def test_statements_stay_out_of_retrieval_pools() -> None:
     from clac_core.data.sampling import EVAL_EXCLUDED_VIEWS
 
     assert "statements" in EVAL_EXCLUDED_VIEWS
+
+
+def test_training_can_leave_a_view_out() -> None:
+    """train.exclude_views: stage 1 of the default trains without the statements view."""
+    import pandas as pd
+
+    from clac_core.config import apply_overrides, load_config
+    from clac_core.data.sampling import select_pairs
+
+    pairs = pd.DataFrame({"split": ["train"] * 4 + ["val"], "view": ["caption", "statements", "query", "statements", "caption"],
+                          "text": list("abcde"), "crystal_index": [0, 0, 1, 1, 2]})  # fmt: skip
+    kept = select_pairs(pairs, "train", exclude_views=["statements"])
+    assert kept["text"].tolist() == ["a", "c"]
+    assert len(select_pairs(pairs, "train")) == 4
+    cfg = apply_overrides(load_config("configs/tiny.yaml"), ["train.exclude_views=[statements]"])
+    assert cfg.train.exclude_views == ["statements"]

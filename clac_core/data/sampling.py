@@ -6,7 +6,7 @@ Shape legend: P pairs.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -107,9 +107,12 @@ class EpochSampler:
         return full + (1 if rest >= 2 else 0)
 
 
-def select_pairs(pairs: pd.DataFrame, split: str, *, max_pairs: int = 0, seed: int = 0) -> pd.DataFrame:
-    """Pairs of one split, optionally subsampled (seeded) to ``max_pairs`` rows."""
-    sel = pairs[pairs["split"] == split]
+def select_pairs(
+    pairs: pd.DataFrame, split: str, *, max_pairs: int = 0, seed: int = 0, exclude_views: Sequence[str] = ()
+) -> pd.DataFrame:
+    """Pairs of one split without the ``exclude_views`` texts, optionally subsampled (seeded)
+    to ``max_pairs`` rows."""
+    sel = pairs[(pairs["split"] == split) & ~pairs["view"].isin(list(exclude_views))]
     if max_pairs and len(sel) > max_pairs:
         rng = np.random.default_rng([seed, 7])
         sel = sel.iloc[np.sort(rng.choice(len(sel), size=max_pairs, replace=False))]

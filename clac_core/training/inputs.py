@@ -88,7 +88,7 @@ def load_inputs(cfg: ExperimentConfig, data_dir: Path, dist: DistInfo, *, cached
 
     tc = cfg.train
     data = load_data_dir(data_dir, split=tc.split)
-    train_pairs = select_pairs(data.pairs, "train", max_pairs=tc.max_pairs, seed=tc.seed)
+    train_pairs = select_pairs(data.pairs, "train", max_pairs=tc.max_pairs, seed=tc.seed, exclude_views=tc.exclude_views)
     if len(train_pairs) < 2:
         raise ValueError(f"{data_dir} has {len(train_pairs)} training pairs; need at least 2")
     pool = eval_pool(data.pairs, "val", max_crystals=tc.max_eval, seed=tc.seed)
