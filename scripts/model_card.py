@@ -209,6 +209,27 @@ def main(argv: list[str] | None = None) -> int:
     if not a.no_figure:
         umap_png(a.run / "best", a.data, a.figure)
     hours = (info["seconds"] + info.get("seconds_previous_parts", 0.0)) / 3600
+    import yaml
+
+    train_cfg = (yaml.safe_load(config) or {}).get("train", {})
+    split_kind = train_cfg.get("split", "formula")
+    stage1 = ""
+    if train_cfg.get("init_from"):  # a warm-started run: name the run it started from
+        prev = Path(train_cfg["init_from"]).parent
+        if (prev / "train_info.json").is_file():
+            pinfo = json.loads((prev / "train_info.json").read_text())
+            stage1 = (
+                f"\n- Started from `{train_cfg['init_from']}` (train.init_from), itself trained {pinfo.get('epochs')} epochs "
+                f"in {(pinfo['seconds'] + pinfo.get('seconds_previous_parts', 0.0)) / 3600:.2f} h over "
+                f"{pinfo.get('train_pairs')} training pairs (validation mean R@10 {_fmt(pinfo.get('best_val_mean_r10'))})."
+            )
+    views = ", ".join((manifest.get("counts", {}).get("pairs_per_view") or {}).keys())
+    split_words = {
+        "chemsys": "grouped by chemical system (no element set in two splits; recomputed on load, so the per-split "
+        "counts above, which are the stored formula split's, differ)",
+        "formula": "grouped by reduced formula (no formula in two splits)",
+    }[split_kind]
+    held_out = {"chemsys": "chemical systems", "formula": "formulas"}[split_kind]
     table = headline_table(res)
     ptable = property_table(res)
     from clac_core.evaluation.inverse_design import plot_inverse_design
@@ -225,19 +246,18 @@ is read from files the pipeline wrote (`{a.run}/train_info.json`, `metrics.csv`,
 - {json.dumps(manifest.get("counts", {}))}
 - Sources: prototypes (pymatgen AFLOW library, with robocrys mineral names), Materials Project
   `mp_37k` (formation energy, band gap, Fermi energy, magnetization), `perov_5`, `carbon_24`
-  (read from `../shared/data`). Views per crystal: composition, structure, properties,
-  caption and two formula-free property queries (`clac_core.text.query_views`).
+  (read from `../shared/data`). Views per crystal: {views} (`clac_core.text`).
 - Data credit: Materials Project (Jain et al., APL Materials 1, 011002 (2013); CC BY 4.0), through
   the MEGNet benchmark release (Chen et al., Chem. Mater. 31, 3564 (2019)); Perov-5 (Castelli et
   al. 2012) and Carbon-24 (Pickard 2020) through the CDVAE benchmark release (Xie et al. 2021).
   The app's default index ships the `mp_37k` crystals with their DFT properties.
-- Splits: train / val / test grouped by reduced formula (no formula in two splits), seed 0.
+- Splits: train / val / test {split_words}, seed 0.
 
 ## Training
 - Command: `{a.train_command}`
 - Hardware: {info.get("hardware")}; wall time {hours:.2f} h; {info.get("steps")} steps,
   {info.get("epochs")} epochs over {info.get("train_crystals")} training crystals
-  ({info.get("train_pairs")} training pairs, sampling: {info.get("sampling")}).
+  ({info.get("train_pairs")} training pairs, sampling: {info.get("sampling")}).{stage1}
 - Best epoch {info.get("best_epoch")} (validation mean R@10 {_fmt(info.get("best_val_mean_r10"))} on a pool of {info.get("val_pool")});
   its validation row: {json.dumps(best)}
 - Config:
@@ -246,7 +266,7 @@ is read from files the pipeline wrote (`{a.run}/train_info.json`, `metrics.csv`,
 {config.strip()}
 ```
 
-## Evaluation on the test split (formulas never seen in training)
+## Evaluation on the test split ({held_out} never seen in training)
 Command: `{a.eval_command}`
 
 {table}
