@@ -13,7 +13,18 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages.ui.display import html_escape, md_escape, plain, property_columns, property_label
+from app_pages.ui.display import (
+    FORMATION_QUANTITIES,
+    GAP_QUANTITIES,
+    columns_for,
+    html_escape,
+    md_escape,
+    plain,
+    property_columns,
+    property_label,
+    table_formats,
+)
+from app_pages.ui.handoff import clip_query, cut_message, open_in_viewer
 from app_pages.ui.loaders import get_explorer
 from app_pages.ui.results import selected_points
 from clac_core.inference import read_upload
@@ -25,15 +36,36 @@ TEXT_COLOUR = "#a6a6a6"  # neutral grey, unlike every crystal-system colour
 OTHER_COLOURS = ("#17becf", "#bcbd22", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd")
 QUERY_MARK = {"symbol": "star", "color": "#000000", "size": 22, "line": {"width": 1.5, "color": "#ffffff"}}
 UPLOAD_MARK = {"symbol": "diamond", "color": "#ffd400", "size": 18, "line": {"width": 2, "color": "#000000"}}
+# A property's colour scale spans these percentiles of its values: one outlier (He's 16.6 eV
+# band gap in the MP corpus) would otherwise squeeze every other crystal into one colour.
+CLIP_PERCENTILES = (2.0, 98.0)
 
 st.title("Embedding map")
 ex = get_explorer()
 
 
+def _hover_text(pts: pd.DataFrame) -> pd.Series:
+    """Hover of each point: formula, crystal system, source and the key properties where known
+    (a crystal); the text and its view (a description). HTML-escaped."""
+    crystal = pts["modality"] == "crystal"
+    source = pts["source"].map(lambda v: html_escape(v, 60))
+    what = (pts["crystal_system"].map(lambda v: html_escape(v, 30)) + " · " + source).where(
+        crystal, "description · " + source)
+    hover = pts["label"].map(lambda v: html_escape(v, 120)) + "<br>" + what
+    for c in columns_for(pts, GAP_QUANTITIES[:1] + FORMATION_QUANTITIES[:1]):
+        label = property_label(c)
+        fmt = table_formats([label]).get(label, "{:.3f}")
+        values = pd.to_numeric(pts[c], errors="coerce")
+        line = values.map(lambda v, label=label, fmt=fmt: "" if pd.isna(v) else f"<br>{html_escape(label)}: {fmt.format(v)}")
+        hover = hover + line.where(crystal, "")
+    return hover
+
+
 @st.cache_data(show_spinner="Loading the map…")
-def _coords(index_dir: str, map_key: str):
+def _coords(index_dir: str, map_key: str) -> pd.DataFrame:
     # map_key is hashed (no leading underscore): a rebuilt index in the same folder gets a new map
-    return ex.umap_coords()
+    pts = ex.umap_coords()
+    return pts.assign(hover=_hover_text(pts))
 
 
 pts = _coords(str(ex.index_dir), ex.map_key)
@@ -43,12 +75,16 @@ props = property_columns(ex.index.metadata)
 c1, c2, c3 = st.columns(3)
 colour = c1.selectbox("Colour by", ["crystal system", "source"] + props, key="map_colour",
                       format_func=lambda c: c if c in ("crystal system", "source") else property_label(c))
-show_text = c2.checkbox("Show text points", value=True, key="map_text")
-query = c3.text_input("Project a query", key="map_query", placeholder="e.g. a layered sulfide", max_chars=500)
+show_text = c2.checkbox("Show description points", value=False, key="map_text",
+                        help="The synthetic descriptions embedded beside the crystals (grey crosses).")
+cut = clip_query("map_query")  # no max_chars on the box: the browser dropped a longer paste whole
+query = c3.text_input("Project a query", key="map_query", placeholder="e.g. a layered sulfide")
+if cut is not None:
+    st.warning(cut_message(cut), icon=":material/content_cut:")
 up = st.file_uploader("…or project an uploaded crystal", key="map_upload")
 
 data = (pts if show_text else pts[pts.modality == "crystal"]).reset_index(drop=True)
-hover = data["label"].map(lambda v: html_escape(v, 120)) + "<br>" + data["source"].map(lambda v: html_escape(v, 60))
+hover = data["hover"]
 fig = go.Figure()
 
 
@@ -79,10 +115,21 @@ else:
     vals = pd.to_numeric(data[colour], errors="coerce").to_numpy(dtype=float) if colour in data else np.full(len(data), np.nan)
     known = crystal & np.isfinite(vals)
     if known.any():
+        lo, hi = (float(v) for v in np.percentile(vals[known], CLIP_PERCENTILES))
+        if hi <= lo:  # (almost) one value: the full range
+            lo, hi = float(vals[known].min()), float(vals[known].max())
+        p_lo, p_hi = (f"{p:g}" for p in CLIP_PERCENTILES)
         _points(known, property_label(colour), {
-            "size": 6, "color": vals[known], "colorscale": "Viridis", "opacity": 0.8,
-            "colorbar": {"title": {"text": html_escape(property_label(colour))}, "thickness": 12},
+            "size": 6, "color": vals[known], "colorscale": "Viridis", "opacity": 0.8, "cmin": lo, "cmax": hi,
+            "colorbar": {"title": {"text": f"{html_escape(property_label(colour))}<br>"
+                                           f"<sub>clipped to percentiles {p_lo}–{p_hi}</sub>"}, "thickness": 12},
         })
+        beyond = int(((vals[known] < lo) | (vals[known] > hi)).sum())
+        st.caption(md_escape(
+            f"Colour scale clipped to percentiles {p_lo}–{p_hi} of {property_label(colour)} "
+            f"({lo:.2f} to {hi:.2f}); the {beyond:,} crystals beyond take the end colours, "
+            "and the hover shows every value."
+        ))
     if (crystal & ~known).any():
         _points(crystal & ~known, "crystal, value unknown", {"size": 5, "color": "#d9d9d9", "opacity": 0.6})
 text = (data["modality"] == "text").to_numpy()
@@ -132,8 +179,6 @@ if sel:
         c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
         row = c1.selectbox("Selected crystal", rows, format_func=names.get, key="map_pick")
         if c2.button("Open in 3D viewer", key="map_view", type="primary") and row is not None:
-            st.session_state["viewer_structure"] = (names[row], ex.index.structure(row))
-            st.session_state.pop("viewer_pick", None)  # the viewer opens on "(last selected)"
-            st.switch_page("app_pages/viewer.py")
+            open_in_viewer(names[row], ex.index.structure(row))
 else:
     st.caption("Click, box- or lasso-select points to list them; a selected crystal opens in the 3D viewer.")

@@ -6,7 +6,15 @@ import streamlit as st
 
 from app_pages.ui.display import md_escape
 from app_pages.ui.filters import filters_ui
-from app_pages.ui.handoff import EXAMPLE_QUERIES, SEARCH_QUERY_KEY, clip_query, cut_message, remember, restore
+from app_pages.ui.handoff import (
+    EXAMPLE_QUERIES,
+    SEARCH_QUERY_KEY,
+    clip_query,
+    cut_message,
+    hand_to_viewer,
+    remember,
+    restore,
+)
 from app_pages.ui.loaders import get_explorer
 from app_pages.ui.results import display_table, show_results
 from app_pages.ui.structure_view import show_structure
@@ -84,5 +92,5 @@ st.subheader(
 )
 st.caption("Select a row in the table to view another crystal.")
 structure = ex.index.structure(row)
-st.session_state["viewer_structure"] = (f"{r['formula']} ({r['crystal_id']})", structure)
+hand_to_viewer(f"{r['formula']} ({r['crystal_id']})", structure)
 show_structure(structure, key="search_view", title=f"{r['formula']} ({r['crystal_id']})")

@@ -20,6 +20,7 @@ from app_pages.ui.handoff import (
     forget_upload,
     keep_paste,
     keep_widget_files,
+    open_in_viewer,
     remember,
     restore,
     stored_uploads,
@@ -149,9 +150,7 @@ def show_file(entry: StoredUpload, fi: int, fid: str, index_key: str) -> None:
                 st.error(f"**{name}** (structure {si + 1}): could not analyse it: {md_escape(exc)}")
                 continue
             if st.button("Open in 3D viewer", key=f"upload_view_{fi}_{si}"):
-                st.session_state["viewer_structure"] = (plain(f"{res.filename} #{si + 1}", 120), s)
-                st.session_state.pop("viewer_pick", None)
-                st.switch_page("app_pages/viewer.py")
+                open_in_viewer(plain(f"{res.filename} #{si + 1}", 120), s)
 
 
 index_key = f"{ex.index_dir}|{index_stamp(ex.index_dir)}"

@@ -364,8 +364,8 @@ def test_map_selection_opens_in_viewer(app_env):
     at.session_state["viewer_structure"] = ("SrTiO3 (t:SrTiO3)", s)
     at.switch_page("app_pages/viewer.py").run()
     assert not at.exception, [e.message for e in at.exception]
-    assert at.selectbox(key="viewer_pick").value == "(last selected)"
-    assert any("SrTiO3" in m.value for m in at.subheader)
+    assert at.text_input(key="viewer_query").value == ""  # no search: the crystal handed over shows
+    assert [_shown(m.value) for m in at.subheader] == ["SrTiO3 (t:SrTiO3)"]
 
 
 def _build(at, name: str, filename: str, csv: str, *, share: bool = False):
@@ -547,10 +547,10 @@ def test_viewer_conventional_by_default_primitive_toggle(app_env):
     from clac_core.index import CorpusIndex
 
     idx = CorpusIndex.load(os.environ["CLAC_INDEX"])
-    row = list(idx.metadata["formula"]).index("Cu")
+    assert "Cu" in set(idx.metadata["formula"])
     at = _app("viewer.py")
-    label = at.selectbox(key="viewer_pick").options[row]
-    at.selectbox(key="viewer_pick").set_value(label).run()
+    at.text_input(key="viewer_query").set_value("Cu").run()
+    assert [_shown(m.value) for m in at.subheader] == ["Cu (t:Cu)"]
     assert at.radio(key="viewer_cell").value == "conventional"
     sites = at.dataframe[-1].value
     assert len(sites) == 4  # fcc Cu: the 4-atom cube
@@ -583,6 +583,7 @@ def test_scene_draws_bonds_across_cell_edges():
 
 def test_map_markers_distinct(app_env):
     at = _app("explorer.py")
+    at.checkbox(key="map_text").check()
     at.text_input(key="map_query").set_value("a cubic oxide").run()
     at.get("file_uploader")[0].upload("nacl.cif", NACL_CIF.encode()).run()
     assert not at.exception, [e.message for e in at.exception]
@@ -613,3 +614,127 @@ def test_search_never_shows_an_empty_page(app_env):
     assert "No crystal in this corpus meets “contains Pu”" in said and "Nearest relaxation: dropped" in said
     assert _frames(at) and len(_frames(at)[0]) > 0  # the relaxation's results, not an empty page
     assert any("relaxed search" in _shown(c.value) for c in at.caption)
+
+
+def _viewer_search(at, text: str):
+    at.text_input(key="viewer_query").set_value(text).run()
+    assert not at.exception, [e.message for e in at.exception]
+    return [_shown(m.value) for m in at.subheader]
+
+
+def _matches(at):
+    """The viewer's list of matches (its key holds the query), or None."""
+    boxes = [b for b in at.selectbox if (b.key or "").startswith("viewer_pick")]
+    assert len(boxes) <= 1
+    return boxes[0] if boxes else None
+
+
+def test_viewer_finds_a_crystal_by_id_formula_or_part_of_an_id(app_env):
+    """Issue 19, point 5: no list of every crystal; an exact id opens that crystal, a formula
+    opens its best match and lists the others, part of an id lists ids and opens none by itself."""
+    at = _app("viewer.py")
+    assert _matches(at) is None and len(at.subheader) == 1  # nothing searched: the default crystal
+    assert _viewer_search(at, "t:Mg") == ["Mg (t:Mg)"]  # the id, though t:MgO starts with it too
+    assert list(_matches(at).options) == ["Mg · P6_3/mmc · t:Mg", "MgO · Fm-3m · t:MgO"]  # labels shown
+    assert _viewer_search(at, "T:MGO") == ["MgO (t:MgO)"]  # case ignored in ids
+    assert _viewer_search(at, "OMg") == ["MgO (t:MgO)"]  # a formula, in any order of elements
+    assert _viewer_search(at, "t:M") == []  # no such id: nothing opens silently
+    assert "No crystal has the id" in _texts(at)
+    pick = _matches(at)
+    assert pick.value is None and list(pick.options) == ["Mg · P6_3/mmc · t:Mg", "MgO · Fm-3m · t:MgO"]
+    pick.select_index(1).run()
+    assert [_shown(m.value) for m in at.subheader] == ["MgO (t:MgO)"]
+    assert _viewer_search(at, "Xx9") == [] and "No crystal has the id or formula" in _texts(at)
+
+
+def test_crystal_finder_orders_matches():
+    import pandas as pd
+
+    from app_pages.ui.lookup import CrystalFinder
+
+    md = pd.DataFrame({
+        "crystal_id": ["mp-1300", "mp-130", "mp-149", "mp-165", "mp-13"],
+        "formula": ["P", "P", "Si", "Si", "Fe"],
+        "nsites": [8, 4, 2, 16, 1],
+        "formation_energy_per_atom": [0.1, 0.0, 0.0, 0.01, 0.0],
+    })
+    f = CrystalFinder(md.iloc[:4])  # without mp-13
+    m = f.find("mp-13")
+    assert not m.certain and m.rows == [1, 0] and m.kinds == ["id prefix", "id prefix"]
+    m = CrystalFinder(md).find("mp-13")
+    assert m.certain and m.rows[0] == 4 and m.kinds[0] == "id"
+    m = f.find("Si")
+    assert m.rows == [2, 3] and m.kinds == ["formula", "formula"]  # lowest formation energy first
+    assert f.find("mp-1", limit=2).rows == [1, 2] and f.find("mp-1").total == 4
+    assert f.find("  ").rows == []
+
+
+def test_viewer_cif_is_the_cell_shown(app_env, monkeypatch):
+    """Issue 19, point 5: the CIF of the primitive cell held the 8-atom conventional Si cell
+    while the POSCAR held 2 atoms. Both files are read back with pymatgen."""
+    from pymatgen.core import Structure
+    from streamlit.delta_generator import DeltaGenerator
+
+    sent: dict[str, tuple[str, bytes]] = {}  # button key -> (label, bytes); AppTest keeps no media
+    real = DeltaGenerator.download_button
+
+    def spy(self, label, data, *args, **kwargs):
+        sent[kwargs.get("key")] = (label, data)
+        return real(self, label, data, *args, **kwargs)
+
+    monkeypatch.setattr(DeltaGenerator, "download_button", spy)
+    at = _app("viewer.py")
+    assert _viewer_search(at, "t:Si") == ["Si (t:Si)"]
+    for cell, n, label in (("conventional", 8, "Download CIF (symmetrized)"),
+                           ("primitive", 2, "Download CIF (primitive cell, P1)"),
+                           ("as given", 8, "Download CIF (cell as stored, P1)")):
+        at.radio(key="viewer_cell").set_value(cell).run()
+        assert not at.exception, [e.message for e in at.exception]
+        assert sent["viewer_cif"][0] == label
+        s_cif = Structure.from_str(sent["viewer_cif"][1].decode(), fmt="cif")
+        s_pos = Structure.from_str(sent["viewer_poscar"][1].decode(), fmt="poscar")
+        assert len(s_cif) == len(s_pos) == n, cell
+        assert s_cif.volume == pytest.approx(s_pos.volume, rel=1e-4)
+
+
+def _map_traces(at) -> dict[str, dict]:
+    assert not at.exception, [e.message for e in at.exception]
+    return {t["name"]: t for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]}
+
+
+def test_map_colour_scale_is_clipped_and_hover_says_what_a_crystal_is(app_env):
+    """Issue 19, point 5: one outlier (He, 16.6 eV) stretched the band-gap scale; the hover
+    named only formula and source."""
+    import pandas as pd
+
+    from app_pages.explorer import CLIP_PERCENTILES
+    from clac_core.index import CorpusIndex
+
+    gaps = pd.to_numeric(CorpusIndex.load(os.environ["CLAC_INDEX"]).metadata["band_gap"], errors="coerce").dropna()
+    at = _app("explorer.py")
+    at.selectbox(key="map_colour").set_value("band_gap").run()
+    marker = _map_traces(at)["band gap (eV)"]["marker"]
+    lo, hi = np.percentile(gaps, CLIP_PERCENTILES)
+    assert marker["cmin"] == pytest.approx(lo) and marker["cmax"] == pytest.approx(hi)
+    assert gaps.max() > marker["cmax"]  # the tiny index's widest gap (CsCl, 5.2 eV) lies beyond
+    assert "percentiles 2–98" in marker["colorbar"]["title"]["text"]
+    assert any("Colour scale clipped to percentiles 2–98" in _shown(c.value) for c in at.caption)
+    hover = "\n".join(_map_traces(at)["band gap (eV)"]["hovertext"])
+    assert "cubic · mp_test" in hover and "band gap (eV): 5.2" in hover
+    at.selectbox(key="map_colour").set_value("crystal system").run()
+    cubic = "\n".join(_map_traces(at)["cubic"]["hovertext"])
+    assert "NaCl<br>cubic · mp_test<br>band gap (eV): 5" in cubic
+
+
+def test_map_hides_descriptions_by_default_and_cuts_a_long_query(app_env):
+    at = _app("explorer.py")
+    assert "description (text)" not in _map_traces(at)  # crystals only, until asked
+    at.checkbox(key="map_text").check().run()
+    assert "description (text)" in _map_traces(at)
+    at.checkbox(key="map_text").uncheck().run()
+    assert "description (text)" not in _map_traces(at)
+    at.text_input(key="map_query").set_value("a cubic oxide " * 50).run()  # 700 characters
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("700 characters long; only the first 500" in _shown(w.value) for w in at.warning)
+    assert len(at.text_input(key="map_query").value) == 500
+    assert "your query" in _map_traces(at)

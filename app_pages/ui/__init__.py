@@ -10,6 +10,7 @@ One job per module:
 - :mod:`~app_pages.ui.structure_view`: the 3D view with its controls, lattice and site tables.
 - :mod:`~app_pages.ui.handoff`: what travels between pages (Home -> Search / Upload) and what a
   page keeps for the session (uploads and their results, pasted text, the last query).
+- :mod:`~app_pages.ui.lookup`: find corpus crystals by id or formula (the viewer's search box).
 - :mod:`~app_pages.ui.display`: escaping, property formatting, hiding machine paths (no streamlit).
 - :mod:`~app_pages.ui.viewer3d`: the one wrapper around 3Dmol.js's HTML (no streamlit).
 

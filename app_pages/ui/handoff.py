@@ -21,6 +21,10 @@ MAX_QUERY_CHARS = 500  # a query is read up to here; a longer paste is cut, and 
 SEARCH_QUERY_KEY = "search_query"  # the Search page's text box
 SEARCH_PAGE = "app_pages/search.py"
 UPLOAD_PAGE = "app_pages/upload.py"
+VIEWER_PAGE = "app_pages/viewer.py"
+VIEWER_QUERY_KEY = "viewer_query"  # the viewer's "find a crystal" box
+VIEWER_PICK_KEY = "viewer_pick"  # the viewer's list of matches (its key also holds the query)
+VIEWER_STRUCTURE_KEY = "viewer_structure"  # (title, structure) last handed to the viewer
 # What a materials scientist types; shown as buttons on Home and on Search (examples, not an eval set).
 EXAMPLE_QUERIES = (
     "wide band gap oxide",
@@ -67,6 +71,20 @@ def start_search(query: str) -> None:
     st.session_state[SEARCH_QUERY_KEY] = query
     remember(SEARCH_QUERY_KEY, query)
     st.switch_page(SEARCH_PAGE)
+
+
+def hand_to_viewer(title: str, structure: Any) -> None:
+    """Make ``structure`` the crystal the viewer shows when its search box is empty (the Search
+    page calls this for the crystal it shows, without leaving the page)."""
+    st.session_state[VIEWER_STRUCTURE_KEY] = (title, structure)
+
+
+def open_in_viewer(title: str, structure: Any) -> None:
+    """Open the 3D viewer on ``structure``: its search box is emptied, so the viewer shows it."""
+    hand_to_viewer(title, structure)
+    st.session_state.pop(VIEWER_QUERY_KEY, None)
+    remember(VIEWER_QUERY_KEY, "")
+    st.switch_page(VIEWER_PAGE)
 
 
 @dataclass

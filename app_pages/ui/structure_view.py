@@ -21,6 +21,7 @@ def show_structure(structure: Any, *, key: str, title: str = "", height: int = 4
         structure_html,
         symmetrized_cif,
     )
+    from clac_core.inference import structure_to_cif
 
     c1, c2, c3 = st.columns([2, 2, 1])
     cell = c1.radio("Cell", list(CELLS), format_func=CELLS.get, horizontal=True, key=f"{key}_cell")
@@ -35,10 +36,13 @@ def show_structure(structure: Any, *, key: str, title: str = "", height: int = 4
         st.plotly_chart(structure_figure(shown, (rep, rep, rep)), key=f"{key}_plotly")
     name = shown.composition.reduced_formula
     d1, d2, d3 = st.columns([1, 1, 3])
-    d1.download_button(
-        "Download CIF (symmetrized)", symmetrized_cif(shown).encode(), file_name=f"{name}.cif",
-        mime="chemical/x-cif", key=f"{key}_cif", help="Space group kept: symmetry-distinct sites plus operations.",
-    )
+    if cell == "conventional":
+        cif = symmetrized_cif(shown)
+        label, tip = "Download CIF (symmetrized)", "The cell shown with its space group: distinct sites plus operations."
+    else:  # a symmetrized CIF is always in the conventional setting: P1 keeps the cell shown, as the POSCAR does
+        cif = structure_to_cif(shown)
+        label, tip = f"Download CIF ({CELLS[cell].lower()}, P1)", "The cell shown, every site listed (space group P1)."
+    d1.download_button(label, cif.encode(), file_name=f"{name}.cif", mime="chemical/x-cif", key=f"{key}_cif", help=tip)
     d2.download_button(
         "Download POSCAR", poscar_text(shown).encode(), file_name=f"{name}.vasp", mime="text/plain",
         key=f"{key}_poscar", help="VASP POSCAR of the cell shown.",
