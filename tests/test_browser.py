@@ -252,6 +252,16 @@ def test_upload_error_beside_good_result(server, page, tmp_path):
 def test_viewer_canvas_draws(server, page):
     _goto(page, server, "viewer")
     assert _canvas_ink(page) > 0.01  # atoms and bonds drawn, not a blank box
+    box = page.get_by_role("textbox", name="Find a crystal")  # a search box, not a list of every crystal
+    box.fill("t:Mg")
+    box.press("Enter")
+    _settle(page)
+    assert page.locator("h3", has_text="Mg (t:Mg)").count() == 1  # the exact id, not t:MgO
+    box.fill("t:M")
+    box.press("Enter")
+    _settle(page)
+    assert page.get_by_text("No crystal has the id", exact=False).count() == 1  # part of an id opens none
+    assert page.locator("h3", has_text="(t:").count() == 0
     page.screenshot(path=str(SHOTS / "viewer.png"), full_page=True)
 
 
