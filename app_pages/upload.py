@@ -113,7 +113,8 @@ def show_one(a: dict[str, Any], fi: int, si: int) -> None:
             st.markdown(f"*{md_escape(view)}*: {md_escape(text)}")
     with c2:
         if len(a["predicted"]):
-            st.markdown("Predicted properties (the model's estimates, not DFT; test error in the model card)")
+            st.markdown("Properties: computed from the structure where it fixes the value, else the model's "
+                        "estimate (not DFT) with its test error (MAE on the model card's test split)")
             st.dataframe(a["predicted"], hide_index=True, key=f"upload_pred_{fi}_{si}")
         st.markdown("Zero-shot labels (prompt softmax)")
         for task, df in a["zero_shot"].items():

@@ -142,7 +142,10 @@ def test_explorer_predict_properties_uses_the_aux_head() -> None:
     s = Structure(Lattice.cubic(4.2), ["Mg", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     pred = ex.predict_properties(s)
     assert list(pred["quantity"]) == ["band gap", "density"] and list(pred["unit"]) == ["eV", "g/cm³"]
-    assert pred["predicted"].iloc[0] >= 0.0  # a band gap is never shown negative
+    assert pred["value"].iloc[0] >= 0.0  # a band gap is never shown negative
+    # density is computed from the structure, never estimated (one value per quantity)
+    assert pred["value"].iloc[1] == round(s.density, 2) and pred["source"].iloc[1] == "computed from the structure"
+    assert pred["source"].iloc[0] == "model estimate"
     cfg0 = load_config("configs/tiny.yaml").model
     ex.model = CLaCModel(cfg0, load_text_backbone=False)
     assert ex.predict_properties(s).empty  # a model without the head predicts nothing
@@ -281,3 +284,28 @@ def test_long_and_repetitive_queries_are_read_within_bounds() -> None:
     assert parse_constraints("1" * 5000 + " eV") == []  # a run of digits is not a quantity here
     assert understand("Mn or " * 2000).any_of == []  # one element repeated is no either-or list
     assert understand("Mn or Fe, Mn or Fe").any_of == [("Mn or Fe", ("Mn", "Fe"))]
+
+
+def test_upload_values_respect_what_the_structure_fixes(tmp_path) -> None:
+    """Elemental formation energy is 0, magnetization is bounded per atom, estimates carry the
+    card's test MAE (issue 19, part 4)."""
+    import json
+
+    from pymatgen.core import Lattice, Structure
+
+    from clac_core.inference.estimates import MAX_MOMENT_PER_ATOM, property_rows, test_errors
+
+    fe = Structure(Lattice.cubic(2.87), ["Fe"], [[0, 0, 0]])
+    names = ["band_gap", "formation_energy_per_atom", "total_magnetization", "density"]
+    ckpt = tmp_path / "model"
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "results.json").write_text(json.dumps(
+        {"property_aware": {"aux_head": {"band_gap": {"MAE": 0.5}, "total_magnetization": {"MAE": 1.4}}}}))  # fmt: skip
+    mae = test_errors(ckpt)
+    assert mae == {"band_gap": 0.5, "total_magnetization": 1.4}
+    rows = property_rows(names, [-0.3, -0.26, 29.33, 1.0], fe, mae).set_index("quantity")
+    assert rows.loc["band gap", "value"] == 0.0 and rows.loc["band gap", "test MAE"] == 0.5
+    assert rows.loc["formation energy", "value"] == 0.0 and "definition" in rows.loc["formation energy", "source"]
+    assert rows.loc["total magnetization", "value"] == MAX_MOMENT_PER_ATOM  # 29.33 μB for one atom is impossible
+    assert abs(rows.loc["density", "value"] - fe.density) < 0.01  # 7.88 g/cm³, not the model's 1.0
+    assert test_errors(tmp_path / "nowhere" / "model") == {}

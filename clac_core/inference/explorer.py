@@ -141,25 +141,20 @@ class Explorer:
         return self.index.search(self.embed_structures([structure])[0], k, filters)
 
     def predict_properties(self, structure: Structure) -> pd.DataFrame:
-        """The model's aux-head estimates for one structure: quantity, value, unit (empty frame
-        for a model without the head). Estimates, not DFT; their test error is in the model card."""
+        """One row per aux-head quantity (quantity, value, unit, source, test MAE): computed from
+        the structure where it fixes the value, the model's estimate otherwise (see
+        :mod:`clac_core.inference.estimates`); an empty frame for a model without the head."""
         import pandas as pd
 
         from clac_core.embed import embed_and_predict_structures
-        from clac_core.properties import QUANTITIES
+        from clac_core.inference.estimates import property_rows, test_errors
 
         names = list(getattr(self.model.cfg, "aux_properties", []) or [])
         if not names:
-            return pd.DataFrame(columns=["quantity", "predicted", "unit"])
+            return pd.DataFrame(columns=["quantity", "value", "unit", "source", "test MAE"])
         pred = embed_and_predict_structures(self.model, [structure], progress=False)[1][0]
-        rows = []
-        for n, v in zip(names, pred, strict=True):
-            q = QUANTITIES.get(n)
-            if n == "band_gap":
-                v = max(float(v), 0.0)
-            rows.append({"quantity": q.label if q else n, "predicted": round(float(v), q.decimals if q else 2),
-                         "unit": q.unit if q else ""})
-        return pd.DataFrame(rows)
+        checkpoint = getattr(self, "checkpoint", None)
+        return property_rows(names, pred, structure, test_errors(checkpoint) if checkpoint else {})
 
     def nearest_descriptions(self, structure: Structure, k: int = 5) -> pd.DataFrame:
         return self.index.nearest_descriptions(self.embed_structures([structure])[0], k)
