@@ -357,8 +357,8 @@ def check_state_fits(ckpt: StoredCheckpoint, expected: dict[str, torch.Tensor]) 
 
 
 def warn_if_other_text_base(ckpt: StoredCheckpoint, model: Any) -> None:
-    """Warn (at the caller of :meth:`CLaCModel.from_checkpoint`) when the base text model
-    loaded into ``model`` is not the one the checkpoint was trained on."""
+    """Warn (at the caller of :meth:`CLaCModel.from_checkpoint`, through ``load_stored``) when the
+    base text model loaded into ``model`` is not the one the checkpoint was trained on."""
     stored_fp = ckpt.text_fingerprint
     if not stored_fp or model.text is None or ckpt.cfg.text.train_mode == "full":
         return
@@ -369,5 +369,5 @@ def warn_if_other_text_base(ckpt: StoredCheckpoint, model: Any) -> None:
         warnings.warn(
             f"checkpoint {ckpt.path} was trained on a base text model {ckpt.cfg.text.name!r} with "
             f"fingerprint {stored_fp}, but the one loaded here has {found}; text embeddings will differ",
-            stacklevel=3,
+            stacklevel=4,  # -> load_stored -> from_checkpoint -> its caller
         )

@@ -15,7 +15,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from clac_core.config import ModelConfig
-from clac_core.models.checkpoint import check_state_fits, read_checkpoint, warn_if_other_text_base
+from clac_core.models.checkpoint import (
+    StoredCheckpoint,
+    check_state_fits,
+    read_checkpoint,
+    warn_if_other_text_base,
+)
 from clac_core.models.crystal import build_crystal_encoder
 
 
@@ -191,7 +196,18 @@ class CLaCModel(nn.Module):
         """
         ckpt = read_checkpoint(path, with_text=load_text_backbone)
         model = cls(ckpt.cfg, load_text_backbone=load_text_backbone, checkpoint_meta=ckpt.meta)
-        check_state_fits(ckpt, model.state_dict())
-        warn_if_other_text_base(ckpt, model)
-        model.load_state_dict(ckpt.state, strict=False)
+        model.load_stored(ckpt)
         return model.to(device).eval()
+
+    def load_stored(self, ckpt: StoredCheckpoint) -> None:
+        """Lay the tensors of a read checkpoint over this model (:meth:`from_checkpoint`, and
+        ``train.init_from`` over a model built from another config). Text backbone layers the
+        checkpoint does not store keep the base model's weights.
+
+        Raises:
+            CheckpointError: a stored tensor the model does not know or of another shape, or a
+                missing key outside the base text model.
+        """
+        check_state_fits(ckpt, self.state_dict())
+        warn_if_other_text_base(ckpt, self)
+        self.load_state_dict(ckpt.state, strict=False)

@@ -5,7 +5,7 @@ sentence states one computed fact through the class-word table of :mod:`clac_cor
 (metal = no band gap, semiconductor = a gap above 0 and below 4 eV, magnetic = at least
 0.05 μB per cell, stable = a negative formation energy, i.e. stable against decomposition into
 its elements), pymatgen's oxide typing (oxide / peroxide / superoxide / ozonide / hydroxide, from
-O-O and O-H distances), the crystal system and the element names. Facts that are false are
+O-O and O-H distances) and the element names. Facts that are false are
 stated with "not", so the model also learns negation ("is not a metal", "has no net magnetic
 moment"), which a frozen text encoder barely separates from the affirmative.
 
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from clac_core.properties import band_gap_of
 from clac_core.text import templates as T
+from clac_core.text.chemistry import OXIDE_TYPES
 from clac_core.text.templates import Picker
 from clac_core.vocab.classes import MAGNETIC, METALLIC, SEMICONDUCTOR, STABLE
 
@@ -64,7 +65,7 @@ def class_facts(record: CrystalRecord, f: CrystalFacts, oxide_type: str | None) 
         out.append(("stable", STABLE.contains(float(fe))))
     if "O" not in f.elements:
         out.append(("oxide", False))
-    elif oxide_type in ("oxide", "peroxide", "superoxide", "ozonide", "hydroxide"):
+    elif oxide_type in OXIDE_TYPES:
         out.append((oxide_type, True))
     return out
 

@@ -294,18 +294,15 @@ def warm_start(model: Any, path: str | Path) -> None:
         FileNotFoundError: ``path`` is not a checkpoint directory.
         CheckpointError: the stored tensors do not fit the model (message names the first keys).
     """
-    from clac_core.models.checkpoint import check_state_fits, read_checkpoint
+    from clac_core.models.checkpoint import CheckpointError, read_checkpoint
 
     ckpt = read_checkpoint(path, with_text=model.text is not None)
-    check_state_fits(ckpt, model.state_dict())
     if ckpt.cfg.text.name != model.cfg.text.name:
-        from clac_core.models.checkpoint import CheckpointError
-
         raise CheckpointError(
             f"train.init_from={path}: trained with text model {ckpt.cfg.text.name!r}, this run uses "
             f"{model.cfg.text.name!r}; the projection head would read other features"
         )
-    model.load_state_dict(ckpt.state, strict=False)
+    model.load_stored(ckpt)
     log.info("initialized from %s (%d tensors)", path, len(ckpt.state))
 
 
