@@ -37,8 +37,9 @@ with st.form("home_search", border=False, enter_to_submit=True):
     submitted = c_go.form_submit_button("Search", type="primary", width="stretch")
 if submitted:
     if query.strip():
-        start_search(query)  # the Search page cuts a paste over its limit, and says so
-    st.warning("Type a description first, or pick an example below.")
+        start_search(query)  # leaves the page; the Search page cuts a paste over its limit, and says so
+    else:
+        st.warning("Type a description first, or pick an example below.")
 
 st.caption("Or try one of these:")
 for i, col in enumerate(st.columns(len(EXAMPLE_QUERIES))):
