@@ -127,3 +127,54 @@ def test_application_words_name_known_families_as_well_as_a_gap_range() -> None:
     s = rerank_scores(np.zeros(3), cathode, {"formula": np.array(["LiCoO2", "CoO", "LiCoSn"], dtype=object)},
                       elements=[{"Li", "Co", "O"}, {"Co", "O"}, {"Li", "Co", "Sn"}])
     assert s[0] > s[1] and s[0] > s[2]
+
+
+@pytest.mark.parametrize(
+    ("query", "family", "label"),
+    [
+        ("rare-earth-free permanent magnet", "RARE_EARTHS", "no rare-earth element"),
+        ("a magnet free of rare earths", "RARE_EARTHS", "no rare-earth element"),
+        ("magnetic intermetallic without rare earth elements", "RARE_EARTHS", "no rare-earth element"),
+        ("halogen-free flame retardant", "halogen", "no halogen"),
+        ("an oxide ion conductor with no alkali metals", "alkali metal", "no alkali metal"),
+        ("noble-metal-free catalyst", "NOBLE_METALS", "no noble metal"),
+        ("a nitride without transition metals", "transition metal", "no transition metal"),
+        ("lanthanide free phosphor host", "lanthanide", "no lanthanide"),
+    ],
+)
+def test_a_negated_family_word_excludes_every_member(query: str, family: str, label: str) -> None:
+    from clac_core.query.intent import understand
+    from clac_core.vocab import elements
+
+    members = set(getattr(elements, family)) if family.isupper() else set(elements.family_members(family))
+    members = {e for e in members if elements.ATOMIC_NUMBER[e] <= 103}  # no superheavy in a corpus
+    it = understand(query)
+    assert members <= set(it.exclude), it.describe()
+    assert not it.any_of and not (set(it.include) & members), it.describe()  # not read as "contains"
+    assert label in it.describe() and not any(d.startswith("contains a") for d in it.describe())
+    assert not any(d == f"no {e}" for e in members for d in it.describe())  # named once, as a family
+
+
+def test_negated_families_mix_with_elements_and_other_wishes() -> None:
+    from clac_core.query.intent import understand
+    from clac_core.vocab.elements import family_members
+
+    it = understand("no lead or alkali metals, band gap 1-2 eV")
+    assert set(it.exclude) == {"Pb", *family_members("alkali metal")}
+    assert [c.prop for c in it.constraints] == ["band_gap"]
+    it = understand("no alkali or alkaline earth metals")
+    assert set(it.exclude) == set(family_members("alkali metal")) | set(family_members("alkaline-earth metal"))
+    it = understand("a rare earth magnet without cobalt")  # the family affirmed, an element negated
+    assert it.exclude == ["Co"] and it.any_of and it.any_of[0][0] == "a rare-earth element"
+    it = understand("lithium transition metal oxide")  # no negation: still a wish to contain one
+    assert it.any_of[0][0] == "a transition metal" and not it.exclude
+
+
+def test_negated_family_rerank_drops_every_member() -> None:
+    from clac_core.query.intent import understand
+    from clac_core.query.rerank import rerank_scores
+
+    it = understand("rare-earth-free magnet")
+    els = [{"Nd", "Fe", "B"}, {"Sm", "Co"}, {"Y", "Co"}, {"Mn", "Bi"}]
+    s = rerank_scores(np.zeros(4), it, {"total_magnetization": np.array([30.0, 8.0, 5.0, 4.0])}, elements=els)
+    assert np.isneginf(s[:3]).all() and np.isfinite(s[3])

@@ -41,6 +41,9 @@ class QueryIntent:
     constraints: list[Constraint] = field(default_factory=list)
     include: list[str] = field(default_factory=list)  # element symbols every hit must contain
     exclude: list[str] = field(default_factory=list)  # element symbols no hit may contain
+    # (label, symbols) of each family negated as a whole ("rare-earth-free"): its symbols are in
+    # ``exclude``; the page names the family instead of listing its members
+    exclude_families: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     crystal_systems: list[str] = field(default_factory=list)
     stable: bool = False
     # (label, symbols): every hit contains at least one ("alkali halide", "Mn or Fe compound")
@@ -76,7 +79,9 @@ class QueryIntent:
         out = [c.describe() for c in self.constraints]
         if self.stable:
             out.append(f"stable (formation energy < {STABLE.hi:g} eV/atom)")
-        out += [f"contains {e}" for e in self.include] + [f"no {e}" for e in self.exclude]
+        in_family = {e for _, g in self.exclude_families for e in g}
+        out += [f"contains {e}" for e in self.include] + [f"no {e}" for e in self.exclude if e not in in_family]
+        out += [f"no {_without_article(label)}" for label, _ in self.exclude_families]
         out += [f"contains {label}" for label, _ in self.any_of]
         if self.n_elements:
             out.append(f"{self.n_elements} element{'s' if self.n_elements > 1 else ''}")
@@ -89,6 +94,11 @@ class QueryIntent:
         out += [f"{p} cation sites" for p in self.polyhedra]
         out += [f"{a.name} (rule: {a.rule})" for a in self.applications]
         return out
+
+
+def _without_article(label: str) -> str:
+    """"a rare-earth element" -> "rare-earth element"."""
+    return re.sub(r"^(?:a|an)\s+", "", label)
 
 
 def _element_token(tok: str) -> str | None:
@@ -136,6 +146,7 @@ def understand(query: str) -> QueryIntent:
         arity_in,
         asks_all_metal,
         families_in,
+        family_spans,
         formulas_in,
         reduced_formula,
         rewrite_negations,
@@ -149,13 +160,15 @@ def understand(query: str) -> QueryIntent:
         c.prop == "formation_energy_per_atom" for c in intent.constraints
     ):
         intent.stable = True
-    negated = negated_elements(q, _element_token)  # "without lead or cadmium": both excluded
+    # "without lead or cadmium": both excluded; "rare-earth-free": every rare earth excluded
+    negated = negated_elements(q, _element_token, family_spans(q))
     excluded, rest = list(negated.symbols), negated.rest
     or_groups = _or_groups(rest)
     either = {e for g in or_groups for e in g}
     written = formulas_in(q, set(_SYMBOLS))  # "ZnO", "LiFePO4-like", as written
     included = [e for e in _included_elements(rest, written) if e not in either]
     intent.exclude = list(dict.fromkeys(excluded))
+    intent.exclude_families = list(negated.families)
     intent.include = [e for e in dict.fromkeys(included) if e not in intent.exclude]
     groups = [(" or ".join(g), g) for g in or_groups] + families_in(rest)
     # "a transition metal other than Fe": the family less the excluded elements

@@ -97,6 +97,30 @@ def families_in(query: str) -> list[tuple[str, tuple[str, ...]]]:
     return [(label, family_members(members)) for rx, label, members in _FAMILY_RE if rx.search(query)]
 
 
+# a family word may carry its noun: "rare earth elements", "alkali metals", "halogen atoms"
+_FAMILY_NOUN = re.compile(r"(?:[\s-]+(?:elements?|metals?|atoms?|ions?|cations?|anions?))?", re.IGNORECASE)
+
+
+def family_spans(query: str) -> list[tuple[int, int, str, tuple[str, ...]]]:
+    """(start, end, label, symbols) of every element family named in ``query``, with the noun
+    that may follow it ("rare earth elements"), in order of position; where two words overlap
+    ("alkaline earth" inside "alkaline earth metals") the longer is kept.
+
+    The negation reader (:func:`clac_core.query.negation.negated_elements`) uses the spans to read
+    "without rare earths", "halogen-free", "no alkali or alkaline-earth metals"."""
+    spans = []
+    for rx, label, members in _FAMILY_RE:
+        for m in rx.finditer(query):
+            end = _FAMILY_NOUN.match(query, m.end()).end()  # type: ignore[union-attr]
+            spans.append((m.start(), end, label, family_members(members)))
+    spans.sort(key=lambda s: (s[0], -s[1]))
+    out: list[tuple[int, int, str, tuple[str, ...]]] = []
+    for s in spans:
+        if not out or s[0] >= out[-1][1]:
+            out.append(s)
+    return out
+
+
 def arity_in(query: str) -> int | None:
     """Number of elements the query asks for ("binary" -> 2, "four elements" -> 4), or None."""
     m = _ARITY_RE.search(query)
