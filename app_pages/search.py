@@ -51,6 +51,9 @@ except ValueError as exc:
 if aware:
     understood = answer.intent.describe()
     note = f" ({GAP_NOTE})" if any(c.prop == "band_gap" for c in answer.intent.constraints) else ""
+    if answer.intent.structure_types and "structure_type" not in ex.index.metadata.columns:
+        note += (f" ({', '.join(answer.intent.structure_types)}: this corpus does not record structure types, "
+                 "so the structure type is left to the model)")
     st.caption(
         "Understood: " + (" · ".join(md_escape(u) for u in understood) if understood else "no property constraint")
         + md_escape(note)
@@ -85,7 +88,7 @@ st.download_button(
 sel = event.selection.rows if event is not None and hasattr(event, "selection") else []
 row = int(hits.iloc[sel[0]]["row"]) if sel else int(hits.iloc[0]["row"])
 r = ex.index.metadata.iloc[row]
-words = structure_words(r.get("dimensionality"), r.get("cation_polyhedra"))
+words = structure_words(r.get("dimensionality"), r.get("cation_polyhedra"), r.get("structure_type"))
 st.subheader(
     f"{md_escape(r['formula'])} · {md_escape(r['spacegroup_symbol'])} · {md_escape(r['crystal_system'])}"
     + (f" · {md_escape(words)}" if words else "")

@@ -77,7 +77,8 @@ st.caption(
     f"{md_escape(sym['spacegroup_symbol'])} ({sym['spacegroup_number']}) · {md_escape(sym['crystal_system'])} · "
     f"{len(structure)} sites as stored"
     + (f" · {md_escape(words)}" if row is not None and (words := structure_words(
-        md.iloc[row].get("dimensionality"), md.iloc[row].get("cation_polyhedra"))) else "")
+        md.iloc[row].get("dimensionality"), md.iloc[row].get("cation_polyhedra"),
+        md.iloc[row].get("structure_type"))) else "")
 )
 if row is not None:
     props = property_columns(md)

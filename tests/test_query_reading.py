@@ -119,7 +119,7 @@ def test_application_words_name_known_families_as_well_as_a_gap_range() -> None:
     cols = {"band_gap": np.array([0.93, 4.5, 2.0, 7.0]), "formula": formulas}
     els = [{"In", "O"}, {"Mg", "O"}, {"Fe", "O"}, {"Ca", "F"}]
     s = rerank_scores(np.zeros(4), it, cols, elements=els)
-    assert s[0] == s[1] > s[2] and s[1] > s[3]  # PBE's 0.93 eV In2O3 is a known TCO host
+    assert s[0] > s[1] > s[2] and s[1] > s[3]  # PBE's 0.93 eV In2O3 is a known TCO host: first
     pv = understand("photovoltaic absorber")
     assert not pv.constraints and pv.applications[0].name == "photovoltaic absorber"
     cathode = understand("Li-ion cathode material containing cobalt")
@@ -178,3 +178,29 @@ def test_negated_family_rerank_drops_every_member() -> None:
     els = [{"Nd", "Fe", "B"}, {"Sm", "Co"}, {"Y", "Co"}, {"Mn", "Bi"}]
     s = rerank_scores(np.zeros(4), it, {"total_magnetization": np.array([30.0, 8.0, 5.0, 4.0])}, elements=els)
     assert np.isneginf(s[:3]).all() and np.isfinite(s[3])
+
+
+@pytest.mark.parametrize(
+    ("query", "first", "admitted"),
+    [
+        # LiCoO2 is the known cathode; LiCoPO4 and LiCoS2 are Li + Co + an anion, as the rule asks
+        ("Li-ion cathode material containing cobalt", "LiCoO2", ["LiCoPO4", "LiCoS2"]),
+        ("lithium ion cathodes", "LiFePO4", ["LiCoPO4"]),
+        # Bi2Te3 and Sb2Te3 are known thermoelectrics; GeSb2Te4 a narrow-gap telluride the rule admits
+        ("thermoelectric telluride", "Bi2Te3", ["GeSb2Te4"]),
+    ],
+)
+def test_known_members_of_an_application_rank_before_crystals_the_rule_admits(
+    query: str, first: str, admitted: list[str]
+) -> None:
+    from clac_core.query.intent import understand
+    from clac_core.query.rerank import rerank_scores
+    from clac_core.query.words import formula_elements
+
+    it = understand(query)
+    formulas = [*admitted, first, "CoO"]
+    els = [set(formula_elements(f)) for f in formulas]
+    cols = {"formula": np.array(formulas, dtype=object), "band_gap": np.array([0.5] * len(admitted) + [0.4, 0.4])}
+    s = rerank_scores(np.array([0.3] * len(admitted) + [0.0, 0.3]), it, cols, elements=els)
+    assert np.argmax(s) == len(admitted), dict(zip(formulas, s, strict=True))  # despite a lower cosine
+    assert all(np.isfinite(s[:-1]))  # the rule's candidates stay in the results

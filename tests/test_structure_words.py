@@ -20,9 +20,9 @@ def test_structure_columns_of_rock_salt_and_unknown_facts() -> None:
 
     nacl = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     cols = structure_columns(analyze(nacl))
-    assert cols == {"dimensionality": 3.0, "cation_polyhedra": "octahedral"}
+    assert cols == {"dimensionality": 3.0, "cation_polyhedra": "octahedral", "structure_type": "rock salt"}
     none = structure_columns(None)
-    assert np.isnan(none["dimensionality"]) and none["cation_polyhedra"] == ""
+    assert np.isnan(none["dimensionality"]) and none["cation_polyhedra"] == "" and none["structure_type"] == ""
 
 
 def test_built_index_has_the_structure_columns() -> None:
@@ -37,7 +37,7 @@ def test_built_index_has_the_structure_columns() -> None:
     model = CLaCModel(model_config_from_dict(TINY_MODEL)).eval()
     idx = build(model, tiny_records()[:4], max_descriptions=20)
     md = idx.metadata
-    assert {"dimensionality", "cation_polyhedra"} <= set(md.columns)
+    assert {"dimensionality", "cation_polyhedra", "structure_type"} <= set(md.columns)
     assert md["dimensionality"].notna().all() and len(idx.descriptions) > 0
 
 

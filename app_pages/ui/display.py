@@ -219,7 +219,7 @@ TRAILING_COLUMNS: dict[str, str] = {
 def results_table(df: pd.DataFrame, props: Sequence[str]) -> pd.DataFrame:
     """What a user reads of search hits: rank, (score,) similarity, formula, crystal id, space
     group, every known property with its unit in the header (NaN where unknown), the model's
-    predicted values, then crystal system, SG #, sites, structure words and the source.
+    predicted values, then crystal system, SG #, sites, structure type, structure words and the source.
 
     Property columns stay numeric, so a table sorts by them and a CSV export keeps them.
     """
@@ -241,6 +241,8 @@ def results_table(df: pd.DataFrame, props: Sequence[str]) -> pd.DataFrame:
     for col, label in TRAILING_COLUMNS.items():
         if col in df.columns:
             out[label] = df[col]
+    if "structure_type" in df.columns:  # indexes built (or updated) since the column: "perovskite", "" none
+        out["structure type"] = [v if isinstance(v, str) else "" for v in df["structure_type"]]
     if "dimensionality" in df.columns or "cation_polyhedra" in df.columns:  # indexes built since issue 19
         dims = df["dimensionality"] if "dimensionality" in df.columns else [None] * len(df)
         polys = df["cation_polyhedra"] if "cation_polyhedra" in df.columns else [""] * len(df)

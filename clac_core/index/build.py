@@ -20,6 +20,7 @@ from clac_core.index.filters import CorpusIndexError
 from clac_core.index.store import INDEX_VERSION, METADATA_COLUMNS, CorpusIndex
 from clac_core.properties import PREDICTED_PREFIX
 from clac_core.symmetry import symmetry_info
+from clac_core.vocab.structure_types import structure_type_of
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -43,20 +44,24 @@ def checkpoint_hash(path: str | Path) -> str:
     return h.hexdigest()[:16]
 
 
-# structure words stored per crystal (computed by clac_core.text.analyze; absent in old indexes)
-STRUCTURE_WORD_COLUMNS = ("dimensionality", "cation_polyhedra")
+# structure words stored per crystal (computed by clac_core.text.analyze; absent in old indexes,
+# and scripts/add_structure_types.py adds structure_type to an index built before it)
+STRUCTURE_WORD_COLUMNS = ("dimensionality", "cation_polyhedra", "structure_type")
 
 
 def structure_columns(facts: CrystalFacts | None) -> dict[str, Any]:
-    """``dimensionality`` (0 molecular, 1 chains, 2 layers, 3 framework; NaN unknown) and
+    """``dimensionality`` (0 molecular, 1 chains, 2 layers, 3 framework; NaN unknown),
     ``cation_polyhedra`` (the distinct polyhedra around cation sites, ";"-joined, e.g.
-    "octahedral;tetrahedral"; "" unknown) of a crystal's computed facts."""
+    "octahedral;tetrahedral"; "" unknown) and ``structure_type`` ("perovskite", "rock salt", ...
+    by the rules of :mod:`clac_core.vocab.structure_types`; "" for none or unknown) of a
+    crystal's computed facts."""
     if facts is None:
-        return {"dimensionality": float("nan"), "cation_polyhedra": ""}
+        return {"dimensionality": float("nan"), "cation_polyhedra": "", "structure_type": ""}
     anions = set(facts.anions)
     polys = sorted({s.polyhedron for s in facts.sites if s.polyhedron and s.element not in anions})
     dim = float(facts.dimensionality) if facts.dimensionality is not None else float("nan")
-    return {"dimensionality": dim, "cation_polyhedra": ";".join(polys)}
+    kind = structure_type_of(facts.spacegroup_number, facts.anions, facts.sites)
+    return {"dimensionality": dim, "cation_polyhedra": ";".join(polys), "structure_type": kind}
 
 
 def crystal_facts(record: CrystalRecord) -> CrystalFacts | None:
@@ -67,6 +72,53 @@ def crystal_facts(record: CrystalRecord) -> CrystalFacts | None:
         return analyze(record.structure, labels=record.labels)  # as describe() calls it
     except Exception:  # a crystal whose facts cannot be computed has no structure words
         return None
+
+
+def add_structure_types(index_dir: str | Path, progress: ProgressFn | None = None) -> dict[str, int]:
+    """Compute the ``structure_type`` column of an index built before it, in place.
+
+    Each stored structure is analyzed as at build time (:func:`structure_columns`); the new
+    metadata file is written beside the old one under a temporary name and then swapped in
+    (``os.replace``), so a reader never sees half a file. An existing column is recomputed.
+
+    Returns:
+        structure type -> number of crystals ("" for none).
+
+    Raises:
+        CorpusIndexError: if the directory has no metadata file.
+    """
+    import os
+
+    from clac_core.index.columns import STRUCTURE_COLUMNS, read_metadata, write_metadata
+    from clac_core.record import structure_from_arrays
+    from clac_core.text import analyze
+
+    path = Path(index_dir) / "metadata.parquet"
+    if not path.is_file():
+        raise CorpusIndexError(f"{index_dir} is not an index directory: it has no metadata.parquet")
+    md = read_metadata(path, lazy=False)
+    kinds: list[str] = []
+    for i, arrays in enumerate(zip(*(md[c] for c in STRUCTURE_COLUMNS), strict=True)):
+        try:
+            facts: CrystalFacts | None = analyze(structure_from_arrays(*arrays))
+        except Exception:  # as crystal_facts: a crystal whose facts cannot be computed has no type
+            facts = None
+        kinds.append(structure_columns(facts)["structure_type"])
+        if progress is not None and (i + 1) % 1000 == 0:
+            progress("structure types", i + 1, len(md))
+    md = md.drop(columns=["structure_type"], errors="ignore")
+    at = list(md.columns).index("cation_polyhedra") + 1 if "cation_polyhedra" in md.columns else len(md.columns)
+    md.insert(at, "structure_type", kinds)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write_metadata(md, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    counts: dict[str, int] = {}
+    for k in kinds:
+        counts[k] = counts.get(k, 0) + 1
+    return counts
 
 
 def metadata_row(record: CrystalRecord, facts: CrystalFacts | None = None) -> dict[str, Any]:
@@ -181,7 +233,8 @@ def build(
             ``clac_core.text.describe``.
         max_descriptions: cap on the deduplicated description bank (0 = no cap).
         seed: seed for description generation and subsampling.
-        progress: callback (stage, done, total) for UIs.
+        progress: callback (stage, done, total) for UIs; a caller that reports progress itself
+            gets no terminal bars (they would land in a server's log).
         feature_cache: a cache folder of pretrained crystal features (a data dir's ``cache/``)
             to read and extend, for encoders that read them (CHGNet); None = compute them.
     """
@@ -189,11 +242,12 @@ def build(
 
     if not records:
         raise CorpusIndexError("no crystals to index")
+    bars = progress is None  # terminal bars only for a caller that shows no progress itself
     facts = [crystal_facts(r) for r in records]
     meta = _metadata_frame(records, facts, progress)
     structures = [r.structure for r in records]
     emb, pred = embed_and_predict_structures(
-        model, structures, 64, len(structures) >= 256, callback=progress, desc="crystals",
+        model, structures, 64, bars and len(structures) >= 256, callback=progress, desc="crystals",
         features=_cached_features(model, structures, feature_cache),
     )
     for col, values in predicted_properties(model, pred).items():
@@ -205,7 +259,9 @@ def build(
     bank = _dedupe_cap(texts, max_descriptions, seed)
     desc = pd.DataFrame(bank, columns=["text", "view", "crystal_id"])
     demb = (
-        embed_texts(model, list(desc["text"]), 128, len(desc) >= 256, callback=progress, desc="descriptions")
+        embed_texts(
+            model, list(desc["text"]), 128, bars and len(desc) >= 256, callback=progress, desc="descriptions"
+        )
         if len(desc)
         else np.zeros((0, emb.shape[1]), dtype=np.float32)
     )
@@ -223,7 +279,8 @@ def _metadata_frame(
     from tqdm.auto import tqdm
 
     rows = []
-    for i, rec in enumerate(tqdm(records, desc="metadata", disable=len(records) < 256, leave=False)):
+    quiet = progress is not None or len(records) < 256  # a caller with a callback gets no bar
+    for i, rec in enumerate(tqdm(records, desc="metadata", disable=quiet, leave=False)):
         rows.append(metadata_row(rec, facts[i]))
         if progress and (i % 50 == 0 or i == len(records) - 1):
             progress("metadata", i + 1, len(records))

@@ -4,8 +4,9 @@
 ("band gap around 2 eV", "gap above 3 eV", "metallic", "magnetic", "density below 3 g/cm³",
 from :func:`clac_core.query.numbers.parse_constraints`), "stable" (negative formation energy),
 elements to include or exclude ("with Li but no Co", "cobalt-free", "iron oxide"), element
-families, number of elements, named anions, formulas (:mod:`clac_core.query.words`) and crystal
-systems ("cubic"). The words come from the one element table and class-word table
+families, number of elements, named anions, formulas (:mod:`clac_core.query.words`), crystal
+systems ("cubic"), structure words ("layered", "octahedral"; :mod:`clac_core.query.structure`) and
+structure types ("perovskite", "rock salt"; :mod:`clac_core.vocab.structure_types`). The words come from the one element table and class-word table
 (:mod:`clac_core.vocab`). :mod:`clac_core.query.rerank` scores crystals against an intent.
 
 Plain Python; no model.
@@ -25,6 +26,7 @@ from clac_core.symmetry import CRYSTAL_SYSTEMS_HIGH_FIRST
 from clac_core.vocab.applications import SEARCH_APPLICATIONS, ApplicationQuery
 from clac_core.vocab.classes import STABLE
 from clac_core.vocab.elements import ANION_CLASS_ELEMENTS, ATOMIC_NUMBER, SYMBOL_OF_NAME
+from clac_core.vocab.structure_types import structure_types_in
 
 CRYSTAL_SYSTEM_WORDS = CRYSTAL_SYSTEMS_HIGH_FIRST  # the one table (clac_core.symmetry)
 # anion and oxoanion words that name elements the crystal must contain (the element table's)
@@ -54,6 +56,8 @@ class QueryIntent:
     formulas: list[str] = field(default_factory=list)  # reduced formulas written in the query ("ZnO")
     dimensionality: list[int] = field(default_factory=list)  # "layered" -> [2] (bonded network)
     polyhedra: list[str] = field(default_factory=list)  # "octahedral": a cation site's polyhedron
+    # "perovskite", "NaCl-type" -> the index's structure_type values (vocab.structure_types)
+    structure_types: list[str] = field(default_factory=list)
     # application words read by their rule (vocab.applications): a known family or the rule
     applications: list[ApplicationQuery] = field(default_factory=list)
 
@@ -71,6 +75,7 @@ class QueryIntent:
             or self.formulas
             or self.dimensionality
             or self.polyhedra
+            or self.structure_types
             or self.applications
         )
 
@@ -92,6 +97,7 @@ class QueryIntent:
         out += self.crystal_systems
         out += [DIMENSION_LABELS[d] for d in self.dimensionality]
         out += [f"{p} cation sites" for p in self.polyhedra]
+        out += [f"{t} structure" for t in self.structure_types]
         out += [f"{a.name} (rule: {a.rule})" for a in self.applications]
         return out
 
@@ -153,9 +159,11 @@ def understand(query: str) -> QueryIntent:
     )
 
     q = rewrite_negations(split_neither(" ".join(str(query)[:MAX_TEXT_CHARS].split())), ANION_ELEMENTS)
+    # structure-type words first, blanked: "NaCl-type" is no formula, "zinc blende" asks for no zinc
+    types, q = structure_types_in(q)
     constraints = [_open_ended(c) for c in _narrowed(parse_constraints(q), class_constraints(q))]
     constraints += modulus_constraints(q)
-    intent = QueryIntent(constraints=constraints)
+    intent = QueryIntent(constraints=constraints, structure_types=types)
     if _STABLE_RE.search(q) and not any(
         c.prop == "formation_energy_per_atom" for c in intent.constraints
     ):

@@ -70,7 +70,9 @@ def property_match(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(match (N,) in [0, 1], allowed (N,) bool) of every crystal for ``intent``.
 
-    ``match`` averages the numeric constraints (and "stable", and crystal-system words);
+    ``match`` averages the numeric constraints (and "stable", crystal-system, structure,
+    composition and application words; a known member of an application's family counts once
+    more than a crystal its rule admits);
     ``allowed`` applies the element include/exclude lists as hard filters."""
     parts = []
     for c in intent.constraints:
@@ -85,6 +87,9 @@ def property_match(
     parts += structure_parts(intent, columns)
     if intent.applications and elements is not None:
         parts += [application_match(a, columns, elements) for a in intent.applications]
+        # the family a word names comes before the crystals its rule merely admits ("Li-ion
+        # cathode with cobalt": LiCoO2 before every other Li-Co salt the rule lets in)
+        parts += [known_member(a, columns) for a in intent.applications if a.known and "formula" in columns]
     if elements is not None:
         parts += _composition_parts(intent, elements, columns)
     match = np.mean(parts, axis=0) if parts else np.zeros(n)
@@ -124,10 +129,16 @@ def application_match(
     return rule
 
 
+def known_member(a: ApplicationQuery, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+    """(N,) 1 where the crystal's reduced formula is one of the application's known family."""
+    return np.isin(np.asarray(columns["formula"], dtype=object), a.known).astype(np.float64)
+
+
 def structure_parts(intent: QueryIntent, columns: Mapping[str, np.ndarray]) -> list[np.ndarray]:
-    """(N,) 0/1 match per structure word: the bonded network's dimensionality ("layered") and
-    each named cation polyhedron; read only where the index has the columns (older indexes
-    do not: the words then leave the ranking to the model)."""
+    """(N,) 0/1 match per structure word: the bonded network's dimensionality ("layered"),
+    each named cation polyhedron and the structure type ("perovskite": any of the types named);
+    read only where the index has the columns (older indexes do not: the words then leave the
+    ranking to the model)."""
     parts = []
     if intent.dimensionality and "dimensionality" in columns:
         parts.append(np.isin(np.asarray(columns["dimensionality"], dtype=np.float64), intent.dimensionality)
@@ -135,6 +146,9 @@ def structure_parts(intent: QueryIntent, columns: Mapping[str, np.ndarray]) -> l
     if "cation_polyhedra" in columns:  # (N,) frozensets of polyhedron names
         for p in intent.polyhedra:
             parts.append(np.fromiter((p in s for s in columns["cation_polyhedra"]), dtype=np.float64))
+    if intent.structure_types and "structure_type" in columns:
+        parts.append(np.isin(np.asarray(columns["structure_type"], dtype=object), intent.structure_types)
+                     .astype(np.float64))
     return parts
 
 

@@ -13,6 +13,9 @@ coordinated"), as the text writers name them. Plain Python; no model.
 from __future__ import annotations
 
 import re
+from typing import Any
+
+import numpy as np
 
 # (pattern, dimensionality, the word shown on the "Understood" line)
 _DIMENSION_WORDS: list[tuple[str, int, str]] = [
@@ -40,14 +43,26 @@ DIMENSION_LABELS = {d: w for _, d, w in _DIMENSION_WORDS}
 DIMENSION_NAMES = {0: "molecular", 1: "chain", 2: "layered", 3: "framework"}
 
 
-def structure_words(dimensionality: object, cation_polyhedra: object) -> str:
-    """"layered · octahedral" from the index's two structure columns ("" when unknown)."""
+def structure_words(dimensionality: object, cation_polyhedra: object, structure_type: object = None) -> str:
+    """"perovskite · framework · octahedral" from the index's structure columns ("" when unknown;
+    an index built before ``structure_type`` passes None)."""
     try:
         d = DIMENSION_NAMES.get(int(float(dimensionality)), "")  # type: ignore[arg-type]
     except (TypeError, ValueError):  # NaN, None: unknown
         d = ""
     polys = [p for p in str(cation_polyhedra or "").split(";") if p and p != "nan"]
-    return " · ".join([w for w in (d, *polys) if w])
+    kind = str(structure_type) if isinstance(structure_type, str) else ""
+    return " · ".join([w for w in (kind, d, *polys) if w])
+
+
+def structure_type_column(metadata: Any) -> np.ndarray | None:
+    """(N,) the index's ``structure_type`` values as an object array for the re-rank
+    (:func:`clac_core.query.rerank.structure_parts`), or None for an index built before the column."""
+    if "structure_type" not in metadata:
+        return None
+    out = np.empty(len(metadata), dtype=object)
+    out[:] = [v if isinstance(v, str) else "" for v in metadata["structure_type"]]
+    return out
 
 
 def dimensionalities_in(query: str) -> list[int]:

@@ -11,14 +11,20 @@ works in a device. Gaps are DFT (PBE) values, which underestimate measured gaps.
 - Li-ion / Na-ion cathode candidate: contains Li (Na), a redox-active transition metal and an
   anion (oxide, phosphate, sulfide, fluoride ...): the chemistry of intercalation cathodes
   (LiCoO2, LiFePO4, NaMnO2).
+
+The search reads one more application word than the writers write: "thermoelectric", a narrow
+PBE gap (0-1 eV; the best thermoelectric gap is about 6-10 kT at the operating temperature,
+Sofo & Mahan, Phys. Rev. B 49, 4565 (1994), i.e. 0.15-0.6 eV, which PBE puts lower still) or a
+known thermoelectric family (Snyder & Toberer, Nat. Mater. 7, 105 (2008)). It is not written
+into training texts: no model trained so far has read it, so it stays a search rule only.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from clac_core.vocab.classes import NARROW_GAP, WIDE_GAP, ClassWord
 from clac_core.vocab.classes import PHOTOVOLTAIC as PHOTOVOLTAIC_GAP
-from clac_core.vocab.classes import WIDE_GAP, ClassWord
 
 # transition metals whose oxidation state changes on (de)intercalation in known cathodes
 REDOX_METALS: frozenset[str] = frozenset({"Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Nb", "Mo", "W"})
@@ -105,5 +111,12 @@ SEARCH_APPLICATIONS: tuple[ApplicationQuery, ...] = (
         "Li or Na + a redox-active transition metal + an anion, or a known cathode (LiCoO2, LiFePO4, LiMn2O4, "
         "LiNiO2, LiMnO2, NaMnO2, NaFePO4)", anion=None, needs_any=frozenset({"Li", "Na"}), needs_redox=True,
         known=("LiCoO2", "LiFePO4", "LiMn2O4", "LiNiO2", "LiMnO2", "NaMnO2", "NaFePO4"),
+    ),
+    ApplicationQuery(
+        "thermoelectric", r"\bthermo-?electrics?\b",
+        "a narrow PBE gap (0-1 eV), or a known thermoelectric (Bi2Te3, Sb2Te3, Bi2Se3, PbTe, PbSe, SnTe, SnSe, "
+        "GeTe, AgSbTe2, Mg2Si, Mg3Sb2, CoSb3, Cu2Se, BiCuSeO)", gap=NARROW_GAP,
+        known=("Bi2Te3", "Sb2Te3", "Bi2Se3", "PbTe", "PbSe", "SnTe", "SnSe", "GeTe", "AgSbTe2", "Mg2Si", "Mg3Sb2",
+               "CoSb3", "Cu2Se", "BiCuSeO"),
     ),
 )
