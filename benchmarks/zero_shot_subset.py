@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         flat = [t for s in systems for t in prompts[s]]
         if model.cfg.text.train_mode == "cached":
             feats = torch.from_numpy(text_feature_cache(a.data, flat, model.cfg.text, progress=False))
-            pe = model.encode_text_features(feats.to(a.device)).float().cpu()
+            pe = model.encode_text_features(feats.to(a.device), texts=flat).float().cpu()
         else:
             pe = model.encode_text(flat).float().cpu()  # (21, D)
     per_class = pe.view(len(systems), -1, pe.shape[-1])  # (7, prompts per class, D)

@@ -66,6 +66,16 @@ class TextEncoderConfig:
     # band gap, formation energy, density and magnetization (value, range, bound or class
     # word) as soft memberships over a grid per property (clac_core.query.numbers).
     quantities: bool = False
+    # A small trainable token branch beside the frozen backbone (clac_core.models.token_branch):
+    # a ``branch_layers``-layer transformer of width ``branch_width`` over the base model's own
+    # frozen word embeddings, whose pooled output is added to the projected text embedding.
+    # It makes part of the text tower learn on CPU (word order, negation, domain words) at a
+    # small cost per step; 0 = off.
+    branch_width: int = 0
+    branch_layers: int = 2
+    branch_heads: int = 4
+    branch_max_length: int = 64  # tokens the branch reads; longer texts are truncated
+    branch_token_dropout: float = 0.1  # training only: each token (not [CLS]) hidden with this probability
 
 
 @dataclass

@@ -5,6 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from clac_core.evaluation.free_text_rules import (
+    QueryRule,
+    facts_record,
+    load_queries,
+    precision_at_k,
+    relevance_matrix,
+)
 from clac_core.evaluation.lexical import LexicalIndex, bank_max_scores
 from clac_core.evaluation.metrics import (
     aggregate,
@@ -16,13 +23,6 @@ from clac_core.evaluation.metrics import (
     parse_pools,
     retrieval_metrics,
     sample_pools,
-)
-from clac_core.evaluation.free_text_rules import (
-    QueryRule,
-    facts_record,
-    load_queries,
-    precision_at_k,
-    relevance_matrix,
 )
 
 

@@ -211,6 +211,25 @@ def test_warm_start_continues_a_cached_run_with_top_layer_fine_tuning(
                             "model.crystal.hidden_dim=32"))  # fmt: skip
 
 
+def test_warm_start_adds_a_token_branch_that_trains_on_cached_features(
+    tiny_run: Path, data_dir: Path, tmp_path: Path, train_kit
+) -> None:
+    """A cached run continued with ``text.branch_width``: the branch starts at zero output, learns
+    within the cached (fast) path, and the checkpoint reloads with it."""
+    from clac_core.cli import main
+    from clac_core.models import CLaCModel
+
+    out = tmp_path / "branch"
+    sets = ("train.epochs=1", "train.max_pairs=300", f"train.init_from={tiny_run / 'best'}",
+            "model.text.branch_width=32", "model.text.branch_layers=1")  # fmt: skip
+    assert main(train_kit.args(data_dir, out, *sets)) == 0
+    model = CLaCModel.from_checkpoint(out / "last", load_text_backbone=False)
+    assert model.token_branch is not None
+    assert float(model.token_branch.out.weight.abs().sum()) > 0  # it moved away from its zero start
+    first_warm = float(train_kit.metrics(out)[0]["train_loss"])
+    assert first_warm < float(train_kit.metrics(tiny_run)[0]["train_loss"])  # warm, not from scratch
+
+
 @pytest.mark.slow
 def test_same_seed_gives_same_metrics(tiny_run: Path, data_dir: Path, tmp_path: Path, train_kit) -> None:
     from clac_core.cli import main

@@ -65,7 +65,8 @@ def test_second_text_view_is_another_text_of_the_same_crystal(train_set) -> None
     ds = PairDataset(graphs, ci, texts, feats, second_text=True)
     b = ds.collate(pos, rng=np.random.default_rng(0))
     pos2 = b.text_features2[:, 0].numpy().astype(np.int64)
-    assert b.texts2 is None and np.array_equal(ci[pos2], ci[pos]) and np.all(pos2 != pos)
+    assert b.texts2 == [texts[int(i)] for i in pos2]  # the texts travel with their features
+    assert np.array_equal(ci[pos2], ci[pos]) and np.all(pos2 != pos)
     single = PairDataset(graphs, np.array([0, 1, 1]), ["a", "b", "c"], second_text=True)
     assert single.collate([0, 1], rng=np.random.default_rng(1)).texts2 == ["a", "c"]
     # the default path draws nothing and needs no generator

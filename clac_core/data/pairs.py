@@ -25,12 +25,11 @@ class PairBatch:
 
     Attributes:
         graphs: PyG ``Batch`` of the B crystal graphs (``z``, ``edge_index``, ``edge_dist``, ``batch``).
-        texts: the B texts (None when ``text_features`` is given).
+        texts: the B texts (also beside ``text_features``: a token branch reads them).
         text_features: (B, H) cached pooled text features, or None.
         crystal_index: (B,) long, crystal row (positives share it).
         pair_index: (B,) long, row in the dataset's pairs.
-        texts2: a second text of the same crystal per pair (intra-text term; None when off
-            or when ``text_features2`` is given).
+        texts2: a second text of the same crystal per pair (intra-text term; None when off).
         text_features2: (B, H) cached features of those second texts, or None.
         graphs2: ``Batch`` of B augmented crystal graphs, row i an augmented copy of crystal i
             (intra-crystal term), or None.
@@ -175,7 +174,6 @@ class PairDataset:
         texts: list[str] | None = [self.texts[int(i)] for i in pos]
         if self.text_features is not None:
             feats = torch.from_numpy(np.ascontiguousarray(self.text_features[pos]))
-            texts = None
         batch = PairBatch(
             graphs=self.graphs.batch(ci.tolist()),
             texts=texts,
@@ -192,8 +190,7 @@ class PairDataset:
             pos2 = self.second_view_positions(pos, rng)
             if self.text_features is not None:
                 batch.text_features2 = torch.from_numpy(np.ascontiguousarray(self.text_features[pos2]))
-            else:
-                batch.texts2 = [self.texts[int(i)] for i in pos2]
+            batch.texts2 = [self.texts[int(i)] for i in pos2]
         if self.structures is not None:
             batch.graphs2 = self.augmented_graphs(ci.tolist(), rng)
         return batch

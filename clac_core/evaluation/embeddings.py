@@ -128,9 +128,15 @@ def compute_embeddings(
     random_model = CLaCModel(model.cfg, load_text_backbone=False).to(device).eval()
     feats = _TextFeatures(model, es.name, batch_size=batch_size, progress=progress)
 
-    def proj(m: Any, f: Any) -> np.ndarray:
+    def proj(m: Any, f: Any, texts: Sequence[str]) -> np.ndarray:
+        """(T, F) features of T texts -> (T, D) embeddings, in batches (a token branch reads the texts)."""
+        texts = list(texts)
+        out = [np.zeros((0, m.cfg.embed_dim), dtype=np.float32)]
         with torch.no_grad():
-            return m.encode_text_features(f.to(device)).float().cpu().numpy()
+            for i in range(0, len(texts), 1024):
+                e = m.encode_text_features(f[i : i + 1024].to(device), texts=texts[i : i + 1024])
+                out.append(e.float().cpu().numpy())
+        return np.concatenate(out)
 
     h = int(base_text.hidden_size)  # H: backbone width (features may carry quantities after it)
     f_model = feats(model_text, es.texts)
@@ -140,13 +146,13 @@ def compute_embeddings(
         crystal_random=embed_graphs(
             random_model, graphs, batch_size, progress, desc="crystals (random init)"
         ),
-        text=proj(model, f_model),
-        text_random=proj(random_model, f_base),
+        text=proj(model, f_model, es.texts),
+        text_random=proj(random_model, f_base, es.texts),
         # the pretrained encoder alone: pooled backbone features, without the model's own
         # number-aware quantity features (model.text.quantities), which are part of CLaC, not the baseline
         text_base=l2_normalize(f_base.numpy()[:, :h]),
-        embed_text=lambda t: proj(model, feats(model_text, t)),
-        embed_text_random=lambda t: proj(random_model, feats(base_text, t)),
+        embed_text=lambda t: proj(model, feats(model_text, t), t),
+        embed_text_random=lambda t: proj(random_model, feats(base_text, t), t),
         embed_text_base=lambda t: l2_normalize(feats(base_text, t).numpy()[:, :h]),
     )
     emb.seconds = time.time() - t0

@@ -43,6 +43,11 @@ CONFIG_RANGES: dict[tuple[str, str], tuple[type, float | None, float | None]] = 
     ("crystal", "dropout"): (float, 0.0, 0.99),
     ("text", "max_length"): (int, 1, 8192),
     ("text", "top_k_layers"): (int, 0, 256),
+    ("text", "branch_width"): (int, 0, 4096),
+    ("text", "branch_layers"): (int, 0, 64),
+    ("text", "branch_heads"): (int, 1, 64),
+    ("text", "branch_max_length"): (int, 2, 8192),
+    ("text", "branch_token_dropout"): (float, 0.0, 0.9),
     ("", "embed_dim"): (int, 1, 8192),
     ("", "proj_hidden"): (int, 0, 16384),
     ("", "init_logit_scale"): (float, -20.0, 20.0),
@@ -330,8 +335,13 @@ def _read_weights(path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def check_state_fits(ckpt: StoredCheckpoint, expected: dict[str, torch.Tensor]) -> None:
+def check_state_fits(
+    ckpt: StoredCheckpoint, expected: dict[str, torch.Tensor], *, allow_missing: tuple[str, ...] = ()
+) -> None:
     """The stored tensors of ``ckpt`` against a freshly built model's ``expected`` state dict.
+
+    ``allow_missing``: key prefixes of modules the model has and the checkpoint may lack (a warm
+    start that adds a module keeps that module's initialization).
 
     Raises:
         CheckpointError: an unknown key, a missing key outside the base text model, or a
@@ -343,7 +353,11 @@ def check_state_fits(ckpt: StoredCheckpoint, expected: dict[str, torch.Tensor]) 
         raise CheckpointError(
             f"checkpoint {path} has {len(unexpected)} tensors the model does not know: {unexpected[:5]}"
         )
-    bad_missing = sorted(k for k in set(expected) - set(state) if _is_stored(k, prefixes))
+    bad_missing = sorted(
+        k
+        for k in set(expected) - set(state)
+        if _is_stored(k, prefixes) and not any(k.startswith(p) for p in allow_missing)
+    )
     if bad_missing:
         raise CheckpointError(
             f"checkpoint {path} lacks {len(bad_missing)} tensors that are not part of the base text model "

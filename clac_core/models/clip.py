@@ -36,7 +36,9 @@ class CLaCModel(nn.Module):
 
     Submodules (their names are the checkpoint key prefixes): ``crystal`` (graph encoder),
     ``text`` (:class:`~clac_core.models.text.HFTextEncoder`, or ``None`` when built with
-    ``load_text_backbone=False``), ``crystal_proj``, ``text_proj`` and the scalar parameter
+    ``load_text_backbone=False``), ``crystal_proj``, ``text_proj``, ``token_branch``
+    (:class:`~clac_core.models.token_branch.TokenBranch`, only with ``cfg.text.branch_width``
+    > 0: it reads the texts themselves, so every text entry point takes them) and the scalar parameter
     ``logit_scale`` (log of the softmax temperature's inverse; started at
     ``cfg.init_logit_scale``, clamped to ``cfg.max_logit_scale`` when used).
 
@@ -71,6 +73,15 @@ class CLaCModel(nn.Module):
         self.text_hidden_size = int(text_dim)  # F: pooled width (+ quantity features)
         self.crystal_proj = projection_head(cfg.crystal.out_dim, cfg.embed_dim, cfg.proj_hidden)
         self.text_proj = projection_head(self.text_hidden_size, cfg.embed_dim, cfg.proj_hidden)
+        # the learned token branch beside the frozen text features (cfg.text.branch_width > 0)
+        self.token_branch: nn.Module | None = None
+        if cfg.text.branch_width > 0:
+            from clac_core.models.token_branch import TokenBranch
+
+            vocab = None  # reuse the loaded backbone's tokenizer and word table when there is one
+            if self.text is not None:
+                vocab = (self.text.tokenizer, self.text.backbone.get_input_embeddings().weight)
+            self.token_branch = TokenBranch(cfg.text, cfg.embed_dim, vocab)
         self.logit_scale = nn.Parameter(torch.tensor(float(cfg.init_logit_scale)))
         # multi-task head: standardized properties from the pooled crystal features (K outputs)
         k = len(cfg.aux_properties)
@@ -142,15 +153,39 @@ class CLaCModel(nn.Module):
         self, texts_or_tokens: Sequence[str] | dict[str, torch.Tensor], normalize: bool = True
     ) -> torch.Tensor:
         """List of B texts or tokenizer output (B, L) -> (B, D)."""
-        return self.encode_text_features(self.text_features(texts_or_tokens), normalize=normalize)
+        texts: list[str] | None = None
+        if self.token_branch is not None:
+            if isinstance(texts_or_tokens, dict):
+                texts = self._require_text().tokenizer.batch_decode(
+                    texts_or_tokens["input_ids"], skip_special_tokens=True
+                )
+            else:
+                texts = [texts_or_tokens] if isinstance(texts_or_tokens, str) else list(texts_or_tokens)
+        return self.encode_text_features(self.text_features(texts_or_tokens), normalize=normalize, texts=texts)
 
-    def encode_text_features(self, features: torch.Tensor, normalize: bool = True) -> torch.Tensor:
-        """Cached text features (B, F) (see :meth:`text_features`) -> (B, D)."""
+    def encode_text_features(
+        self, features: torch.Tensor, normalize: bool = True, *, texts: Sequence[str] | None = None
+    ) -> torch.Tensor:
+        """Cached text features (B, F) (see :meth:`text_features`) of B ``texts`` -> (B, D).
+
+        Raises:
+            ValueError: the model has a token branch and ``texts`` is missing or of another length.
+        """
         emb = self.text_proj(features.to(self.logit_scale.dtype))  # (B, D)
+        if self.token_branch is not None:
+            if texts is None or len(texts) != features.shape[0]:
+                raise ValueError(
+                    "this model's text tower has a token branch (text.branch_width > 0): pass the "
+                    f"{features.shape[0]} texts with their features (texts=...)"
+                )
+            emb = emb + self.token_branch(list(texts)).to(emb.dtype)  # (B, D)
         return F.normalize(emb, dim=-1) if normalize else emb
 
     def forward(
-        self, batch: Any, text_inputs: Sequence[str] | dict[str, torch.Tensor] | torch.Tensor
+        self,
+        batch: Any,
+        text_inputs: Sequence[str] | dict[str, torch.Tensor] | torch.Tensor,
+        texts: Sequence[str] | None = None,
     ) -> dict[str, torch.Tensor]:
         """Embed a batch of crystals and their texts.
 
@@ -158,6 +193,7 @@ class CLaCModel(nn.Module):
             batch: B crystal graphs.
             text_inputs: list of B texts, a tokenizer dict, or a (B, H) tensor of cached
                 pooled text features.
+            texts: the B texts of cached features (needed with a token branch).
 
         Returns:
             {"crystal_emb": (B, D), "text_emb": (B, D) (both L2-normalized),
@@ -165,7 +201,7 @@ class CLaCModel(nn.Module):
         """
         crystal_emb = self.encode_crystal(batch)
         if isinstance(text_inputs, torch.Tensor):
-            text_emb = self.encode_text_features(text_inputs)
+            text_emb = self.encode_text_features(text_inputs, texts=texts)
         else:
             text_emb = self.encode_text(text_inputs)
         return {"crystal_emb": crystal_emb, "text_emb": text_emb, "logit_scale": self.logit_scale_value()}
@@ -199,15 +235,18 @@ class CLaCModel(nn.Module):
         model.load_stored(ckpt)
         return model.to(device).eval()
 
-    def load_stored(self, ckpt: StoredCheckpoint) -> None:
+    def load_stored(self, ckpt: StoredCheckpoint, *, allow_missing: tuple[str, ...] = ()) -> None:
         """Lay the tensors of a read checkpoint over this model (:meth:`from_checkpoint`, and
         ``train.init_from`` over a model built from another config). Text backbone layers the
         checkpoint does not store keep the base model's weights.
 
+        ``allow_missing``: key prefixes the checkpoint may lack (modules new in a warm start,
+        e.g. ``("token_branch.",)``); they keep their initialization.
+
         Raises:
             CheckpointError: a stored tensor the model does not know or of another shape, or a
-                missing key outside the base text model.
+                missing key outside the base text model (and ``allow_missing``).
         """
-        check_state_fits(ckpt, self.state_dict())
+        check_state_fits(ckpt, self.state_dict(), allow_missing=allow_missing)
         warn_if_other_text_base(ckpt, self)
         self.load_state_dict(ckpt.state, strict=False)

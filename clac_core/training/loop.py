@@ -288,7 +288,8 @@ def warm_start(model: Any, path: str | Path) -> None:
 
     Every stored tensor must fit the model (same crystal tower, heads, aux properties and text
     width); the text backbone layers the checkpoint does not store keep the base model's weights,
-    so a ``cached`` run can be continued with ``top_k`` fine-tuning.
+    so a ``cached`` run can be continued with ``top_k`` fine-tuning, and a token branch
+    (``text.branch_width``) added to a model trained without one starts at its zero output.
 
     Raises:
         FileNotFoundError: ``path`` is not a checkpoint directory.
@@ -302,8 +303,10 @@ def warm_start(model: Any, path: str | Path) -> None:
             f"train.init_from={path}: trained with text model {ckpt.cfg.text.name!r}, this run uses "
             f"{model.cfg.text.name!r}; the projection head would read other features"
         )
-    model.load_stored(ckpt)
-    log.info("initialized from %s (%d tensors)", path, len(ckpt.state))
+    # a token branch this run adds to a model trained without one starts from its zero output
+    new = ("token_branch.",) if model.token_branch is not None and ckpt.cfg.text.branch_width <= 0 else ()
+    model.load_stored(ckpt, allow_missing=new)
+    log.info("initialized from %s (%d tensors)%s", path, len(ckpt.state), "; new: token branch" if new else "")
 
 
 def fit(cfg: ExperimentConfig, data_dir: str | Path, out_dir: str | Path, *, resume: bool = False) -> Path:

@@ -39,7 +39,7 @@ class TrainStep:
 
     def _encode_texts(self, texts: list[str] | None, features: torch.Tensor | None) -> torch.Tensor:
         if features is not None:
-            return self.model.encode_text_features(features)  # (B, D)
+            return self.model.encode_text_features(features, texts=texts)  # (B, D)
         return self.model.encode_text(texts)  # (B, D)
 
     def _autocast(self) -> Any:

@@ -59,7 +59,7 @@ def validate(
             b = pool_dataset.collate(np.arange(lo, min(lo + bs, n))).to(device)
             cr.append(model.encode_crystal(b.graphs).float())  # (b, D)
             if b.text_features is not None:
-                tx.append(model.encode_text_features(b.text_features).float())
+                tx.append(model.encode_text_features(b.text_features, texts=b.texts).float())
             else:
                 tx.append(model.encode_text(b.texts).float())
     model.train()
