@@ -3,7 +3,12 @@ root with the loaded model.
 
 Indexes are private to the browser session that builds them unless the user shares them; a
 name already taken gets a suffix, so no one's index is overwritten. Folders are read only
-under ``CLAC_CORPUS_ROOT`` (off unless set), with one error for every unusable path.
+under ``CLAC_CORPUS_ROOT`` (off unless set), with one error for every unusable path. A source
+with bad rows or files shows the first ones and why, on the page (issue 19, part 5).
+
+A build runs in the page's script run: leaving the page (or touching a widget) stops it and
+saves nothing. The page says so before and during a build, rather than letting a build finish
+in the background where nobody sees its errors.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from app_pages.ui.loaders import get_explorer
 from app_pages.ui.session import select_index, session_indexes, session_token
 from clac_core.inference import (
     CorpusFolderError,
+    CorpusSourceError,
     build_user_index,
     corpus_root,
     resolve_corpus_folder,
@@ -52,6 +58,8 @@ else:
     folder = st.text_input("Folder (inside the corpus root)", key="corpus_folder")
 maxd = st.number_input("Max descriptions in the bank", 0, 100_000, 2000, step=500, key="corpus_maxd")
 share = st.checkbox("Share this index with every user of this server", value=False, key="corpus_share")
+STAY = ("Stay on this page until the build is done: leaving it, or changing a setting above, stops the build "
+        "and nothing is saved.")
 
 
 def _upload_stem(filename: str) -> str:
@@ -61,13 +69,35 @@ def _upload_stem(filename: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", stem).strip("._-")[:64] or "upload"
 
 
+SHOW_REASONS = 5  # bad rows / files listed after a build that left some out
+
+
+def _show_reasons(reasons: list[str], bad: int) -> None:
+    """The first bad rows / files and why, as a list (each escaped)."""
+    if not reasons:
+        return
+    lines = "\n".join(f"- {md_escape(' '.join(r.split()), 300)}" for r in reasons)
+    more = f"\n\n…and {bad - len(reasons):,} more." if bad > len(reasons) else ""
+    st.markdown(f"First {len(reasons)} of {bad:,} left out, and why:\n\n{lines}{more}")
+
+
+def _skipped_note(skipped: list[str]) -> None:
+    """After a build that left rows / files out: how many, and the first reasons."""
+    if skipped:
+        st.warning(f"{len(skipped):,} rows or files could not be read and were left out of the index.")
+        _show_reasons(skipped[:SHOW_REASONS], len(skipped))
+
+
+st.caption(STAY)
 if st.button("Build index", type="primary", key="corpus_build"):
+    st.info(STAY, icon=":material/hourglass_top:")
     bar = st.progress(0.0, text="starting")
 
     def progress(stage: str, done: int, total: int) -> None:
         bar.progress(min(done / max(total, 1), 1.0), text=f"{plain(stage)}: {done}/{total}")
 
     out = None
+    skipped: list[str] = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
             if csv is not None:
@@ -84,19 +114,23 @@ if st.button("Build index", type="primary", key="corpus_build"):
                 raise ValueError("choose a CSV file or a folder first")
             out = build_user_index(
                 ex, name=name, spec=spec, session=session, share=share, source_label=label,
-                max_descriptions=int(maxd), progress=progress,
+                max_descriptions=int(maxd), progress=progress, skipped=skipped,
             )
         bar.progress(1.0, text="done")
     except CorpusFolderError as exc:
         st.error(md_escape(exc))
+    except CorpusSourceError as exc:
+        st.error(f"Could not build the index: {md_escape(exc)}")
+        _show_reasons(exc.reasons, exc.bad)
     except Exception as exc:
         st.error(f"Could not build the index: {md_escape(exc)}")
     if out is not None:
-        st.session_state["corpus_built"] = out.name
+        st.session_state["corpus_built"] = (out.name, skipped)
         select_index(out)  # selects it in the sidebar and reruns
 
 if built := st.session_state.pop("corpus_built", None):
-    st.success(f"Index {md_escape(built)} built; it is now selected in the sidebar and used by Search.")
+    st.success(f"Index {md_escape(built[0])} built; it is now selected in the sidebar and used by Search.")
+    _skipped_note(built[1])
 
 st.subheader("Available indexes")
 mine = session_index_root(session).resolve()

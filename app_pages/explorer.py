@@ -1,4 +1,6 @@
-"""Embedding map: crystals and texts in 2D; project a typed query or an uploaded crystal.
+"""Embedding map: crystals and texts in 2D; project a typed query or an uploaded crystal;
+download the map (HTML with plotly.js inside, PNG from the chart's camera button); find
+structures similar to a selected crystal.
 
 Marks are chosen so that nothing is told apart by a label alone: crystals are dots coloured by
 crystal system (or source, or a property), description texts are small grey crosses (a colour
@@ -7,6 +9,8 @@ in the legend and labelled by an arrow placed off the point.
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -26,7 +30,7 @@ from app_pages.ui.display import (
 )
 from app_pages.ui.handoff import clip_query, cut_message, open_in_viewer
 from app_pages.ui.loaders import get_explorer
-from app_pages.ui.results import selected_points
+from app_pages.ui.results import figure_html, selected_points, similar_panel
 from clac_core.inference import read_upload
 from clac_core.symmetry import CRYSTAL_SYSTEMS_HIGH_FIRST as CRYSTAL_SYSTEMS
 
@@ -165,7 +169,19 @@ fig.update_layout(
     margin={"l": 0, "r": 0, "t": 30, "b": 0}, xaxis={"title": "", "showticklabels": False},
     yaxis={"title": "", "showticklabels": False}, plot_bgcolor="#ffffff",
 )
-event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key="map_chart")
+# No static-image engine (kaleido) is installed on the server: the PNG is drawn by the browser,
+# from the chart's own camera button, set up here (name, 2x scale).
+PNG_BUTTON = {"toImageButtonOptions": {"format": "png", "filename": "clac_embedding_map", "scale": 2},
+              "displaylogo": False}
+event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key="map_chart",
+                        config=PNG_BUTTON)
+c_html, c_png = st.columns([1, 3], vertical_alignment="center")
+c_html.download_button(
+    "Download the map (HTML)", partial(figure_html, fig), file_name="clac_embedding_map.html", mime="text/html",
+    key="map_html", help="An interactive page (zoom, hover) that opens offline: plotly.js is inside the file.",
+)
+c_png.caption("PNG: the camera icon in the chart's toolbar (top right) saves the map as you see it; the "
+              "browser draws it, as this server has no static-image engine.")
 sel = event.selection.points if event is not None and hasattr(event, "selection") else []
 if sel:
     picked = selected_points(data, sel)
@@ -180,5 +196,7 @@ if sel:
         row = c1.selectbox("Selected crystal", rows, format_func=names.get, key="map_pick")
         if c2.button("Open in 3D viewer", key="map_view", type="primary") and row is not None:
             open_in_viewer(names[row], ex.index.structure(row))
+        if row is not None:
+            similar_panel(ex, row, key="map_similar", title=names[row])
 else:
     st.caption("Click, box- or lasso-select points to list them; a selected crystal opens in the 3D viewer.")

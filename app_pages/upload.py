@@ -1,5 +1,8 @@
-"""Upload crystals: per file (or pasted text), nearest corpus crystals with their properties,
-nearest descriptions, zero-shot labels and a generated description.
+"""Upload crystals: per file (or pasted text), first the upload's own description (computed
+facts, then its values, each model estimate marked with its test error, beside the DFT values of
+a corpus crystal with the same formula and space group), zero-shot labels, then the nearest
+corpus crystals and descriptions (each labelled with the corpus crystal it is about), "Find
+similar structures", and the uploads' embeddings as parquet.
 
 Every file is read and analysed on its own: a failure shows its error beside that file and
 never hides another file's results (issue 13). Files, pasted text and what was computed for
@@ -8,8 +11,6 @@ page, and files dropped on Home arrive here (issue 19).
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -26,8 +27,16 @@ from app_pages.ui.handoff import (
     stored_uploads,
 )
 from app_pages.ui.loaders import get_explorer
-from app_pages.ui.results import display_table, show_results
-from clac_core.inference import Explorer, index_stamp, read_upload, reader_limits, upload_limit_mb
+from app_pages.ui.results import display_table, show_results, similar_panel
+from clac_core.inference import (
+    UploadPanel,
+    analyse_upload,
+    embeddings_parquet,
+    index_stamp,
+    read_upload,
+    reader_limits,
+    upload_limit_mb,
+)
 
 MAX_STRUCTURES_PER_FILE = 5
 PASTE_NAME = "pasted structure"
@@ -67,63 +76,48 @@ def _remove(fid: str) -> None:
         remember("upload_paste", "")
 
 
-def analyse(ex: Explorer, s: Any) -> dict[str, Any]:
-    """Everything shown about one structure (raises on failure; text generation failing is kept
-    as a note instead, it must not hide the rest)."""
-    sym = ex.symmetry(s)
-    out: dict[str, Any] = {
-        "label": (f"{s.composition.reduced_formula} · {sym['spacegroup_symbol']} ({sym['spacegroup_number']}) · "
-                  f"{sym['crystal_system']} · {len(s)} sites"),
-        "nearest": display_table(ex, ex.nearest_crystals(s, 8)),
-        "descriptions": ex.nearest_descriptions(s, 5),
-        "predicted": ex.predict_properties(s),
-        "zero_shot": ex.zero_shot(s),
-        "generated": [],
-        "generated_error": None,
-    }
-    try:
-        out["generated"] = [(d.view, d.text) for d in ex.describe(s)]
-    except Exception as exc:
-        out["generated_error"] = str(exc)
-    return out
+def _table(df: pd.DataFrame) -> None:
+    """st.table of text columns (it wraps long text; a dataframe cell cuts it). Its cells are
+    Markdown: every cell is escaped."""
+    st.table(df.astype(str).map(md_escape), hide_index=True)
 
 
-def show_one(a: dict[str, Any], fi: int, si: int) -> None:
-    """Draw what :func:`analyse` found for structure ``si`` of file ``fi``."""
-    st.markdown(f"**{md_escape(a['label'])}**")
-    st.markdown("Nearest corpus crystals (properties from the corpus; — = not known)")
-    show_results(a["nearest"], key=f"upload_nc_{fi}_{si}")
+def show_one(a: UploadPanel, fi: int, si: int) -> None:
+    """Draw what :func:`analyse_upload` found for structure ``si`` of file ``fi``."""
+    st.markdown(f"**{md_escape(a.label)}**")
     c1, c2 = st.columns([3, 2])
     with c1:
-        st.markdown("Nearest descriptions")
-        nd = a["descriptions"]
-        # st.table wraps long text (a dataframe cell cuts it); its cells are Markdown: escape
-        st.table(
-            pd.DataFrame({
-                "similarity": [f"{v:.3f}" for v in nd["similarity"]],
-                "view": [md_escape(v) for v in nd["view"]],
-                "text": [md_escape(t) for t in nd["text"]],
-            }),
-            hide_index=True,
-        )
-        st.markdown("Our generated description")
-        if a["generated_error"] is not None:
-            st.warning(f"No description: {md_escape(a['generated_error'])}")
-        for view, text in a["generated"]:
+        st.markdown("**This upload**: described from its own structure; every value says where it comes from")
+        if a.own_error is not None:
+            st.warning(f"No description from its facts: {md_escape(a.own_error)}")
+        for view, text in a.own:
             st.markdown(f"*{md_escape(view)}*: {md_escape(text)}")
+        if len(a.properties):
+            st.caption("Values: computed from the structure where it fixes them, else the model's estimate "
+                       "(not DFT) with its test error (MAE on the model card's test split).")
+            if a.match is not None:
+                more = f" ({a.match.others} more corpus crystals match; the nearest is shown)" if a.match.others else ""
+                st.caption(md_escape(
+                    f"Corpus crystal {a.match.crystal_id} has the same reduced formula and space group: "
+                    f"its DFT values are beside the upload's{more}."))
+            st.dataframe(a.properties, hide_index=True, key=f"upload_pred_{fi}_{si}", placeholder="—")
     with c2:
-        if len(a["predicted"]):
-            st.markdown("Properties: computed from the structure where it fixes the value, else the model's "
-                        "estimate (not DFT) with its test error (MAE on the model card's test split)")
-            st.dataframe(a["predicted"], hide_index=True, key=f"upload_pred_{fi}_{si}")
-        st.markdown("Zero-shot labels (prompt softmax)")
-        for task, df in a["zero_shot"].items():
+        st.markdown("**Zero-shot labels**: prompt-softmax scores")
+        st.caption("A softmax over the model's similarity to each class's prompts (sums to 1 per task); "
+                   "a ranking of the prompts, not a calibrated probability.")
+        for task, df in a.zero_shot.items():
             st.caption(md_escape(task))
             st.dataframe(
-                df, hide_index=True, key=f"upload_zs_{fi}_{si}_{task}",
-                column_config={"score": st.column_config.ProgressColumn("score", min_value=0.0, max_value=1.0,
-                                                                        format="%.2f")},
+                df.rename(columns={"score": "prompt-softmax score"}), hide_index=True,
+                key=f"upload_zs_{fi}_{si}_{task}",
+                column_config={"prompt-softmax score": st.column_config.ProgressColumn(
+                    "prompt-softmax score", min_value=0.0, max_value=1.0, format="%.2f")},
             )
+    st.markdown("**Nearest corpus crystals**: other crystals; their properties are theirs (— = not known)")
+    show_results(display_table(ex, a.nearest), key=f"upload_nc_{fi}_{si}")
+    st.markdown("**Nearest corpus descriptions**: each is about the corpus crystal it names, not about your upload")
+    nd = a.descriptions.assign(similarity=[f"{v:.3f}" for v in a.descriptions["similarity"]])
+    _table(nd)
 
 
 def show_file(entry: StoredUpload, fi: int, fid: str, index_key: str) -> None:
@@ -145,15 +139,29 @@ def show_file(entry: StoredUpload, fi: int, fid: str, index_key: str) -> None:
         with st.container(border=True):
             try:
                 if (index_key, si) not in entry.analyses:  # computed once per index, redrawn after
-                    entry.analyses[(index_key, si)] = analyse(ex, s)
-                show_one(entry.analyses[(index_key, si)], fi, si)
+                    entry.analyses[(index_key, si)] = analyse_upload(ex, s)
+                panel = entry.analyses[(index_key, si)]
+                show_one(panel, fi, si)
             except Exception as exc:  # one structure's failure must not hide the next file
                 st.error(f"**{name}** (structure {si + 1}): could not analyse it: {md_escape(exc)}")
                 continue
+            exported.append({"file": res.filename, "structure": si + 1, "formula": panel.formula,
+                             "spacegroup": panel.spacegroup, "embedding": panel.embedding})
             if st.button("Open in 3D viewer", key=f"upload_view_{fi}_{si}"):
                 open_in_viewer(plain(f"{res.filename} #{si + 1}", 120), s)
+            similar_panel(ex, panel.embedding, key=f"upload_similar_{fi}_{si}", title=f"{res.filename} #{si + 1}")
 
 
 index_key = f"{ex.index_dir}|{index_stamp(ex.index_dir)}"
+export = st.container()  # filled once every structure is analysed
+exported: list[dict] = []
 for fi, (fid, entry) in enumerate(list(store.items())):
     show_file(entry, fi, fid, index_key)
+if exported:
+    export.download_button(
+        f"Download the embeddings of {len(exported)} uploaded structure(s) (parquet)",
+        embeddings_parquet(exported, checkpoint_hash=ex.checkpoint_hash), file_name="clac_upload_embeddings.parquet",
+        mime="application/vnd.apache.parquet", key="upload_parquet",
+        help="One row per structure: file, structure number, formula, space group, the crystal embedding "
+        "(a list of floats) and the model's checkpoint hash (embeddings of two models do not compare).",
+    )

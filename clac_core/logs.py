@@ -1,8 +1,9 @@
-"""Console logging for the ``clac`` commands, and their report of skipped inputs.
+"""Console logging for the ``clac`` commands, their report of skipped inputs, and quiet loading.
 
 The library only logs (``logging.getLogger(__name__)``, under the ``clac_core`` logger); a
 command turns the messages on for the time it runs with :func:`console_logging`, so importing
 the package or calling it from Python never configures logging behind the caller's back.
+:func:`quiet_progress_bars` keeps Hugging Face's loading bars out of a server's log.
 """
 
 from __future__ import annotations
@@ -33,6 +34,29 @@ def console_logging(level: int = logging.INFO, fmt: str = "%(message)s") -> Iter
         root.removeHandler(handler)
         root.setLevel(previous)
         handler.flush()
+
+
+@contextmanager
+def quiet_progress_bars() -> Iterator[None]:
+    """No transformers / huggingface_hub progress bars while the block runs (restored after).
+
+    Why: loading the text encoder draws "Loading weights: 100%|####| 103/103" on stderr, once
+    per model load; in the app's server log that line tells nobody anything (issue 19, part 5).
+    Only the bars are switched off: warnings and errors of both libraries still reach the log.
+    """
+    from huggingface_hub import utils as hub
+    from transformers.utils import logging as hf
+
+    hf_was, hub_was = hf.is_progress_bar_enabled(), not hub.are_progress_bars_disabled()
+    hf.disable_progress_bar()
+    hub.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if hf_was:
+            hf.enable_progress_bar()
+        if hub_was:
+            hub.enable_progress_bars()
 
 
 SHOW_REASONS = 5  # bad rows/files listed on stderr; the rest are counted

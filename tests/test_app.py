@@ -50,6 +50,12 @@ def _frames(at):
     return [d.value for d in at.dataframe]
 
 
+def _nearest(at):
+    """The first result table of crystals on the page (the Upload page shows the upload's own
+    values first, then its nearest corpus crystals)."""
+    return next(f for f in _frames(at) if "formula" in f.columns)
+
+
 def _shown(markdown: str) -> str:
     """What a reader sees of escaped Markdown source (backslash escapes removed)."""
     import re
@@ -267,10 +273,11 @@ def test_upload_good_and_bad(app_env):
     # the good file still has its results: nearest crystals, descriptions, zero-shot tables
     frames = _frames(at)
     assert len(frames) >= 3
-    assert at.table and list(at.table[0].value.columns) == ["similarity", "view", "text"]  # wraps, not cut
-    assert "NaCl" in set(frames[0]["formula"])  # NaCl itself is in the tiny corpus
-    zs = [f for f in frames if list(f.columns) == ["label", "score"]]
-    assert len(zs) == 2 and all(abs(f["score"].sum() - 1) < 1e-5 for f in zs)
+    # wraps, not cut; each corpus text names the corpus crystal it is about
+    assert at.table and list(at.table[0].value.columns) == ["describes", "similarity", "view", "text"]
+    assert "NaCl" in set(_nearest(at)["formula"])  # NaCl itself is in the tiny corpus
+    zs = [f for f in frames if list(f.columns) == ["label", "prompt-softmax score"]]
+    assert len(zs) == 2 and all(abs(f["prompt-softmax score"].sum() - 1) < 1e-5 for f in zs)
     assert set(zs[0]["label"]) >= {"cubic", "hexagonal"}
     md = _shown(" ".join(m.value for m in at.markdown))
     assert "NaCl" in md and "Fm-3m" in md
@@ -288,7 +295,7 @@ def test_uploads_and_paste_survive_other_pages(app_env):
     assert not at.exception, [e.message for e in at.exception]
     assert [_shown(h.value) for h in at.subheader] == before  # both still here, with their results
     assert at.text_area(key="upload_paste").value.startswith("data_pasted")
-    assert "NaCl" in set(_frames(at)[0]["formula"])
+    assert "NaCl" in set(_nearest(at)["formula"])
     at.button(key="upload_remove_" + next(k for k in at.session_state["handoff_uploads"] if k.startswith("nacl"))).click().run()
     assert [_shown(h.value) for h in at.subheader] == ["pasted structure"]
 
@@ -299,7 +306,7 @@ def test_files_dropped_on_home_open_on_upload(app_env):
     assert not at.exception, [e.message for e in at.exception]
     assert at.title[0].value == "Upload crystals"
     assert [_shown(h.value) for h in at.subheader] == ["nacl.cif"]
-    assert "NaCl" in set(_frames(at)[0]["formula"])
+    assert "NaCl" in set(_nearest(at)["formula"])
 
 
 def test_viewer_renders_html(app_env):
@@ -539,7 +546,7 @@ def test_upload_paste_cif(app_env):
     assert not at.error, [e.value for e in at.error]
     md = " ".join(m.value for m in at.markdown)
     assert "NaCl" in md and "Fm\\-3m" in md and "Fm-3m" in _shown(md)
-    nc = _frames(at)[0]
+    nc = _nearest(at)
     assert "band gap (eV)" in nc.columns and "NaCl" in set(nc["formula"])
 
 

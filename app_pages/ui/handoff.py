@@ -15,7 +15,7 @@ from typing import Any
 
 import streamlit as st
 
-from clac_core.inference import UploadResult
+from clac_core.inference import UploadPanel, UploadResult
 
 MAX_QUERY_CHARS = 500  # a query is read up to here; a longer paste is cut, and the page says so
 SEARCH_QUERY_KEY = "search_query"  # the Search page's text box
@@ -95,14 +95,14 @@ class StoredUpload:
         name: the file name as uploaded (escape before display).
         data: the raw bytes until the Upload page has read them, then empty.
         result: what the reader made of ``data`` (None until read).
-        analyses: (index key, structure number) -> what the Upload page computed for it, so a
-            return visit or a rerun redraws instead of embedding again.
+        analyses: (index key, structure number) -> what the Upload page computed for it
+            (:class:`UploadPanel`), so a return visit or a rerun redraws instead of embedding again.
     """
 
     name: str
     data: bytes = b""
     result: UploadResult | None = None
-    analyses: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    analyses: dict[tuple[str, int], UploadPanel] = field(default_factory=dict)
 
 
 def stored_uploads() -> dict[str, StoredUpload]:

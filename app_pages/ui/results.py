@@ -1,14 +1,17 @@
-"""Result tables (the columns a user reads, formatted) and points picked on the map."""
+"""Result tables (the columns a user reads, formatted), "Find similar structures" for any
+crystal, and points picked on the map."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_pages.ui.display import MISSING, property_columns, results_table, table_formats
-from clac_core.inference import Explorer
+from app_pages.ui.display import MISSING, md_escape, property_columns, results_table, table_formats
+from app_pages.ui.filters import filters_ui
+from clac_core.inference import Explorer, find_similar
 
 
 def selected_points(points: pd.DataFrame, selection: list[Any]) -> pd.DataFrame:
@@ -39,3 +42,50 @@ def show_results(table: pd.DataFrame, *, key: str, **kwargs: Any) -> Any:
     # the grid draws missing cells itself ("None") whatever the Styler says: placeholder= sets it
     return st.dataframe(styled, hide_index=True, key=key, column_config=cfg, width="stretch",
                         placeholder=MISSING, **kwargs)
+
+
+def download_csv(table: pd.DataFrame, *, key: str, file_name: str) -> None:
+    """A "Download CSV" button for a result table (every column shown, NaN cells empty)."""
+    st.download_button("Download CSV", table.to_csv(index=False).encode(), file_name=file_name, mime="text/csv",
+                       key=key, help="Every column shown, properties included (empty where unknown).")
+
+
+def similar_panel(ex: Explorer, query: Any, *, key: str, title: str) -> None:
+    """A "Find similar structures" button for one crystal; once pressed (until "Hide"), the
+    corpus crystals nearest to it by the crystal embedding, with the Search page's filters.
+
+    Args:
+        ex: the explorer.
+        query: an index row (a corpus crystal), a (D,) crystal embedding or a structure
+            (see :func:`clac_core.inference.find_similar`).
+        key: widget-key prefix, unique on the page.
+        title: what the crystal is called on the page (escaped here).
+    """
+    flag = f"{key}_open"
+    if not st.session_state.get(flag):
+        if not st.button("Find similar structures", key=f"{key}_find",
+                         help="Corpus crystals nearest to this one in the model's crystal embedding."):
+            return
+        st.session_state[flag] = True
+    with st.container(border=True):
+        c_title, c_hide = st.columns([6, 1], vertical_alignment="center")
+        c_title.markdown(f"**Structures similar to {md_escape(title, 120)}** (cosine of crystal embeddings)")
+        if c_hide.button("Hide", key=f"{key}_hide", width="stretch"):
+            st.session_state[flag] = False
+            st.rerun()
+        k = st.slider("Results", 5, 100, 10, key=f"{key}_k")
+        with st.expander("Filters (as on the Search page)"):
+            filters = filters_ui(ex, key)
+        hits = find_similar(ex, int(query) if isinstance(query, (int, np.integer)) else query, k, filters)
+        if hits.empty:
+            st.info("No corpus crystal passes these filters: clear some of them.")
+            return
+        table = display_table(ex, hits)
+        show_results(table, key=f"{key}_table")
+        download_csv(table, key=f"{key}_csv", file_name="clac_similar.csv")
+
+
+def figure_html(fig: Any) -> str:
+    """A plotly figure as one HTML file that works offline: plotly.js is embedded (~4 MB),
+    not fetched from a CDN."""
+    return fig.to_html(include_plotlyjs=True, full_html=True, config={"displaylogo": False})

@@ -16,7 +16,10 @@ Modules, one job each (every name below is importable from ``clac_core.inference
 - :mod:`~clac_core.inference.search`: the query path (small-batch threads, property-aware re-rank).
 - :mod:`~clac_core.inference.zero_shot`: zero-shot labels from clac eval's prompt table.
 - :mod:`~clac_core.inference.corpus_map`: the 2D map (cached UMAP or PCA) and projection onto it.
-- :mod:`~clac_core.inference.uploads`: uploaded structure files and indexes of a user's crystals.
+- :mod:`~clac_core.inference.uploads`: uploaded structure files, indexes of a user's crystals,
+  uploads' embeddings as parquet.
+- :mod:`~clac_core.inference.upload_panel`: what the Upload page shows about one crystal.
+- :mod:`~clac_core.inference.similar`: find similar structures by the crystal embedding.
 
 The package also passes on the few names of lower layers the pages need (``CorpusIndex``,
 ``SearchFilters``, ``embed_structures``, ``structure_to_cif``, ``symmetry_info``, ...), so that a
@@ -58,9 +61,13 @@ from clac_core.inference.locations import (
 )
 from clac_core.inference.relax import Diagnosis, SearchAnswer, diagnose
 from clac_core.inference.search import SMALL_BATCH, encode_query_texts, small_batch_threads
+from clac_core.inference.similar import find_similar
+from clac_core.inference.upload_panel import CorpusMatch, UploadPanel, analyse_upload
 from clac_core.inference.uploads import (
+    CorpusSourceError,
     UploadResult,
     build_user_index,
+    embeddings_parquet,
     read_upload,
     reader_limits,
     upload_limit_mb,
@@ -79,10 +86,14 @@ __all__ = [
     "ZERO_SHOT_TASKS",
     "CorpusFolderError",
     "CorpusIndex",
+    "CorpusMatch",
+    "CorpusSourceError",
     "Explorer",
     "ProgressFn",
     "SearchFilters",
+    "UploadPanel",
     "UploadResult",
+    "analyse_upload",
     "ZeroShotTask",
     "build_user_index",
     "checkpoint_extra",
@@ -93,8 +104,10 @@ __all__ = [
     "docs_info",
     "embed_structures",
     "embed_texts",
+    "embeddings_parquet",
     "eval_summary",
     "encode_query_texts",
+    "find_similar",
     "index_stamp",
     "is_index_dir",
     "list_indexes",

@@ -173,9 +173,10 @@ class Explorer:
             self._prompt_cache[task.name] = prompt_embeddings(task, self.embed_texts)
         return self._prompt_cache[task.name]
 
-    def zero_shot(self, structure: Structure) -> dict[str, pd.DataFrame]:
-        """Prompt-based labels: task name -> DataFrame(label, score) sorted, scores sum to 1."""
-        x = self.embed_structures([structure])[0]  # (D,)
+    def zero_shot(self, structure: Structure | np.ndarray) -> dict[str, pd.DataFrame]:
+        """Prompt-based labels of a structure or of its (D,) embedding: task name ->
+        DataFrame(label, score) sorted; scores are a softmax over the prompts, summing to 1."""
+        x = structure if isinstance(structure, np.ndarray) else self.embed_structures([structure])[0]  # (D,)
         return zero_shot_frames(x, self._logit_scale(), self._task_embeddings)
 
     # ------------------------------------------------------------------ describe

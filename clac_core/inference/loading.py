@@ -26,13 +26,16 @@ def _missing_checkpoint(ck: Path) -> FileNotFoundError:
 
 
 def load_model(checkpoint_dir: str | Path) -> Any:
-    """The CLaC model of a checkpoint on CPU in eval mode (imports torch + transformers)."""
+    """The CLaC model of a checkpoint on CPU in eval mode (imports torch + transformers), loaded
+    without Hugging Face's progress bars (they are noise in a server log)."""
+    from clac_core.logs import quiet_progress_bars
     from clac_core.models import CLaCModel
 
     ck = Path(checkpoint_dir)
     if not ck.exists():
         raise _missing_checkpoint(ck)
-    model = CLaCModel.from_checkpoint(ck)
+    with quiet_progress_bars():
+        model = CLaCModel.from_checkpoint(ck)
     model.eval()
     return model
 

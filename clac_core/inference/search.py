@@ -71,6 +71,10 @@ def property_columns(index: CorpusIndex) -> tuple[dict[str, np.ndarray], list[fr
         cols["formula"] = np.asarray(md["formula"].astype(str), dtype=object)
     if "dimensionality" in md:  # structure words (indexes built before them lack the columns)
         cols["dimensionality"] = index.property_array("dimensionality")
+    from clac_core.query.structure import structure_type_column
+
+    if (types := structure_type_column(md)) is not None:  # absent in indexes built before it
+        cols["structure_type"] = types
     if "cation_polyhedra" in md:
         from clac_core.query.structure import polyhedra_sets
 

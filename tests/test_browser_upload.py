@@ -1,0 +1,72 @@
+"""Real browser (issue 19, part 4): an upload shows its own description and values first, then
+the corpus crystals and texts labelled as theirs; "Find similar structures" searches the corpus
+by the crystal embedding with the Search page's filters.
+
+Reuses the server, the page and the helpers of ``test_browser.py`` (a Streamlit server on the
+tiny checkpoint + index, Debian's Chromium through Playwright).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from helpers import NACL_CIF  # noqa: E402
+from test_browser import CHROMIUM, SHOTS, _goto, _grid, _settle, page, server  # noqa: E402, F401
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed (apt-get install chromium)"),
+]
+
+
+def _grids(pg) -> list[tuple[list[str], list[list[str]]]]:
+    return [_grid(pg, i) for i in range(pg.locator("[data-testid='stDataFrame']").count())]
+
+
+def test_upload_describes_itself_first_and_finds_similar_structures(server, page, tmp_path):  # noqa: F811
+    _goto(page, server, "upload")
+    cif = tmp_path / "nacl.cif"
+    cif.write_text(NACL_CIF)
+    page.locator("input[type='file']").first.set_input_files([str(cif)])
+    page.get_by_text("Nearest corpus descriptions", exact=False).first.wait_for()
+    _settle(page)
+
+    own = page.get_by_text("This upload", exact=False).first
+    nearest = page.get_by_text("Nearest corpus crystals", exact=False).first
+    texts = page.get_by_text("Nearest corpus descriptions", exact=False).first
+    assert own.bounding_box()["y"] < nearest.bounding_box()["y"] < texts.bounding_box()["y"]
+    assert page.get_by_text("Composition NaCl", exact=False).count() >= 1  # its own facts
+    assert page.get_by_text("(computed from the structure)", exact=False).count() >= 1
+    grids = _grids(page)
+    props = next(g for g in grids if "quantity" in g[0])
+    assert "DFT value of t:NaCl" in props[0]  # the matching corpus crystal's values, named
+    table = page.locator("[data-testid='stTable']").first
+    describes = table.locator("tbody tr td:first-child, tbody tr th:first-child").all_text_contents()
+    assert describes and all("(t:" in d for d in describes), describes
+    assert page.get_by_text("prompt-softmax scores", exact=False).count() >= 1
+    assert page.get_by_role("button", name="Download the embeddings of 1 uploaded structure(s) (parquet)").count() == 1
+
+    n_grids = len(grids)
+    page.get_by_role("button", name="Find similar structures").first.click()
+    page.get_by_text("Structures similar to nacl.cif #1", exact=False).first.wait_for()
+    _settle(page)
+    heads, rows = _grid(page, n_grids)  # the panel's table comes after the others
+    assert "formula" in heads and len(rows) == 7  # measured crystals (hypothetical ones are filtered out)
+    page.get_by_text("Filters (as on the Search page)").click()
+    box = page.get_by_label("Must contain elements").last
+    box.fill("Cl")
+    box.press("Enter")
+    # the run this starts may begin before the key is seen (the box commits on input): wait for
+    # the panel's table to change, not for a run after the key press
+    page.wait_for_function(
+        f"document.querySelectorAll('[data-testid=\"stDataFrame\"]')[{n_grids}]"
+        "?.querySelectorAll('tbody tr[role=\"row\"]').length === 2",
+        timeout=90_000,
+    )
+    heads, rows = _grid(page, n_grids)
+    assert {r[heads.index("formula")] for r in rows} == {"NaCl", "CsCl"}
+    page.screenshot(path=str(SHOTS / "upload_similar.png"), full_page=True)
