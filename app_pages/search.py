@@ -16,7 +16,7 @@ from app_pages.ui.handoff import (
     restore,
 )
 from app_pages.ui.loaders import get_explorer
-from app_pages.ui.results import display_table, show_results
+from app_pages.ui.results import display_table, show_results, similar_panel
 from app_pages.ui.structure_view import show_structure
 from clac_core.query.structure import structure_words
 from clac_core.vocab.classes import GAP_NOTE
@@ -97,3 +97,4 @@ st.caption("Select a row in the table to view another crystal.")
 structure = ex.index.structure(row)
 hand_to_viewer(f"{r['formula']} ({r['crystal_id']})", structure)
 show_structure(structure, key="search_view", title=f"{r['formula']} ({r['crystal_id']})")
+similar_panel(ex, row, key="search_similar", title=f"{r['formula']} ({r['crystal_id']})")

@@ -745,3 +745,20 @@ def test_map_hides_descriptions_by_default_and_cuts_a_long_query(app_env):
     assert any("700 characters long; only the first 500" in _shown(w.value) for w in at.warning)
     assert len(at.text_input(key="map_query").value) == 500
     assert "your query" in _map_traces(at)
+
+
+def test_search_result_finds_similar_structures(app_env):
+    """"Find similar structures" under the selected search result: corpus crystals ranked by the
+    crystal embedding, the selected crystal itself left out."""
+    at = _app("search.py")
+    at.toggle(key="search_aware").set_value(False).run()
+    first = _frames(at)[0].iloc[0]
+    assert len(at.dataframe) == 1  # only the results table before the button is pressed
+    at.button(key="search_similar_find").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    frames = _frames(at)
+    assert len(frames) == 2
+    similar = frames[1]
+    assert 0 < len(similar) and first["crystal id"] not in set(similar["crystal id"])
+    at.button(key="search_similar_hide").click().run()
+    assert len(at.dataframe) == 1

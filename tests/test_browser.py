@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the fixtures server and page come from browser_kit)
 """Real browser: `streamlit run app.py` driven by Debian's Chromium through Playwright.
 
 Each workflow asserts what the user sees: result rows and their property columns (read from
@@ -9,161 +10,32 @@ machine and a quiet server log. Screenshots go to test-artifacts/screenshots/.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
-from helpers import NACL_CIF, PAYLOAD, build_tiny_assets, tiny_csv  # noqa: E402
+from browser_kit import (  # noqa: E402, F401
+    CHROMIUM,
+    REPO,
+    REQUESTS,
+    SHOTS,
+    _canvas_ink,
+    _goto,
+    _grid,
+    _nav,
+    _settle,
+    _sidebar_choice,
+    page,
+    server,
+)
+from helpers import NACL_CIF, PAYLOAD, tiny_csv  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = REPO / "test-artifacts" / "screenshots"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed (apt-get install chromium)"),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    out = tmp_path_factory.mktemp("browser_assets")
-    ck, ix = build_tiny_assets(out)
-    port = _free_port()
-    env = dict(os.environ, CLAC_CHECKPOINT=str(ck), CLAC_INDEX=str(ix), CLAC_USER_INDEXES=str(out / "user"),
-               HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-    env.pop("CLAC_CORPUS_ROOT", None)
-    log = open(out / "streamlit.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not start: " + (out / "streamlit.log").read_text()[-2000:])
-    yield url, out / "streamlit.log"
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
-
-
-REQUESTS: list[str] = []  # every URL the browser asked for, over the whole module
-
-
-@pytest.fixture(scope="module")
-def page(server):
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        pg = browser.new_page(viewport={"width": 1400, "height": 1700})
-        pg.set_default_timeout(90_000)
-        pg.add_init_script(RUN_WATCH)
-        pg.on("request", lambda r: REQUESTS.append(r.url))
-        yield pg
-        browser.close()
-
-
-# Installed in every page before the app's own scripts: the time of the last user input
-# (click, key, typing, file choice) and the time the last script run started, read from the
-# script state Streamlit writes on its root element (``data-test-script-state``).
-RUN_WATCH = """
-window.__clacActed = 0;
-window.__clacRunStart = 0;
-for (const type of ["click", "keydown", "input", "change"]) {
-  window.addEventListener(type, () => { window.__clacActed = performance.now(); }, true);
-}
-new MutationObserver(() => {
-  const app = document.querySelector("[data-testid='stApp']");
-  if (app && app.getAttribute("data-test-script-state") === "running") {
-    window.__clacRunStart = performance.now();
-  }
-}).observe(document, {subtree: true, attributes: true, attributeFilter: ["data-test-script-state"]});
-"""
-
-
-def _settle(page) -> None:
-    """Wait until Streamlit has finished the script run that the last user input started: a run
-    began after the input, the app reports it is not running, no running indicator, no stale
-    elements."""
-    page.wait_for_function(
-        "window.__clacRunStart >= window.__clacActed && "
-        "document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state') === 'notRunning' && "
-        "!document.querySelector('[data-testid=\"stStatusWidget\"]') && "
-        "document.querySelectorAll('[data-stale=\"true\"]').length === 0",
-        timeout=90_000,
-    )
-
-
-def _goto(page, server, path: str) -> None:
-    page.goto(f"{server[0]}/{path}")
-    page.wait_for_selector("h1", timeout=90_000)
-    page.get_by_text("Corpus index").first.wait_for()  # the shared sidebar (app.py) rendered
-    _settle(page)
-
-
-def _grid(page, n: int = 0) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the n-th st.dataframe, from the grid's accessibility table (what a
-    screen reader gets; the visible cells are drawn on a canvas)."""
-    grid = page.locator("[data-testid='stDataFrame']").nth(n)
-    grid.locator("th[role='columnheader']").first.wait_for(state="attached")
-    heads = grid.locator("th[role='columnheader']").all_text_contents()
-    rows = grid.locator("tbody tr[role='row']").all()
-    return heads, [r.locator("td").all_text_contents() for r in rows]
-
-
-def _nav(page, title: str) -> None:
-    page.locator("[data-testid='stSidebarNav']").get_by_text(title, exact=True).click()
-    page.wait_for_selector(f"h1:has-text('{title}')")
-    _settle(page)
-
-
-def _sidebar_choice(page) -> str:
-    """The sidebar selectbox's shown value (its text, or its input's value)."""
-    sel = page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first
-    return sel.inner_text() + " " + " ".join(i.input_value() for i in sel.locator("input").all())
-
-
-def _canvas_ink(page, frame_index: int = 0) -> float:
-    """Fraction of the 3D canvas' pixels that differ from the white background."""
-    import io
-
-    import numpy as np
-    from PIL import Image
-
-    frame = page.locator("iframe").nth(frame_index).content_frame
-    canvas = frame.locator("canvas").first
-    canvas.wait_for()
-    page.wait_for_timeout(1500)  # 3Dmol draws on the next animation frames
-    img = np.asarray(Image.open(io.BytesIO(canvas.screenshot())).convert("RGB")).astype(int)
-    return float((np.abs(img - 255).sum(axis=2) > 60).mean())
 
 
 def test_home_and_search(server, page):

@@ -1,8 +1,9 @@
+# ruff: noqa: F811  (the fixtures server and page come from browser_kit)
 """Real browser (issue 19, part 4): an upload shows its own description and values first, then
 the corpus crystals and texts labelled as theirs; "Find similar structures" searches the corpus
 by the crystal embedding with the Search page's filters.
 
-Reuses the server, the page and the helpers of ``test_browser.py`` (a Streamlit server on the
+Uses the server, the page and the helpers of ``browser_kit.py`` (a Streamlit server on the
 tiny checkpoint + index, Debian's Chromium through Playwright).
 """
 
@@ -14,8 +15,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+from browser_kit import CHROMIUM, SHOTS, _goto, _grid, _settle, page, server  # noqa: E402, F401
 from helpers import NACL_CIF  # noqa: E402
-from test_browser import CHROMIUM, SHOTS, _goto, _grid, _settle, page, server  # noqa: E402, F401
 
 pytestmark = [
     pytest.mark.browser,
