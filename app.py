@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent
 if str(ROOT) not in sys.path:  # AppTest does not always put the script folder on sys.path
     sys.path.insert(0, str(ROOT))
 
+from app_pages.ui.loaders import warm_up  # noqa: E402
 from app_pages.ui.sidebar import favicon, sidebar  # noqa: E402
 
 # A local image: a Material-icon or emoji favicon makes the browser fetch it from a font/CDN
@@ -45,5 +46,6 @@ PAGES = [
     st.Page(ROOT / "app_pages/about.py", title="About the model", icon=":material/info:", url_path="about"),
 ]
 nav = st.navigation(PAGES)
+warm_up()  # model and index start loading in the background now, while Home renders and is read
 sidebar()
 nav.run()

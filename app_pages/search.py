@@ -96,5 +96,7 @@ st.subheader(
 st.caption("Select a row in the table to view another crystal.")
 structure = ex.index.structure(row)
 hand_to_viewer(f"{r['formula']} ({r['crystal_id']})", structure)
-show_structure(structure, key="search_view", title=f"{r['formula']} ({r['crystal_id']})")
+# built only when asked: a 3D view on every run cost each query ~0.5 s in the browser (issue 19)
+if st.toggle("Show in 3D", key="search_show3d", help="Draw the selected crystal in 3D (cell, style, downloads)."):
+    show_structure(structure, key="search_view", title=f"{r['formula']} ({r['crystal_id']})")
 similar_panel(ex, row, key="search_similar", title=f"{r['formula']} ({r['crystal_id']})")

@@ -212,12 +212,43 @@ def test_home_does_not_import_torch(app_env):
     """
     import subprocess
 
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", CLAC_PRELOAD="0")
     res = subprocess.run([sys.executable, "-c", HOME_PROBE, str(REPO / "app.py"), *HEAVY], cwd=REPO, env=env,
                          capture_output=True, text=True, timeout=180)
     assert res.returncode == 0, res.stderr[-3000:]
     heavy = res.stdout.strip().splitlines()[-1].removeprefix("HEAVY=")
     assert heavy == "", f"the Home page imported {heavy}"
+
+
+PRELOAD_PROBE = """
+import sys
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file(sys.argv[1], default_timeout=60)
+at.run()
+assert not at.exception, [e.message for e in at.exception]
+import threading
+assert any(t.name.startswith("clac-preload") for t in threading.enumerate()), "Home started no background load"
+from app_pages.ui import loaders
+from clac_core.inference import default_checkpoint
+fut = loaders._model_future(str(default_checkpoint()))  # the future app.py's warm_up started
+model = fut.result(timeout=300)
+at.switch_page("app_pages/search.py").run()
+assert not at.exception, [e.message for e in at.exception]
+print("SAME=" + str(loaders._load_model(str(default_checkpoint())) is model))
+"""
+
+
+def test_app_start_loads_the_model_in_the_background(app_env):
+    """After Home's first run the default model is loading in a background thread, and the
+    Search page uses that very model (no second load)."""
+    import subprocess
+
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    env.pop("CLAC_PRELOAD", None)
+    res = subprocess.run([sys.executable, "-c", PRELOAD_PROBE, str(REPO / "app.py")], cwd=REPO, env=env,
+                         capture_output=True, text=True, timeout=400)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.strip().splitlines()[-1] == "SAME=True"
 
 
 def test_search_returns_rows_and_filters_narrow(app_env):
@@ -241,6 +272,8 @@ def test_search_returns_rows_and_filters_narrow(app_env):
     assert list(_frames(at)[0]["formula"]) == ["ZnO"]
     from app_pages.ui.viewer3d import js_path
 
+    assert not at.get("iframe") and not at.get("plotly_chart")  # the 3D view is built only when asked
+    at.toggle(key="search_show3d").set_value(True).run()
     if js_path() is not None:
         assert at.get("iframe")  # the selected crystal's 3D view
     else:  # no local 3Dmol.js copy (setup.sh not run): the plotly view, and a note saying why
@@ -315,6 +348,29 @@ def test_viewer_renders_html(app_env):
     assert frames, "no iframe element"
     src = frames[0].proto.srcdoc if hasattr(frames[0].proto, "srcdoc") else str(frames[0].proto)
     assert "$3Dmol" in src or "3Dmol" in src
+
+
+def test_3d_view_loads_the_served_library_not_an_inline_copy(app_env):
+    """With the app's static copy present (setup.sh) and static serving on (config.toml), a 3D
+    view is a few kB that loads 3Dmol.js by URL; without the copy it inlines the library."""
+    from app_pages.ui import structure_view
+    from app_pages.ui.viewer3d import js_path, structure_html
+
+    if js_path() is None:
+        pytest.skip("no local 3Dmol.js (scripts/setup.sh not run)")
+    from pymatgen.core import Lattice, Structure
+
+    nacl = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    inline = structure_html(nacl)
+    by_url = structure_html(nacl, script_src="app/static/3Dmol-min.js")
+    assert len(inline) > 300_000 and len(by_url) < 50_000
+    assert "<script src='app/static/3Dmol-min.js'></script>" in by_url and "$3Dmol.createViewer" in by_url
+    at = _app("viewer.py")
+    src = at.get("iframe")[0].proto.srcdoc
+    if structure_view.STATIC_JS.is_file():
+        assert "src='app/static/3Dmol-min.js'" in src and len(src) < 50_000
+    else:
+        assert len(src) > 300_000  # inlined
 
 
 def test_explorer_chart(app_env):

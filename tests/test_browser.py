@@ -60,6 +60,9 @@ def test_home_and_search(server, page):
     assert gap["TiO2"] == "" and float(gap["NaCl"]) == 5.0
     formulas = {r[heads.index("formula")] for r in rows}
     assert {"NaCl", "ZnO", "TiO2"} <= formulas
+    assert page.locator("iframe").count() == 0  # the 3D view is built only when asked
+    page.get_by_text("Show in 3D", exact=True).click()
+    _settle(page)
     assert _canvas_ink(page) > 0.01
     page.screenshot(path=str(SHOTS / "search.png"), full_page=True)
 
@@ -126,6 +129,13 @@ def test_upload_error_beside_good_result(server, page, tmp_path):
 def test_viewer_canvas_draws(server, page):
     _goto(page, server, "viewer")
     assert _canvas_ink(page) > 0.01  # atoms and bonds drawn, not a blank box
+    frame = page.locator("iframe").first.content_frame
+    software = frame.locator("#clac3d").evaluate(  # the renderer this browser gives WebGL
+        "() => { const g = document.createElement('canvas').getContext('webgl');"
+        " const d = g.getExtension('WEBGL_debug_renderer_info');"
+        " return /swiftshader|llvmpipe|softpipe|software/i.test(g.getParameter(d.UNMASKED_RENDERER_WEBGL)); }")
+    # antialiasing only on a GPU: in software it made each draw ~7x slower
+    assert frame.locator("#clac3d").get_attribute("data-antialias") == ("false" if software else "true")
     box = page.get_by_role("textbox", name="Find a crystal")  # a search box, not a list of every crystal
     box.fill("t:Mg")
     box.press("Enter")

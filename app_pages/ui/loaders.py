@@ -5,6 +5,8 @@ All model/index logic lives in ``clac_core.inference``; this module caches and r
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,46 @@ from clac_core.inference import (
 
 # Loading is split so that each page pays only for what it uses: Home and the sidebar read
 # JSON files (no torch), the 3D viewer needs the index only, and the pages that embed text or
-# crystals load the model (torch + transformers, several seconds on 2 cores) on first use.
+# crystals need the model (torch + transformers, 5-10 s on 2 cores). So that nobody waits for
+# it on their first search, :func:`warm_up` (called by app.py on every run; a cache hit after
+# the first) starts loading the default model and index once per process in a background
+# thread; the loaders below wait for that load instead of starting their own (issue 19).
+# CLAC_PRELOAD=0 turns the warm-up off (the loaders then load on first use, as before).
+_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clac-preload")
+
+
+def _wait(future: Future, cache: Any) -> Any:
+    """The result of a background load; a failed load is forgotten (so the next run retries)
+    and its error raised here, where the page shows it."""
+    try:
+        return future.result()
+    except Exception:
+        cache.clear()
+        raise
+
+
+@st.cache_resource(show_spinner=False)
+def _model_future(checkpoint: str) -> Future:
+    return _POOL.submit(load_model, checkpoint)
+
+
+@st.cache_resource(show_spinner=False)
+def _index_future(index_dir: str, stamp: str) -> Future:
+    return _POOL.submit(CorpusIndex.load, index_dir)
+
+
+def warm_up() -> None:
+    """Start loading the default model and the selected index in the background (once per
+    process and index), unless CLAC_PRELOAD=0. Returns at once; never raises (a failed load
+    is reported by the page that needs it)."""
+    if os.environ.get("CLAC_PRELOAD", "1") == "0":
+        return
+    try:
+        ix = current_index_dir()
+        _model_future(str(default_checkpoint()))
+        _index_future(ix, index_stamp(ix))
+    except Exception:  # a missing checkpoint or index: the page that needs it says so
+        return
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -38,13 +79,13 @@ def _stamp(*files: Path) -> tuple[float, ...]:
 
 @st.cache_resource(show_spinner="Loading the CLaC model…")
 def _load_model(checkpoint: str) -> Any:
-    return load_model(checkpoint)  # one model per process, shared by every index
+    return _wait(_model_future(checkpoint), _model_future)  # one model per process, shared by every index
 
 
 @st.cache_resource(show_spinner="Loading the corpus index…")
 def _load_index(index_dir: str, stamp: str) -> CorpusIndex:
     # ``stamp`` (inference.index_stamp) is part of the cache key: a rebuilt index is reloaded
-    return CorpusIndex.load(index_dir)
+    return _wait(_index_future(index_dir, stamp), _index_future)
 
 
 @st.cache_resource(show_spinner=False)

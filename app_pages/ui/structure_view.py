@@ -3,12 +3,23 @@ the lattice and site tables."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
+STATIC_JS = Path(__file__).resolve().parents[2] / "static" / "3Dmol-min.js"
 CELLS = {"conventional": "Conventional standard cell", "primitive": "Primitive cell", "as given": "Cell as stored"}
+
+
+def script_src() -> str | None:
+    """URL of the app's static 3Dmol.js copy as the viewer iframe resolves it, or None (inline
+    the library) when static serving is off or the copy is missing. Relative, so it also works
+    under a ``server.baseUrlPath``: a srcdoc iframe resolves URLs against the app page."""
+    if STATIC_JS.is_file() and st.get_option("server.enableStaticServing"):
+        return "app/static/3Dmol-min.js"
+    return None
 
 
 def show_structure(structure: Any, *, key: str, title: str = "", height: int = 440) -> Any:
@@ -28,7 +39,8 @@ def show_structure(structure: Any, *, key: str, title: str = "", height: int = 4
     style = c2.radio("Style", ["ball-and-stick", "spacefill"], horizontal=True, key=f"{key}_style")
     rep = c3.select_slider("Supercell repeats", options=[1, 2, 3], value=1, key=f"{key}_rep")
     shown = cell_for_view(structure, cell)
-    page = structure_html(shown, supercell=(rep, rep, rep), style=style, height=height - 40, title=title)
+    page = structure_html(shown, supercell=(rep, rep, rep), style=style, height=height - 40, title=title,
+                          script_src=script_src())
     if page is not None:
         st.iframe(page, height=height)
     else:
