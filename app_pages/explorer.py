@@ -187,7 +187,7 @@ c_png.caption("PNG: the camera icon in the chart's toolbar (top right) saves the
 sel = event.selection.points if event is not None and hasattr(event, "selection") else []
 if sel:
     picked = selected_points(data, sel)
-    st.subheader(f"Selected: {len(picked)} points")
+    st.subheader(f"Selected: {len(picked)} point{'s' if len(picked) != 1 else ''}")
     st.dataframe(picked[["modality", "label", "crystal_system", "source"]], hide_index=True, key="map_sel_table")
     crystals = picked[picked["modality"] == "crystal"]
     if len(crystals):

@@ -176,6 +176,36 @@ def test_map_query_and_upload_markers(server, page, tmp_path):
     page.screenshot(path=str(SHOTS / "map.png"), full_page=True)
 
 
+def test_map_click_picks_a_crystal_and_finds_similar_structures(server, page):
+    """A click on a crystal's point selects it (Streamlit's plotly selection, customdata =
+    (modality, row)); "Find similar structures" then lists other corpus crystals by the crystal
+    embedding, never the picked one itself."""
+    _goto(page, server, "map")
+    page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+    _settle(page)
+    # the screen position of the first crystal trace's first point, from plotly's own axes
+    x, y, label = page.evaluate(
+        "() => { const gd = document.querySelector('.js-plotly-plot'); const fl = gd._fullLayout;"
+        " const t = gd._fullData.find(d => d.customdata && d.customdata.length && d.customdata[0][0] === 'crystal');"
+        " const r = gd.querySelector('.nsewdrag').getBoundingClientRect();"
+        " return [r.left + fl.xaxis.l2p(t.x[0]), r.top + fl.yaxis.l2p(t.y[0]), t.hovertext[0]]; }")
+    page.mouse.click(x, y)
+    _settle(page)
+    page.get_by_text("Selected:", exact=False).first.wait_for()
+    picked = page.locator("input[aria-label='Selected crystal']").input_value()  # "NaCl (t:NaCl)"
+    formula = label.split("<br>")[0]
+    assert formula in picked
+    page.get_by_role("button", name="Find similar structures").click()
+    _settle(page)
+    assert page.get_by_text("Structures similar to", exact=False).count() == 1
+    n = page.locator("[data-testid='stDataFrame']").count()
+    heads, rows = _grid(page, n - 1)  # the panel's table comes last
+    assert "formula" in heads and "crystal id" in heads and rows
+    picked_id = picked.split("(")[-1].split(")")[0]
+    assert picked_id not in {r[heads.index("crystal id")] for r in rows}  # itself left out
+    page.screenshot(path=str(SHOTS / "map_similar.png"), full_page=True)
+
+
 def test_corpus_build_selects_new_index_and_payload_is_text(server, page, tmp_path):
     _goto(page, server, "corpus")
     csv = tmp_path / "evil_demo.csv"
