@@ -103,6 +103,9 @@ class LossConfig:
     intra_crystal_weight: float = 0.0  # two augmentations of one crystal
     label_smoothing: float = 0.0
     aux_weight: float = 0.0  # masked MSE of standardized aux_properties (unknown values skipped)
+    # true statement vs its hard negative (one class fact made false, text.statement_views.
+    # negated_statement) for each crystal whose text is a statements text: 2-way cross-entropy
+    negation_weight: float = 0.0
 
 
 @dataclass

@@ -74,6 +74,34 @@ def multi_positive_info_nce(
     return 0.5 * (soft_cross_entropy(logits, targets) + soft_cross_entropy(logits.t(), targets))
 
 
+def negation_loss(
+    crystal_emb: torch.Tensor, text_emb: torch.Tensor, negated_emb: torch.Tensor, logit_scale: torch.Tensor | float
+) -> torch.Tensor:
+    """Two-way choice between a true statement and its hard negative, per crystal.
+
+    ``mean_i -log softmax([s * c_i·t_i, s * c_i·n_i])[0]`` = ``mean softplus(s * (c·n - c·t))``:
+    the crystal must prefer its statement to the same statement with one fact made false
+    (NegCLIP-style hard negatives; the in-batch InfoNCE rarely contains such a near miss).
+
+    Args:
+        crystal_emb: (M, D) normalized crystal embeddings.
+        text_emb: (M, D) normalized embeddings of their (true) statements texts.
+        negated_emb: (M, D) normalized embeddings of the negated texts.
+        logit_scale: scalar multiplier (already exponentiated).
+
+    Returns:
+        scalar; 0 (with a gradient path) when M = 0.
+    """
+    if not (crystal_emb.shape == text_emb.shape == negated_emb.shape) or crystal_emb.dim() != 2:
+        raise ValueError(f"negation_loss needs three (M, D) tensors; got {tuple(crystal_emb.shape)}, "
+                         f"{tuple(text_emb.shape)}, {tuple(negated_emb.shape)}")
+    if crystal_emb.shape[0] == 0:
+        return (crystal_emb.sum() + text_emb.sum() + negated_emb.sum()) * 0.0
+    pos = (crystal_emb * text_emb).sum(-1)  # (M,)
+    neg = (crystal_emb * negated_emb).sum(-1)  # (M,)
+    return F.softplus(logit_scale * (neg - pos)).mean()
+
+
 class ClacLoss(nn.Module):
     """Weighted sum of the cross-modal and (optional) intra-modal InfoNCE terms.
 
@@ -103,6 +131,7 @@ class ClacLoss(nn.Module):
         text_emb2: torch.Tensor | None = None,
         aux_pred: torch.Tensor | None = None,
         aux_target: torch.Tensor | None = None,
+        negation: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
     ) -> dict[str, torch.Tensor]:
         """Compute the loss terms.
 
@@ -118,10 +147,12 @@ class ClacLoss(nn.Module):
             aux_pred: (B, K) standardized property predictions of the crystal tower
                 (needed if ``aux_weight > 0``).
             aux_target: (B, K) standardized targets, NaN where unknown.
+            negation: (crystal, statement, negated statement) (M, D) embeddings of the M rows
+                with a hard negative (needed if ``negation_weight > 0``; M may be 0).
 
         Returns:
-            {"loss", "cross"} plus "intra_text" / "intra_crystal" / "aux" when their weight is > 0;
-            each a scalar tensor (unweighted terms; "loss" is the weighted sum).
+            {"loss", "cross"} plus "intra_text" / "intra_crystal" / "aux" / "negation" when their
+            weight is > 0; unweighted scalar terms, "loss" the weighted sum.
         """
         cfg = self.cfg
         ls = cfg.label_smoothing
@@ -145,8 +176,19 @@ class ClacLoss(nn.Module):
                 raise ValueError("aux_weight > 0 needs aux_pred and aux_target (model.aux_properties)")
             out["aux"] = masked_mse(aux_pred, aux_target)
             total = total + cfg.aux_weight * out["aux"]
+        if cfg.negation_weight > 0:
+            out["negation"] = self._negation(negation, logit_scale)
+            total = total + cfg.negation_weight * out["negation"]
         out["loss"] = total
         return out
+
+    @staticmethod
+    def _negation(
+        negation: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None, logit_scale: torch.Tensor | float
+    ) -> torch.Tensor:
+        if negation is None:
+            raise ValueError("negation_weight > 0 needs negation (statements and their hard negatives)")
+        return negation_loss(*negation, logit_scale)
 
 
 def masked_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -21,7 +21,7 @@ class CrystalRecord:
         id: unique id within a corpus (e.g. "mp-1234", "proto:A_cF8_225_a_b", "dec:...:0003").
         structure: ordered pymatgen Structure.
         source: source name: "prototype", "mineral", "decorated", "mp_37k", "perov_5",
-            "carbon_24", "csv", "cifs".
+            "carbon_24", "csv", "cifs", "extxyz", "mpjson", "alexandria".
         provenance: free-form strings: file, row, parent prototype, substitution, licence.
         properties: canonical quantity name (see clac_core.properties.QUANTITIES) -> value.
             Only known values are present; never NaN.

@@ -21,3 +21,14 @@ def test_zero_shot_subset_labels_space_groups_like_the_facts():
         None, "triclinic", "triclinic", "monoclinic", "monoclinic", "orthorhombic", "orthorhombic",
         "tetragonal", "tetragonal", "trigonal", "trigonal", "hexagonal", "hexagonal", "cubic", "cubic", None,
     ]
+
+
+def test_bench_build_prints_every_stage(tiny, capsys):
+    import json
+
+    bb = _load("bench_build")
+    assert bb.main(["--n", "6", "--checkpoint", str(tiny[0]), "--device", "cpu"]) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["n"] == 6 and line["crystal_kind"] == "cgcnn" and line["device"] == "cpu"
+    assert set(line["crystals_per_s"]) == {"graphs", "encoder", "embed", "chunk"}  # no CHGNet tower
+    assert all(v > 0 for v in line["crystals_per_s"].values())

@@ -130,3 +130,44 @@ def test_shape_errors():
         ClacLoss()(torch.eye(3), torch.eye(3), torch.tensor(1.0), torch.arange(2))
     with pytest.raises(ValueError, match="B, D"):
         ClacLoss()(torch.eye(3), torch.eye(2), torch.tensor(1.0), torch.arange(3))
+
+
+def test_negation_loss_is_a_two_way_choice() -> None:
+    """softplus(s * (c·n - c·t)): log 2 when statement and negation are equally near, small
+    when the crystal is nearer its true statement, large when nearer the negation; M = 0 is 0."""
+    import math
+
+    import torch
+    import torch.nn.functional as F
+
+    from clac_core.loss import negation_loss
+
+    c = F.normalize(torch.tensor([[1.0, 0.0], [0.0, 1.0]]), dim=-1)
+    t = F.normalize(torch.tensor([[1.0, 0.1], [0.1, 1.0]]), dim=-1)  # near each crystal
+    n = F.normalize(torch.tensor([[0.1, 1.0], [1.0, 0.1]]), dim=-1)  # far
+    good, bad = negation_loss(c, t, n, 10.0), negation_loss(c, n, t, 10.0)
+    assert float(good) < 0.01 < 5.0 < float(bad)
+    assert math.isclose(float(negation_loss(c, t, t, 10.0)), math.log(2), rel_tol=1e-6)
+    empty = torch.zeros(0, 2, requires_grad=True)
+    z = negation_loss(empty, empty, empty, 10.0)
+    assert float(z) == 0.0 and z.requires_grad
+    with pytest.raises(ValueError, match="three"):
+        negation_loss(c, t, n[:1], 10.0)
+
+
+def test_clac_loss_adds_the_negation_term_with_its_weight() -> None:
+    import torch
+    import torch.nn.functional as F
+
+    from clac_core.config import LossConfig
+    from clac_core.loss import ClacLoss
+
+    g = torch.Generator().manual_seed(0)
+    c, t, n = (F.normalize(torch.randn(4, 8, generator=g), dim=-1) for _ in range(3))
+    ids = torch.arange(4)
+    plain = ClacLoss(LossConfig())(c, t, 10.0, ids)
+    with_neg = ClacLoss(LossConfig(negation_weight=0.5))(c, t, 10.0, ids, negation=(c[:2], t[:2], n[:2]))
+    assert "negation" not in plain and "negation" in with_neg
+    assert torch.isclose(with_neg["loss"], plain["loss"] + 0.5 * with_neg["negation"])
+    with pytest.raises(ValueError, match="negation"):
+        ClacLoss(LossConfig(negation_weight=0.5))(c, t, 10.0, ids)

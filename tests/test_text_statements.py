@@ -37,6 +37,9 @@ def _holds(fact: str, truth: bool, props: dict, elements: set[str], oxide: str |
         "stable": fe is not None and fe < 0.0,
         "oxide": "O" in elements and oxide == "oxide",
         "peroxide": oxide == "peroxide",
+        "superoxide": oxide == "superoxide",
+        "ozonide": oxide == "ozonide",
+        "hydroxide": oxide == "hydroxide",
     }[fact]
     return value == truth
 
@@ -107,3 +110,40 @@ def test_training_can_leave_a_view_out() -> None:
     assert len(select_pairs(pairs, "train")) == 4
     cfg = apply_overrides(load_config("configs/tiny.yaml"), ["train.exclude_views=[statements]"])
     assert cfg.train.exclude_views == ["statements"]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_negated_statement_makes_exactly_one_fact_false(seed: int) -> None:
+    """The hard negative of a statements text (loss.negation_weight) differs from it in one
+    sentence, and that sentence is false of the crystal while the rest stay true."""
+    from clac_core.text.chemistry import oxide_type_of
+    from clac_core.text.statement_views import negated_statement
+
+    flipped_facts = set()
+    for name, s, props in _structures():
+        rec = CrystalRecord(id=f"t:{name}", structure=s, source="csv", properties=props)
+        (text,) = [d.text for d in describe(rec, seed=seed) if d.view == "statements"]
+        neg = negated_statement(text)
+        if all(_read_back(x) is None for x in re.split(r"(?<=\.) ", text)):
+            assert neg is None  # only element names: nothing to negate
+            continue
+        assert neg is not None and neg != text and negated_statement(text) == neg  # reproducible
+        elements = {e.symbol for e in s.composition.elements}
+        oxide = oxide_type_of(s)
+        old, new = re.split(r"(?<=\.) ", text), re.split(r"(?<=\.) ", neg)
+        assert len(old) == len(new)
+        changed = [(a, b) for a, b in zip(old, new, strict=True) if a != b]
+        assert len(changed) == 1, (text, neg)
+        got = _read_back(changed[0][1])
+        assert got is not None and not _holds(*got, props, elements, oxide), (name, text, neg)
+        flipped_facts.add(got[0])
+    assert flipped_facts  # some statement was negated for these crystals
+
+
+def test_negated_statement_of_plain_texts_is_none() -> None:
+    from clac_core.text.statement_views import negated_statement
+
+    assert negated_statement("It contains gallium.") is None
+    assert negated_statement("NaCl crystallizes in the cubic Fm-3m space group.") is None
+    assert negated_statement("It is not magnetic.") in {"It is magnetic.", "It has a net magnetic moment.",
+                                                        "It is spin-polarized."}

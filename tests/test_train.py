@@ -317,3 +317,30 @@ def test_tiny_trains_on_clac_data_build_prototypes(tmp_path: Path, train_kit) ->
     best = max(float(r["val_t2c_r10"]) for r in rows)
     assert best > 10 / pool + 0.2, (best, pool)  # text -> crystal well above chance
     assert {p.suffix for p in (out / "best").rglob("*") if p.is_file()} <= ALLOWED_SUFFIXES
+
+
+def test_statements_hard_negatives_train_in_the_cached_path(
+    tiny_run: Path, data_dir: Path, tmp_path: Path, train_kit
+) -> None:
+    """loss.negation_weight > 0: the statements texts of the training pairs get their hard
+    negatives (features cached like every text), and the run logs the negation term."""
+    import shutil
+
+    import pandas as pd
+
+    from clac_core.cli import main
+
+    data = tmp_path / "data"
+    shutil.copytree(data_dir, data, ignore=shutil.ignore_patterns("cache"))
+    pairs = pd.read_parquet(data / "pairs.parquet")
+    train = pairs[pairs["split"] == "train"].drop_duplicates("crystal_id")
+    said = train.assign(view="statements", text=["It is not magnetic. It is a metal."] * len(train))
+    pd.concat([pairs, said], ignore_index=True).to_parquet(data / "pairs.parquet")
+    out = tmp_path / "neg"
+    sets = ("train.epochs=1", f"train.init_from={tiny_run / 'best'}", "loss.negation_weight=1.0")
+    assert main(train_kit.args(data, out, *sets)) == 0
+    row = train_kit.metrics(out)[0]
+    assert "train_negation" in row and 0.0 < float(row["train_negation"]) < 10.0
+    off = tmp_path / "off"
+    assert main(train_kit.args(data, off, "train.epochs=1", f"train.init_from={tiny_run / 'best'}")) == 0
+    assert "train_negation" not in train_kit.metrics(off)[0]

@@ -1,9 +1,12 @@
-"""Sources of crystals (prototypes, decorated prototypes, CSV tables, CIF folders) and the
-``clac data build`` command that turns them into crystal-text pair datasets.
+"""Sources of crystals (prototypes, decorated prototypes, CSV tables, CIF folders, extended-XYZ
+files, Materials Project and Alexandria JSON) and the ``clac data build`` command that turns
+them into crystal-text pair datasets.
 
 Modules: ``prototypes`` (AFLOW + robocrys minerals), ``substitution`` (substitution tables,
 radii, parents) and ``decorated`` (hypothetical crystals from them), ``tables`` (CSV tables),
-``cif_folder`` (folders of structure files), ``sources`` (``--source`` specs), ``splits``
+``cif_folder`` (folders of structure files), ``extxyz_file`` (extended-XYZ frames) and
+``json_entries`` (pymatgen / Materials Project and Alexandria JSON), read as streams with
+``json_stream`` and ``streamed`` (what those share), ``sources`` (``--source`` specs), ``splits``
 (formula-based splits); ``build`` (the command and its scheduling), ``build_chunks`` (the
 per-crystal work) and ``build_files`` (what a build writes).
 
@@ -20,6 +23,9 @@ _EXPORTS = {
     "iter_decorated": "clac_core.corpus.decorated",
     "iter_csv": "clac_core.corpus.tables",
     "iter_cif_folder": "clac_core.corpus.cif_folder",
+    "iter_extxyz": "clac_core.corpus.extxyz_file",
+    "iter_mp_json": "clac_core.corpus.json_entries",
+    "iter_alexandria": "clac_core.corpus.json_entries",
     "records_from_spec": "clac_core.corpus.sources",
     "assign_splits": "clac_core.corpus.splits",
 }

@@ -3,7 +3,12 @@
 Specs: ``prototypes`` (AFLOW + robocrys minerals), ``decorated`` (hypothetical
 substitutions, ``n_decorated`` of them), ``csv:PATH`` (a community CSV table or a folder such
 as ``mp_37k/``), ``cifs:PATH`` (a folder of structure files; ``cifs:PATH@props.csv`` adds a
-properties table keyed by file name).
+properties table keyed by file name), and three kinds read as a stream, one crystal at a time:
+``extxyz:PATH`` (an extended-XYZ file, frames with their ``info`` properties;
+:mod:`~clac_core.corpus.extxyz_file`), ``mpjson:PATH`` (pymatgen / Materials Project JSON
+documents with a ``structure``) and ``alexandria:PATH`` (Alexandria's ``entries`` files, or a
+folder of them; CC BY 4.0) (both :mod:`~clac_core.corpus.json_entries`). The three read plain,
+``.gz``, ``.bz2`` and ``.xz`` files.
 """
 
 from __future__ import annotations
@@ -15,7 +20,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pymatgen is heavy; `clac --help` imports this module
     from clac_core.record import CrystalRecord
 
-SPEC_HELP = "prototypes | decorated | csv:PATH (file or folder) | cifs:FOLDER[@properties.csv]"
+SPEC_HELP = (
+    "prototypes | decorated | csv:PATH (file or folder) | cifs:FOLDER[@properties.csv] | "
+    "extxyz:FILE | mpjson:FILE | alexandria:FILE_OR_FOLDER"
+)
+
+PATH_KINDS: tuple[str, ...] = ("csv", "cifs", "extxyz", "mpjson", "alexandria")
+"""Spec kinds that take a path after the colon."""
 
 
 def spec_name(spec: str) -> str:
@@ -25,7 +36,8 @@ def spec_name(spec: str) -> str:
         return kind
     from clac_core.corpus.tables import default_source_name
 
-    return f"{kind}:{default_source_name(rest.split('@')[0])}"
+    path = rest.split("@")[0] if kind == "cifs" else rest
+    return f"{kind}:{default_source_name(path)}"
 
 
 def records_from_spec(
@@ -44,11 +56,13 @@ def records_from_spec(
         seed: seed for generated sources (decorated).
         n_decorated: number of decorated crystals.
         limit: at most this many records from this source (None: all).
-        skipped: for csv/cifs specs, receives one reason per skipped row or file.
-        strict: for csv/cifs specs, raise at the first bad row or file.
+        skipped: for path specs, receives one reason per skipped row, file, frame or entry.
+        strict: for path specs, raise at the first bad row, file, frame or entry.
 
     Raises:
         ValueError: unknown spec kind.
+        FileNotFoundError: a path spec's file or folder does not exist (raised when the
+            records are first read).
     """
     import itertools
 
@@ -71,6 +85,18 @@ def records_from_spec(
 
         folder, _, props = arg.partition("@")
         it = iter_cif_folder(Path(folder), props or None, skipped=skipped, strict=strict)
+    elif kind == "extxyz" and arg:
+        from clac_core.corpus.extxyz_file import iter_extxyz
+
+        it = iter_extxyz(Path(arg), skipped=skipped, strict=strict)
+    elif kind == "mpjson" and arg:
+        from clac_core.corpus.json_entries import iter_mp_json
+
+        it = iter_mp_json(Path(arg), skipped=skipped, strict=strict)
+    elif kind == "alexandria" and arg:
+        from clac_core.corpus.json_entries import iter_alexandria
+
+        it = iter_alexandria(Path(arg), skipped=skipped, strict=strict)
     else:
         raise ValueError(f"unknown source spec {spec!r}; expected {SPEC_HELP}")
     return itertools.islice(it, limit) if limit is not None else it

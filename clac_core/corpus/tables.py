@@ -63,7 +63,8 @@ class CsvLayoutError(ValueError):
 
 
 class BadRowError(ValueError):
-    """One row is unusable (raised at the first bad row when ``strict=True``)."""
+    """One row, frame or entry is unusable (raised at the first bad one when ``strict=True``;
+    the CSV reader and the streamed sources of :mod:`clac_core.corpus.streamed` raise it)."""
 
 
 def parse_cif_string(text: str, *, where: str = "CIF"):
@@ -122,15 +123,24 @@ def _read_table(table: Path, limit: int | None):
     return df
 
 
-def _number(value, column: str) -> float:
-    """A property cell as a float; a plain-words ValueError for text such as "oops"."""
+def as_number(value, column: str, *, what: str = "column") -> float:
+    """A property cell (or field) as a float; a plain-words ValueError for text such as "oops"
+    (``what`` names the kind of cell in the message: "column", "field", "info key")."""
+    if isinstance(value, bool):  # True would silently become 1.0
+        raise ValueError(f"{what} {column!r}: {value!r} is not a number")
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"column {column!r}: {str(value)[:30]!r} is not a number") from None
+        raise ValueError(f"{what} {column!r}: {str(value)[:30]!r} is not a number") from None
     if math.isinf(v):
-        raise ValueError(f"column {column!r}: {value!r} is not a finite number")
+        raise ValueError(f"{what} {column!r}: {value!r} is not a finite number")
     return v
+
+
+def global_id(raw_id: str, prefix: str) -> str:
+    """A crystal id: ``raw_id`` itself when it already looks global (``mp-149``, ``mvc-12``),
+    else ``"<prefix>:<raw_id>"`` (so the same crystal read from two files keeps one id)."""
+    return raw_id if _GLOBAL_ID.match(raw_id) else f"{prefix}:{raw_id}"
 
 
 def _resolve(path: Path) -> tuple[Path, Path | None]:
@@ -202,10 +212,10 @@ def iter_csv(
         try:
             structure, properties = _parse_row(values, cif_column, prop_cols, where)
         except ValueError as err:
-            _note_bad_row(err, where, table, strict=strict, skipped=skipped, reasons=reasons)
+            note_bad_row(err, where, table, strict=strict, skipped=skipped, reasons=reasons)
             n_bad += 1
             continue
-        rid = raw_id if _GLOBAL_ID.match(raw_id) else f"{source}:{raw_id}"
+        rid = global_id(raw_id, source)
         prov = _row_provenance(table, row_no, raw_id, values, extra_cols, text_columns)
         yield CrystalRecord(
             id=rid, structure=structure, source=source, provenance=prov, properties=properties
@@ -266,18 +276,19 @@ def _parse_row(values: dict, cif_column: str, prop_cols: list, where: str):
         raise ValueError(f"the {cif_column!r} cell is empty")
     structure = parse_cif_string(values[cif_column], where=where)
     properties = {
-        COLUMN_ALIASES[c]: _number(values[c], c)
+        COLUMN_ALIASES[c]: as_number(values[c], c)
         for c in prop_cols
         if values[c] is not None and not pd.isna(values[c])
     }
     return structure, properties
 
 
-def _note_bad_row(
+def note_bad_row(
     err: ValueError, where: str, table: Path, *, strict: bool, skipped: list[str] | None, reasons: list[str]
 ) -> None:
-    """Raise BadRowError (``strict``) or record why a row was skipped: in ``skipped`` when
-    given, else among the first three ``reasons`` for the closing warning."""
+    """Raise BadRowError (``strict``) or record why a row (frame, entry) was skipped: in
+    ``skipped`` as ``"<file name> <where>: <reason>"`` when given, else among the first three
+    ``reasons`` for the closing warning."""
     reason = str(err) if where in str(err) else f"{where}: {err}"
     if strict:
         raise BadRowError(f"{table}: {reason}") from err

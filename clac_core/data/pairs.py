@@ -44,6 +44,11 @@ class PairBatch:
     text_features2: torch.Tensor | None = None
     graphs2: Batch | None = None
     targets: torch.Tensor | None = None  # (B, K) standardized aux targets, NaN = unknown
+    # hard negatives (loss.negation_weight): rows (M,) of the batch whose text has one, their
+    # negated texts and (M, H) cached features of those (None when off)
+    negated_rows: torch.Tensor | None = None
+    negated_texts: list[str] | None = None
+    negated_features: torch.Tensor | None = None
 
     def to(self, device: Any) -> PairBatch:
         return PairBatch(
@@ -56,6 +61,9 @@ class PairBatch:
             text_features2=None if self.text_features2 is None else self.text_features2.to(device),
             graphs2=None if self.graphs2 is None else self.graphs2.to(device),
             targets=None if self.targets is None else self.targets.to(device),
+            negated_rows=None if self.negated_rows is None else self.negated_rows.to(device),
+            negated_texts=self.negated_texts,
+            negated_features=None if self.negated_features is None else self.negated_features.to(device),
         )
 
     def __len__(self) -> int:
@@ -80,6 +88,9 @@ class PairDataset:
             the fly with the graph cache's settings.
         targets: (C, K) standardized aux-property targets per crystal row (NaN = unknown);
             batches then carry ``PairBatch.targets`` (B, K).
+        negated: P hard-negative texts (None where a pair has none); batches then carry
+            ``PairBatch.negated_rows`` / ``negated_texts`` (and ``negated_features`` with
+            ``negated_features`` given: (P, H), rows of pairs without a negative unused).
     """
 
     def __init__(
@@ -92,8 +103,14 @@ class PairDataset:
         second_text: bool = False,
         structures: Callable[[Sequence[int]], list[Structure]] | None = None,
         targets: np.ndarray | None = None,
+        negated: Sequence[str | None] | None = None,
+        negated_features: np.ndarray | None = None,
     ) -> None:
         self.graphs = graphs
+        self.negated = None if negated is None else list(negated)
+        self.negated_features = negated_features  # (P, H) or None
+        if self.negated is not None and len(self.negated) != len(texts):
+            raise ValueError("negated and texts differ in length")
         self.targets = targets  # (C, K) per crystal row, standardized, NaN = unknown
         self.crystal_index = np.asarray(crystal_index, dtype=np.int64)
         self.texts = list(texts)
@@ -182,6 +199,12 @@ class PairDataset:
             pair_index=torch.from_numpy(pos),
             targets=None if self.targets is None else torch.from_numpy(np.ascontiguousarray(self.targets[ci])),
         )
+        if self.negated is not None:
+            rows = [k for k, i in enumerate(pos) if self.negated[int(i)] is not None]
+            batch.negated_rows = torch.tensor(rows, dtype=torch.long)
+            batch.negated_texts = [self.negated[int(pos[k])] for k in rows]  # type: ignore[misc]
+            if self.negated_features is not None:
+                batch.negated_features = torch.from_numpy(np.ascontiguousarray(self.negated_features[pos[rows]]))
         if not self.has_views:
             return batch
         if rng is None:

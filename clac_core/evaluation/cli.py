@@ -22,11 +22,13 @@ from clac_core.evaluation.metrics import DIRECTIONS, parse_pools
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", required=True, help="CLaC checkpoint directory")
-    p.add_argument("--data", required=True, help="`clac data build` folder, or csv:PATH / cifs:PATH")
+    p.add_argument("--data", required=True,
+                   help="`clac data build` folder, or a source spec: csv:PATH / cifs:PATH / extxyz:PATH / "
+                   "mpjson:PATH / alexandria:PATH")
     p.add_argument(
         "--split",
         default=None,
-        help="split to evaluate (data dir default: test; csv:/cifs: default: all rows)",
+        help="split to evaluate (data dir default: test; a source spec default: all rows)",
     )
     p.add_argument(
         "--split-kind",

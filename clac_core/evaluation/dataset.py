@@ -1,7 +1,8 @@
 """The crystals and texts under evaluation: :class:`EvalSet` and its readers.
 
 ``--data`` is either a ``clac data build`` folder (one split, with its stored description
-pairs) or a source spec (``csv:PATH``, ``cifs:PATH``, ``prototypes``, ``decorated``) described
+pairs) or a source spec (``csv:PATH``, ``cifs:PATH``, ``extxyz:PATH``, ``mpjson:PATH``,
+``alexandria:PATH``, ``prototypes``, ``decorated``) described
 on the fly. Shape legend: N crystals, T texts.
 """
 
@@ -266,8 +267,12 @@ def _describe_records(
 
 
 def is_spec(data: str) -> bool:
+    """Whether ``--data`` is a source spec (``csv:PATH``, ``alexandria:PATH``, ``prototypes``...)
+    rather than a data directory."""
+    from clac_core.corpus.sources import PATH_KINDS
+
     kind = data.partition(":")[0]
-    return (":" in data and kind in ("csv", "cifs")) or data in ("prototypes", "decorated")
+    return (":" in data and kind in PATH_KINDS) or data in ("prototypes", "decorated")
 
 
 def load_eval_set(
@@ -280,7 +285,8 @@ def load_eval_set(
     text_column: str | None = None,
     progress: bool = True,
 ) -> EvalSet:
-    """Dispatch ``--data``: a spec (csv:/cifs:/prototypes/decorated) or a data directory."""
+    """Dispatch ``--data``: a spec (csv:/cifs:/extxyz:/mpjson:/alexandria:/prototypes/decorated)
+    or a data directory."""
     if is_spec(data):
         return eval_set_from_spec(
             data,

@@ -10,7 +10,8 @@ A build works in a folder ``work`` (default ``<out>.partial``)::
 Chunk ``c`` holds records ``[c * chunk_size, (c + 1) * chunk_size)`` of the source stream; a
 chunk is written under a temporary name and renamed when complete, so a killed build leaves
 only whole chunks, and a rerun skips them. ``--shard i/n`` embeds the chunks with
-``c % n == i`` (a Slurm array task or a Ray task per shard over the same ``work`` folder);
+``c % n == i`` (a Slurm array task or a Ray task per shard over the same ``work`` folder;
+under ``torchrun`` rank r of W builds shard r/W, as :func:`stream_build_from_args` says);
 :func:`merge_chunks` concatenates every chunk in order, builds the description bank, and
 writes the index under a temporary name before swapping it in: the same index a single
 build gives (with ``chunk_size`` a multiple of the embedding batch, 64, the same batches too).
@@ -21,7 +22,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import shutil
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -41,6 +44,9 @@ from clac_core.index.build import (
 )
 from clac_core.index.filters import CorpusIndexError
 from clac_core.index.store import CorpusIndex
+from clac_core.training.distributed import DistInfo, barrier
+
+log = logging.getLogger(__name__)
 
 TEXT_COLUMNS = ["text", "view", "crystal_id"]
 
@@ -68,6 +74,16 @@ def parse_shard(text: str) -> tuple[int, int]:
     return i, n
 
 
+def shard_for(dist: DistInfo | None, shard: tuple[int, int] | None) -> tuple[int, int] | None:
+    """The shard this process builds: ``shard`` (``--shard``), or r/W for rank r of W under torchrun."""
+    if dist is None or not dist.enabled:
+        return shard
+    if shard is not None:
+        raise CorpusIndexError(f"--shard {shard[0]}/{shard[1]} does not go with torchrun: there rank r of W "
+                               "builds shard r/W")
+    return dist.rank, dist.world_size
+
+
 def write_plan(work: Path, plan: BuildPlan, texts: Sequence[tuple[str, str, str]] | None) -> None:
     """Create ``work`` with the plan, or check that an existing one has the same plan."""
     import pandas as pd
@@ -82,13 +98,19 @@ def write_plan(work: Path, plan: BuildPlan, texts: Sequence[tuple[str, str, str]
     else:
         _replace_text(path, json.dumps(mine, indent=2))
     if texts is not None and not (work / "texts.parquet").exists():
-        tmp = work / "texts.parquet.tmp"
+        tmp = _tmp_name(work / "texts.parquet")
         pd.DataFrame(list(texts), columns=TEXT_COLUMNS).to_parquet(tmp, index=False)
         tmp.replace(work / "texts.parquet")
 
 
+def _tmp_name(path: Path) -> Path:
+    # one name per writer: shards starting together (torchrun ranks, a Slurm array) all write
+    # the same plan; each renames its own whole copy over the file
+    return path.with_name(f"{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+
+
 def _replace_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = _tmp_name(path)
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
 
@@ -204,6 +226,22 @@ def merge_chunks(model: Any, work: str | Path, out: str | Path) -> CorpusIndex:
     return idx
 
 
+def _records(data: str | Path | None, sources: Sequence[str], skipped: list[str] | None,
+             strict: bool) -> tuple[Iterable[Any], Sequence[tuple[str, str, str]] | None, list[str]]:
+    """(record stream, description candidates of a data dir or None, source names)."""
+    from clac_core.index.build import records_from_data_dir
+
+    if data is not None:
+        records, texts = records_from_data_dir(data)
+        return records, texts, [f"data:{data}"]
+    if sources:
+        from clac_core.corpus.sources import records_from_spec
+
+        parts = (records_from_spec(s, skipped=skipped, strict=strict) for s in sources)
+        return itertools.chain.from_iterable(parts), None, list(sources)
+    raise CorpusIndexError("give --data DIR or at least one --source SPEC")
+
+
 def stream_build_from_args(
     *,
     checkpoint: str | Path,
@@ -217,35 +255,47 @@ def stream_build_from_args(
     work: str | Path | None = None,
     chunk_size: int = 4096,
     shard: tuple[int, int] | None = None,
+    device: Any = "cpu",
+    dist: DistInfo | None = None,
 ) -> tuple[CorpusIndex | None, dict[str, int]]:
-    """``clac index build``: load the checkpoint, stream the sources through :func:`build_chunks`
-    into ``work`` (default ``<out>.partial``), then (without ``shard``) merge into ``out`` and
-    remove ``work``. Returns (the index, or None for a shard; the chunk counts)."""
-    from clac_core.index.build import checkpoint_hash, records_from_data_dir
+    """``clac index build``: load the checkpoint on ``device``, stream the sources through
+    :func:`build_chunks` into ``work`` (default ``<out>.partial``), then (without ``shard``)
+    merge into ``out`` and remove ``work``. Returns (the index, or None for a shard; the counts).
+
+    Under ``torchrun`` (``dist`` of more than one process, its process group set up by the
+    caller) rank r of W builds shard r/W, all ranks wait at a barrier until every shard is
+    done, and rank 0 alone merges; the other ranks return (None, counts).
+    """
+    from clac_core.index.build import checkpoint_hash
     from clac_core.models import CLaCModel
 
+    ranks = dist if dist is not None and dist.enabled else None
+    shard = shard_for(dist, shard)
     work = Path(work) if work else Path(f"{out}.partial")
-    if data is not None:
-        records, texts = records_from_data_dir(data)
-        srcs: list[str] = [f"data:{data}"]
-    elif sources:
-        from clac_core.corpus.sources import records_from_spec
-
-        records = itertools.chain.from_iterable(records_from_spec(s, skipped=skipped, strict=strict) for s in sources)
-        texts, srcs = None, list(sources)
-    else:
-        raise CorpusIndexError("give --data DIR or at least one --source SPEC")
+    records, texts, srcs = _records(data, sources, skipped, strict)
     plan = BuildPlan(checkpoint=str(checkpoint), checkpoint_hash=checkpoint_hash(checkpoint), sources=tuple(srcs),
                      chunk_size=int(chunk_size), max_descriptions=max_descriptions, seed=seed)
     it = iter(records)
     head = list(itertools.islice(it, plan.chunk_size))  # a bad first chunk fails before the model loads
     records = itertools.chain(head, it)
-    model = CLaCModel.from_checkpoint(checkpoint)
+    merges = ranks.main if ranks is not None else shard is None  # only a merge embeds texts
+    model = CLaCModel.from_checkpoint(checkpoint, device=device, load_text_backbone=merges)
+    if ranks is not None:
+        log.info("rank %d/%d: embedding shard %d/%d into %s on %s",
+                 ranks.rank, ranks.world_size, *shard, work, device)
     cache = Path(data) / "cache" if data is not None else None  # pretrained features kept there
     counts = build_chunks(model, records, work, plan, texts=texts, shard=shard or (0, 1), feature_cache=cache)
     if counts["chunks"] == 0:
         raise CorpusIndexError("no usable crystals to index (every row or file was skipped)")
-    if shard is not None:
+    if ranks is not None:
+        log.info("rank %d/%d: shard done (%d chunks embedded, %d kept); waiting for the other ranks",
+                 ranks.rank, ranks.world_size, counts["embedded"], counts["kept"])
+        barrier(ranks)
+        if not ranks.main:
+            return None, counts
+        log.info("rank 0/%d: every shard done; merging %d chunks into %s",
+                 ranks.world_size, counts["chunks"], out)
+    elif shard is not None:
         return None, counts
     idx = merge_chunks(model, work, out)
     shutil.rmtree(work, ignore_errors=True)

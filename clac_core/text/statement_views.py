@@ -83,3 +83,51 @@ def statements_text(record: CrystalRecord, f: CrystalFacts, p: Picker, oxide_typ
         verb = p.choice("verb", ("contains", "is composed of", "is made of"))
         sentences.append(f"{'It' if sentences else p.choice('subj0', first)} {verb} {T.join_words(names)}.")
     return " ".join(sentences)
+
+
+# What each stated fact is flipped to for a hard negative: the same fact with the other truth,
+# and for oxygen compounds another of pymatgen's exclusive oxide types (a peroxide is not "an
+# oxide" in that typing) or "contains no oxygen". "is not an oxide" is never the flip of a
+# peroxide/superoxide/ozonide/hydroxide: in plain usage those are oxygen compounds too.
+_FLIPS: dict[tuple[str, bool], tuple[tuple[str, bool], ...]] = {
+    **{(fact, t): ((fact, not t),) for fact in ("metal", "semiconductor", "magnetic", "stable") for t in (True, False)},
+    ("oxide", False): (("oxide", True),),
+    ("oxide", True): (("oxide", False), ("peroxide", True), ("hydroxide", True), ("superoxide", True)),
+    **{(kind, True): (("oxide", True), *((k, True) for k in ("peroxide", "superoxide", "ozonide", "hydroxide")
+                                         if k != kind)) for kind in ("peroxide", "superoxide", "ozonide", "hydroxide")},
+}
+_SENTENCE_SUBJECTS = tuple(sorted({*SUBJECTS, "It", "The material"}, key=len, reverse=True))
+_PREDICATE_FACT = {pred: key for key, preds in PREDICATES.items() for pred in preds}
+
+
+def negated_statement(text: str) -> str | None:
+    """A hard negative for a ``statements`` text: the same text with one class fact made false.
+
+    One sentence whose predicate is in :data:`PREDICATES` (chosen by a hash of the text, so
+    the result is reproducible) gets a predicate of a fact that is false of the crystal (see
+    ``_FLIPS``); the other sentences stay. "This compound is not a metal. It is magnetic." ->
+    "This compound is a metal. It is magnetic." (or "... is not magnetic."). Used to teach the
+    model that a statement and its negation differ (NegCLIP-style hard negatives, Yuksekgonul
+    et al., ICLR 2023), which a frozen sentence encoder barely separates.
+
+    Returns:
+        the negated text, or None when no sentence states a class fact.
+    """
+    import hashlib
+
+    sentences = [s for s in text.split(". ") if s]
+    sentences = [s if s.endswith(".") else s + "." for s in sentences]
+    stated: list[tuple[int, str, tuple[str, bool]]] = []
+    for i, s in enumerate(sentences):
+        subj = next((p for p in _SENTENCE_SUBJECTS if s.startswith(p + " ")), None)
+        key = _PREDICATE_FACT.get(s[len(subj) + 1 : -1]) if subj else None
+        if key is not None and key in _FLIPS:
+            stated.append((i, subj, key))  # type: ignore[arg-type]
+    if not stated:
+        return None
+    h = int.from_bytes(hashlib.sha1(text.encode("utf-8")).digest()[:8], "big")
+    i, subj, key = stated[h % len(stated)]
+    flipped = _FLIPS[key][(h >> 8) % len(_FLIPS[key])]
+    preds = PREDICATES[flipped]
+    sentences[i] = f"{subj} {preds[(h >> 16) % len(preds)]}."
+    return " ".join(sentences)

@@ -70,6 +70,30 @@ def aux_targets(
     return ((raw - mean) / std).astype(np.float32), (mean.astype(np.float32), std.astype(np.float32))
 
 
+def hard_negatives(
+    cfg: ExperimentConfig, data_dir: Path, dist: DistInfo, train_pairs: Any, *, cached: bool
+) -> tuple[list[str | None] | None, np.ndarray | None]:
+    """P hard-negative texts of the training pairs (a statements text with one fact made false,
+    :func:`clac_core.text.statement_views.negated_statement`; None for other views) and, cached,
+    their (P, H) backbone features (zero rows where none); (None, None) when
+    ``loss.negation_weight`` is 0."""
+    if cfg.loss.negation_weight <= 0:
+        return None, None
+    from clac_core.data import text_feature_cache
+    from clac_core.text.statement_views import negated_statement
+
+    negated = [negated_statement(t) if v == "statements" else None
+               for t, v in zip(train_pairs["text"], train_pairs["view"], strict=True)]
+    if not cached:
+        return negated, None
+    have = [t for t in negated if t is not None]
+    got = main_first(dist, lambda progress: text_feature_cache(
+        data_dir, have, cfg.model.text, batch_size=cfg.train.text_cache_batch, progress=progress))  # (N, H)
+    feats = np.zeros((len(negated), got.shape[1]), np.float32)
+    feats[[i for i, t in enumerate(negated) if t is not None]] = got
+    return negated, feats
+
+
 def load_inputs(cfg: ExperimentConfig, data_dir: Path, dist: DistInfo, *, cached: bool) -> TrainInputs:
     """Read ``data_dir`` and build everything a run iterates over (see :class:`TrainInputs`).
 
@@ -108,6 +132,7 @@ def load_inputs(cfg: ExperimentConfig, data_dir: Path, dist: DistInfo, *, cached
             ),
         )  # (T, H)
         train_feats, pool_feats = feats[: len(train_pairs)], feats[len(train_pairs) :]
+    negated, neg_feats = hard_negatives(cfg, data_dir, dist, train_pairs, cached=cached)
     targets, aux_stats = aux_targets(data, train_pairs, list(cfg.model.aux_properties))
     # second texts are drawn among the training pairs, so cached mode already has
     # their features; augmented crystals are rebuilt from the stored arrays per batch
@@ -119,6 +144,8 @@ def load_inputs(cfg: ExperimentConfig, data_dir: Path, dist: DistInfo, *, cached
         second_text=cfg.loss.intra_text_weight > 0,
         structures=data.structures if cfg.loss.intra_crystal_weight > 0 else None,
         targets=targets,
+        negated=negated,
+        negated_features=neg_feats,
     )
     pool_dataset = PairDataset(graphs, pool["crystal_index"].to_numpy(), list(pool["text"]), pool_feats)
     sampler = EpochSampler(

@@ -32,11 +32,12 @@ METRICS_COLUMNS = (
 )
 # per-epoch means of the named loss terms, inserted after train_loss when an intra term is on
 INTRA_TERMS = ("intra_text", "intra_crystal")
-TERM_COLUMNS = ("train_cross", *(f"train_{t}" for t in INTRA_TERMS))
+TERM_COLUMNS = ("train_cross", *(f"train_{t}" for t in (*INTRA_TERMS, "aux", "negation")))
 
 
 def metrics_columns(with_terms: bool) -> tuple[str, ...]:
-    """``METRICS_COLUMNS``, plus ``TERM_COLUMNS`` after train_loss when an intra term is on."""
+    """``METRICS_COLUMNS``, plus ``TERM_COLUMNS`` after train_loss when a term besides the
+    cross-modal one is on (intra, aux, negation; the terms that are off stay empty)."""
     if not with_terms:
         return METRICS_COLUMNS
     at = METRICS_COLUMNS.index("train_loss") + 1

@@ -77,8 +77,9 @@ class Trainer(TrainStep, TrainReport):
 
     @property
     def metrics_columns(self) -> tuple[str, ...]:
-        """Columns of ``metrics.csv`` (the named loss terms too when an intra term is on)."""
-        return metrics_columns(self.intra_text or self.intra_crystal)
+        """Columns of ``metrics.csv`` (the named loss terms too when a term besides the cross one is on)."""
+        lc = self.cfg.loss
+        return metrics_columns(self.intra_text or self.intra_crystal or lc.aux_weight > 0 or lc.negation_weight > 0)
 
     # -- setup ---------------------------------------------------------------------------
     def _barrier(self) -> None:

@@ -60,6 +60,14 @@ class TrainStep:
                 text_emb2 = self._encode_texts(batch.texts2, batch.text_features2)  # (B, D)
             if self.intra_crystal:
                 crystal_emb2 = self.model.encode_crystal(batch.graphs2)  # (B, D)
+            negation = None
+            if self.cfg.loss.negation_weight > 0:  # per rank, like the aux term
+                rows = batch.negated_rows  # (M,)
+                if rows is None:
+                    raise ValueError("loss.negation_weight > 0 but the batch carries no hard negatives")
+                neg = (self._encode_texts(batch.negated_texts, batch.negated_features) if len(rows)
+                       else text_emb[:0])  # (M, D)
+                negation = (crystal_emb[rows].float(), text_emb[rows].float(), neg.float())
         crystal_emb = self._gather(crystal_emb.float(), True)  # (W*B, D)
         text_emb = self._gather(text_emb.float(), True)
         if text_emb2 is not None:
@@ -76,6 +84,7 @@ class TrainStep:
             text_emb2=text_emb2,
             aux_pred=None if aux_pred is None else aux_pred.float(),  # per rank: a local regression term
             aux_target=batch.targets,
+            negation=negation,
         )
 
     def _forward_loss(self, batch: PairBatch) -> torch.Tensor:
