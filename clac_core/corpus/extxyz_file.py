@@ -38,6 +38,7 @@ from clac_core.corpus.streamed import (
     READ_ERRORS,
     Skips,
     SourceFileError,
+    entry_record,
     file_stem,
     open_text,
     require_file,
@@ -123,15 +124,9 @@ def _record(frame: _Frame, path: Path, stem: str, source: str, skips: Skips) -> 
         skips.note(err, where)
         return None
     structure.properties = {}  # AseAtomsAdaptor copies the header here; it lives in the record
-    provenance = {"file": str(path), "frame": str(frame.number), **extra}
-    if raw_id:
-        provenance["material_id"] = raw_id
-    return CrystalRecord(
-        id=global_id(raw_id, stem) if raw_id else f"{stem}:{frame.number}",
-        structure=structure,
-        source=source,
-        provenance=provenance,
-        properties=props,
+    return entry_record(
+        structure, record_id=global_id(raw_id, stem) if raw_id else f"{stem}:{frame.number}", raw_id=raw_id,
+        source=source, provenance={"file": str(path), "frame": str(frame.number), **extra}, properties=props,
     )
 
 

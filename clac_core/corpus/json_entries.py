@@ -25,6 +25,7 @@ from clac_core.corpus.streamed import (
     READ_ERRORS,
     Skips,
     SourceFileError,
+    entry_record,
     file_stem,
     open_text,
     require_file,
@@ -109,15 +110,9 @@ def iter_mp_json(
         except ValueError as err:
             skips.note(err, where)
             continue
-        provenance = {"file": str(path), "entry": str(k), **extra}
-        if raw_id:
-            provenance["material_id"] = raw_id
-        yield CrystalRecord(
-            id=global_id(raw_id, stem) if raw_id else f"{stem}:{k}",
-            structure=structure,
-            source=source,
-            provenance=provenance,
-            properties=props,
+        yield entry_record(
+            structure, record_id=global_id(raw_id, stem) if raw_id else f"{stem}:{k}", raw_id=raw_id,
+            source=source, provenance={"file": str(path), "entry": str(k), **extra}, properties=props,
         )
     skips.warn(total, "documents")
 
@@ -172,13 +167,9 @@ def iter_alexandria(
             except ValueError as err:
                 skips.note(err, where)
                 continue
-            provenance = {"file": str(file), "entry": str(k), **extra, "licence": ALEXANDRIA_LICENCE,
-                          **({"material_id": raw_id} if raw_id else {})}
-            yield CrystalRecord(
-                id=raw_id or f"{stem}:{k}",
-                structure=structure,
-                source=source,
-                provenance=provenance,
+            yield entry_record(
+                structure, record_id=raw_id or f"{stem}:{k}", raw_id=raw_id, source=source,
+                provenance={"file": str(file), "entry": str(k), **extra, "licence": ALEXANDRIA_LICENCE},
                 properties=props,
             )
         skips.warn(total, "entries")

@@ -21,9 +21,12 @@ import numbers
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from clac_core.corpus.tables import as_number, note_bad_row
+
+if TYPE_CHECKING:  # pragma: no cover
+    from clac_core.record import CrystalRecord
 
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz")
 """Suffixes read through gzip, bz2 and lzma (xz)."""
@@ -56,6 +59,20 @@ def file_stem(path: Path) -> str:
     if name.lower().endswith(COMPRESSED_SUFFIXES):
         name = name.rsplit(".", 1)[0]
     return Path(name).stem or name
+
+
+def entry_record(
+    structure: Any, *, record_id: str, raw_id: str | None, source: str, provenance: dict[str, str],
+    properties: dict[str, float],
+) -> CrystalRecord:
+    """The record of one frame or entry; ``provenance`` gains ``material_id`` (the id as the
+    source wrote it) when the source gave one."""
+    from clac_core.record import CrystalRecord
+
+    if raw_id:
+        provenance = {**provenance, "material_id": raw_id}
+    return CrystalRecord(id=record_id, structure=structure, source=source, provenance=provenance,
+                         properties=properties)
 
 
 def require_file(path: Path, what: str) -> Path:
