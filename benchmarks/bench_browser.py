@@ -26,12 +26,11 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
-from browser_kit import ARGS, CHROMIUM, RUN_WATCH, _settle  # noqa: E402  (the tests' wait logic)
+from browser_kit import ARGS, CHROMIUM, RUN_WATCH, _settle, start_app, stop_app, wait_healthy  # noqa: E402  (the tests' kit)
 
 QUERIES = [  # a spread of what users type; not an eval set (nothing is scored)
     "material with bandgap around 1.5 eV", "magnetic iron compound",
@@ -65,21 +64,11 @@ def main(argv: list[str] | None = None) -> int:
         env["CLAC_INDEX"] = a.index
     url = f"http://127.0.0.1:{a.port}"
     t_launch = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(a.port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    proc = start_app(a.port, env, subprocess.DEVNULL)
     out: dict[str, object] = {"queries": a.queries}
     try:
-        while True:
-            try:
-                urllib.request.urlopen(url + "/_stcore/health", timeout=2)
-                break
-            except OSError:
-                if time.perf_counter() - t_launch > 120:
-                    raise SystemExit("streamlit did not start within 120 s") from None
-                time.sleep(0.2)
+        if not wait_healthy(url, proc, 120):
+            raise SystemExit("streamlit did not start within 120 s")
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             pg = browser.new_page(viewport={"width": 1400, "height": 1700})
@@ -137,11 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             out["viewer_change_times_s"] = [round(x, 3) for x in changes]
             browser.close()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_app(proc)
     out["cpu_count"] = os.cpu_count()
     print(json.dumps(out))
     return 0

@@ -37,17 +37,15 @@ import os
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
-from browser_kit import ARGS, CHROMIUM, RUN_WATCH, _settle  # noqa: E402  (the tests' wait logic)
+from browser_kit import ARGS, CHROMIUM, RUN_WATCH, _settle, start_app, stop_app, wait_healthy  # noqa: E402
 
 QUERIES = [  # a spread of what users type; not an eval set (nothing is scored)
     "material with bandgap around 1.5 eV",
@@ -434,12 +432,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     log_path = work / "streamlit.log"
     log = open(log_path, "w")
-    t_launch = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(a.port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    proc = start_app(a.port, env, log)
     stats = Stats()
     sampler = Sampler(proc.pid, a.sample_s)
 
@@ -448,24 +441,14 @@ def main(argv: list[str] | None = None) -> int:
         sampler.start()
 
     try:
-        while True:
-            try:
-                urllib.request.urlopen(url + "/_stcore/health", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.perf_counter() - t_launch > 120:
-                    raise SystemExit("streamlit did not start: " + log_path.read_text()[-2000:]) from None
-                time.sleep(0.2)
+        if not wait_healthy(url, proc, 120):
+            raise SystemExit("streamlit did not start: " + log_path.read_text()[-2000:])
         asyncio.run(_drive(a, url, work / "files", stats, out, sampler_start))
     finally:
         sampler.stop.set()
         if sampler.is_alive():
             sampler.join(10)
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_app(proc)
         log.close()
 
     out["actions"] = stats.actions

@@ -31,6 +31,38 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_app(port: int, env: dict[str, str], output) -> subprocess.Popen:
+    """``streamlit run app.py`` on 127.0.0.1:``port``, headless, its output to ``output``."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true"],
+        cwd=REPO, env=env, stdout=output, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, timeout_s: float) -> bool:
+    """True once the server at ``url`` answers its health check; False when ``proc`` exits or
+    ``timeout_s`` passes first."""
+    deadline = time.perf_counter() + timeout_s
+    while True:
+        try:
+            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
+            return True
+        except OSError:
+            if proc.poll() is not None or time.perf_counter() > deadline:
+                return False
+            time.sleep(0.2)
+
+
+def stop_app(proc: subprocess.Popen) -> None:
+    """Terminate the server, killing it after 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     out = tmp_path_factory.mktemp("browser_assets")
@@ -40,28 +72,13 @@ def server(tmp_path_factory):
                HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     env.pop("CLAC_CORPUS_ROOT", None)
     log = open(out / "streamlit.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
+    proc = start_app(port, env, log)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
+    if not wait_healthy(url, proc, 60):
         proc.kill()
         pytest.fail("streamlit did not start: " + (out / "streamlit.log").read_text()[-2000:])
     yield url, out / "streamlit.log"
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_app(proc)
     log.close()
 
 
