@@ -78,7 +78,8 @@ ranked_by = (
 )
 st.caption(
     f"{len(hits)} results · ranked by {ranked_by} · click a column header to sort · "
-    "— = not known for this crystal · predicted columns are the model's estimates, not DFT"
+    "— = not known for this crystal · predicted columns are the model's estimates, not DFT · "
+    + md_escape(ex.search_engine)
 )
 event = show_results(table, key="search_table", on_select="rerun", selection_mode="single-row")
 st.download_button(

@@ -118,3 +118,27 @@ def tiny_csv(n: int = 3, **cols) -> str:
     data = {"material_id": [str(3961 + i) for i in range(n)], "cif": [str(CifWriter(r.structure)) for r in recs]}
     data.update(cols)
     return pd.DataFrame(data).to_csv(index=False)
+
+
+def slice_index(src: Path, out: Path, n: int) -> Path:
+    """The first ``n`` crystals of the index in ``src`` as an index in ``out`` (embeddings,
+    metadata with its structure columns, the same descriptions; a new corpus hash)."""
+    import json
+
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    out.mkdir(parents=True, exist_ok=True)
+    emb = np.load(src / "embeddings.npy", mmap_mode="r")
+    if len(emb) < n:
+        raise ValueError(f"{src} holds {len(emb)} crystals, fewer than {n}")
+    np.save(out / "embeddings.npy", np.ascontiguousarray(emb[:n]))
+    table = pq.read_table(src / "metadata.parquet").slice(0, n)
+    pq.write_table(table, out / "metadata.parquet")
+    for f in ("descriptions.parquet", "description_embeddings.npy"):
+        (out / f).write_bytes((src / f).read_bytes())
+    manifest = json.loads((src / "manifest.json").read_text())
+    by_source = {str(v["values"]): int(v["counts"]) for v in table.column("source").value_counts().to_pylist()}
+    manifest.update(corpus_hash=None, counts={**manifest.get("counts", {}), "crystals": n, "by_source": by_source})
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    return out

@@ -224,3 +224,28 @@ def test_map_of_a_large_index_is_a_stratified_sample(approx_dir, monkeypatch):
     crystals = pts[pts["modality"] == "crystal"]
     assert len(crystals) == len(rows) and list(crystals["row"]) == list(rows)
     assert project_onto_map(idx, m, np.asarray(idx.embeddings[:2], np.float32)).shape == (2, 2)
+
+
+def test_app_engine_settings_from_environment(approx_dir, monkeypatch):
+    from clac_core.index import EngineConfig
+    from clac_core.inference import engine_config, engine_summary, open_index
+
+    out, _ = approx_dir
+    monkeypatch.delenv("CLAC_EXACT_MAX_ROWS", raising=False)
+    monkeypatch.delenv("CLAC_SUBSET_EXACT_MAX", raising=False)
+    assert engine_config() == EngineConfig()
+    exact = open_index(out)  # 20k rows: under the default threshold
+    assert engine_summary(exact) == "exact search over 20,000 crystals"
+    monkeypatch.setenv("CLAC_EXACT_MAX_ROWS", "0")
+    monkeypatch.setenv("CLAC_SUBSET_EXACT_MAX", " 7 ")
+    assert (engine_config().exact_max_rows, engine_config().subset_exact_max) == (0, 7)
+    approx = open_index(out)
+    assert approx.engine.approximate
+    said = engine_summary(approx)
+    assert said == (f"approximate search over 20,000 crystals (HNSW graph; recall@10 "
+                    f"{approx.engine.info.recall_at_10:.3f} against exact search on 200 held-out queries)"), said
+    assert approx.engine.info.recall_at_10 >= 0.95
+    for bad in ("-1", "many", "2.5"):
+        monkeypatch.setenv("CLAC_EXACT_MAX_ROWS", bad)
+        with pytest.raises(ValueError, match="CLAC_EXACT_MAX_ROWS must be a whole number"):
+            engine_config()

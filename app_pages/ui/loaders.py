@@ -22,6 +22,7 @@ from clac_core.inference import (
     index_stamp,
     load_model,
     loaded_info,
+    open_index,
 )
 
 # Loading is split so that each page pays only for what it uses: Home and the sidebar read
@@ -51,7 +52,7 @@ def _model_future(checkpoint: str) -> Future:
 
 @st.cache_resource(show_spinner=False)
 def _index_future(index_dir: str, stamp: str) -> Future:
-    return _POOL.submit(CorpusIndex.load, index_dir)
+    return _POOL.submit(open_index, index_dir)
 
 
 def warm_up() -> None:

@@ -37,9 +37,12 @@ from clac_core.inference.explorer import Explorer
 from clac_core.inference.loading import (
     checkpoint_extra,
     docs_info,
+    engine_config,
+    engine_summary,
     eval_summary,
     load_model,
     loaded_info,
+    open_index,
 )
 from clac_core.inference.locations import (
     ASSETS,
@@ -105,6 +108,8 @@ __all__ = [
     "embed_structures",
     "embed_texts",
     "embeddings_parquet",
+    "engine_config",
+    "engine_summary",
     "eval_summary",
     "encode_query_texts",
     "find_similar",
@@ -113,6 +118,7 @@ __all__ = [
     "list_indexes",
     "load_model",
     "loaded_info",
+    "open_index",
     "read_upload",
     "reader_limits",
     "reserve_index_dir",

@@ -16,7 +16,7 @@ from clac_core.evaluation.prompts import ZeroShotTask
 from clac_core.index import CorpusIndex, SearchFilters, checkpoint_hash
 from clac_core.index.projection import load_map, umap_key
 from clac_core.inference.corpus_map import map_points, project_onto_map
-from clac_core.inference.loading import checkpoint_extra, docs_info, load_model
+from clac_core.inference.loading import checkpoint_extra, docs_info, engine_summary, load_model, open_index
 from clac_core.inference.locations import default_checkpoint, default_index
 from clac_core.inference.relax import SearchAnswer, diagnose
 from clac_core.inference.search import (
@@ -53,7 +53,7 @@ class Explorer:
         """Load the model (CPU) and the index; defaults as in :func:`default_checkpoint`."""
         ck = Path(checkpoint_dir) if checkpoint_dir else default_checkpoint()
         ix = Path(index_dir) if index_dir else default_index()
-        return cls(load_model(ck), CorpusIndex.load(ix), checkpoint=ck, index_dir=ix)
+        return cls(load_model(ck), open_index(ix), checkpoint=ck, index_dir=ix)
 
     # ------------------------------------------------------------------ embedding
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
@@ -212,6 +212,11 @@ class Explorer:
     def map_key(self) -> str:
         """Changes with the checkpoint and the indexed corpus (keys cached maps)."""
         return umap_key(self.index)
+
+    @property
+    def search_engine(self) -> str:
+        """How the index is searched, in words (exact, or approximate with its measured recall)."""
+        return engine_summary(self.index)
 
     @property
     def map_method(self) -> str:

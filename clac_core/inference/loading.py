@@ -2,7 +2,10 @@
 only (checkpoint ``config.json``, index ``manifest.json``, model card, ``clac eval`` results).
 
 ``CLAC_MODEL_CARD`` / ``CLAC_EVAL_RESULTS`` override the model card and the ``clac eval``
-results shown on Home.
+results shown on Home. ``CLAC_EXACT_MAX_ROWS`` sets the size above which an index is searched
+approximately and ``CLAC_SUBSET_EXACT_MAX`` the filtered-subset size searched exactly (defaults:
+:class:`~clac_core.index.EngineConfig`'s; 0 forces the approximate path, as the 20k-row browser
+test does).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from clac_core.index import checkpoint_hash
+from clac_core.index import CorpusIndex, EngineConfig, checkpoint_hash
 from clac_core.inference.locations import ASSETS, default_checkpoint, default_index, is_index_dir
 
 
@@ -38,6 +41,43 @@ def load_model(checkpoint_dir: str | Path) -> Any:
         model = CLaCModel.from_checkpoint(ck)
     model.eval()
     return model
+
+
+ENGINE_ENV = {"CLAC_EXACT_MAX_ROWS": "exact_max_rows", "CLAC_SUBSET_EXACT_MAX": "subset_exact_max"}
+
+
+def engine_config() -> EngineConfig:
+    """How the app searches its indexes: the default :class:`EngineConfig`, with
+    ``exact_max_rows`` from ``CLAC_EXACT_MAX_ROWS`` and ``subset_exact_max`` from
+    ``CLAC_SUBSET_EXACT_MAX`` where set (whole numbers >= 0; 0 forces the approximate path)."""
+    kw: dict[str, int] = {}
+    for var, field_name in ENGINE_ENV.items():
+        raw = os.environ.get(var, "").strip()
+        if not raw:
+            continue
+        try:
+            kw[field_name] = int(raw)
+        except ValueError:
+            kw[field_name] = -1
+        if kw[field_name] < 0:
+            raise ValueError(f"{var} must be a whole number >= 0, got {raw!r}")
+    return EngineConfig(**kw)
+
+
+def open_index(index_dir: str | Path) -> CorpusIndex:
+    """The corpus index in ``index_dir`` with the app's search engine (:func:`engine_config`)."""
+    return CorpusIndex.load(index_dir, config=engine_config())
+
+
+def engine_summary(index: CorpusIndex) -> str:
+    """One line for the user on how ``index`` is searched: exact, or approximate with the
+    recall measured when its approximate index was built."""
+    eng = index.engine
+    if not eng.approximate or eng.info is None:
+        return f"exact search over {len(index):,} crystals"
+    kind = "HNSW graph" if eng.info.kind.startswith("hnsw") else "IVF lists"
+    return (f"approximate search over {len(index):,} crystals ({kind}; recall@10 "
+            f"{eng.info.recall_at_10:.3f} against exact search on {eng.info.recall_queries} held-out queries)")
 
 
 def _read_json(path: Path) -> Any:
