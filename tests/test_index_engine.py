@@ -249,3 +249,41 @@ def test_app_engine_settings_from_environment(approx_dir, monkeypatch):
         monkeypatch.setenv("CLAC_EXACT_MAX_ROWS", bad)
         with pytest.raises(ValueError, match="CLAC_EXACT_MAX_ROWS must be a whole number"):
             engine_config()
+
+
+class _FakeGpuIndex:
+    """Stands in for faiss-gpu's copy of an index (no GPU here): searches the CPU index and
+    counts its calls; like a GPU index it takes no search parameters."""
+
+    def __init__(self, cpu) -> None:
+        self.cpu, self.calls, self.nprobe = cpu, 0, None
+
+    def search(self, x, k):
+        self.calls += 1
+        return self.cpu.search(x, k)
+
+
+def test_faiss_gpu_takes_unfiltered_searches_and_filters_stay_on_cpu(monkeypatch):
+    """With faiss-gpu present, the exact index is copied to the GPUs and serves unfiltered
+    searches; a filtered search uses the CPU index with its selector (GPU indexes ignore
+    one). Wiring only: no GPU on this machine, faiss-gpu's copy is faked."""
+    import faiss
+
+    from clac_core.index import EngineConfig, SearchFilters
+    from clac_core.inference import engine_summary
+
+    made: list[_FakeGpuIndex] = []
+    monkeypatch.setattr(faiss, "get_num_gpus", lambda: 2)
+    monkeypatch.setattr(faiss, "index_cpu_to_all_gpus", lambda ix: made.append(_FakeGpuIndex(ix)) or made[-1])
+    idx = synthetic_index(3_000)
+    assert idx.engine.gpus == 2 and idx.engine.gpu_ann is made[0]
+    q = idx.embeddings[5]
+    hits = idx.search(q, 10)
+    assert made[0].calls == 1
+    assert list(hits["row"]) == list(numpy_top(idx.embeddings, q, 10)[0])
+    filtered = idx.search(q, 10, SearchFilters(crystal_systems=["cubic"]))
+    assert made[0].calls == 1 and set(filtered["crystal_system"]) == {"cubic"} and len(filtered) == 10
+    assert engine_summary(idx) == "exact search over 3,000 crystals (unfiltered on 2 GPUs)"
+    idx_cpu = synthetic_index(3_000)
+    idx_cpu.engine_config = EngineConfig(use_gpu=False)
+    assert idx_cpu.engine.gpus == 0 and idx_cpu.engine.gpu_ann is None

@@ -12,6 +12,10 @@
   rows is searched exactly over those rows; a search that finds fewer than k hits among
   candidates falls back to exact search over the candidates, so a filter never returns fewer
   than k when k rows pass it.
+- With faiss-gpu (``faiss.get_num_gpus() > 0``; the faiss-cpu wheel has none) and
+  ``EngineConfig.use_gpu``, unfiltered searches of the exact and IVF indexes run on every GPU
+  (``index_cpu_to_all_gpus``). Filtered searches stay on the CPU copy, because GPU indexes
+  ignore an ``IDSelector`` (faiss issues 3114, 3924), and HNSW has no GPU form in faiss.
 
 Why HNSW by default: text queries lie away from the crystal embeddings (the modality gap), and
 an IVF index then needs a large share of its lists scanned (at 10^5 rows, 256 of 632 lists for
@@ -50,6 +54,7 @@ class EngineConfig:
         nlist: IVF lists (0 = about 2 sqrt(N)).
         min_recall: recall@10 against exact the approximate index must reach (picks nprobe).
         recall_queries: held-out queries used to measure it.
+        use_gpu: with faiss-gpu and a GPU, run unfiltered exact / IVF searches there.
     """
 
     exact_max_rows: int = 200_000
@@ -60,6 +65,17 @@ class EngineConfig:
     nlist: int = 0
     min_recall: float = 0.95
     recall_queries: int = 200
+    use_gpu: bool = True
+
+
+def gpu_count() -> int:
+    """GPUs faiss can use: 0 with the faiss-cpu wheel (whose ``get_num_gpus`` returns 0)."""
+    import faiss
+
+    try:
+        return int(faiss.get_num_gpus())
+    except (AttributeError, RuntimeError):
+        return 0
 
 
 @contextmanager
@@ -132,8 +148,28 @@ class VectorEngine:
                  info: AnnInfo | None = None) -> None:
         self.vectors = vectors  # (N, D)
         self.config = config
-        self.ann = ann  # faiss index (flat or IVF)
+        self.ann = ann  # faiss index (flat, HNSW or IVF) on the CPU
         self.info = info
+        self.gpu_ann: Any = None  # its copy on the GPUs (unfiltered searches), when any
+        self.gpus = 0
+        if config.use_gpu and (info is None or info.kind.startswith("ivf")):
+            self._to_gpus()
+
+    def _to_gpus(self) -> None:
+        """Copy the index to every GPU faiss sees (none on faiss-cpu: nothing happens)."""
+        import faiss
+
+        n = gpu_count()
+        if n <= 0 or self.ann is None:
+            return
+        try:
+            gpu = faiss.index_cpu_to_all_gpus(self.ann)
+            if self.info is not None:  # IVF: the search width measured at build
+                faiss.GpuParameterSpace().set_index_parameter(gpu, "nprobe", self.info.nprobe)
+        except (RuntimeError, AttributeError) as exc:  # out of GPU memory, a kind without a GPU form
+            log.warning("faiss index stays on the CPU: %s", exc)
+            return
+        self.gpu_ann, self.gpus = gpu, n
 
     @property
     def approximate(self) -> bool:
@@ -175,8 +211,11 @@ class VectorEngine:
             params = self._params(sel, n / max(n_cand, 1))
         elif self.approximate:
             params = self._params(None, 1.0)
-        with faiss_threads(1):
-            dist, ids = self.ann.search(q.reshape(1, -1).astype(np.float32), k, params=params)
+        if self.gpu_ann is not None and not keep:  # unfiltered: on the GPUs (no selector there)
+            dist, ids = self.gpu_ann.search(q.reshape(1, -1).astype(np.float32), k)
+        else:
+            with faiss_threads(1):
+                dist, ids = self.ann.search(q.reshape(1, -1).astype(np.float32), k, params=params)
         found = ids[0] >= 0
         if found.sum() < k and mask is not None:  # too few candidates met on the lists scanned
             return self._exact_subset(q, k, np.flatnonzero(mask))

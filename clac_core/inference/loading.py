@@ -73,11 +73,12 @@ def engine_summary(index: CorpusIndex) -> str:
     """One line for the user on how ``index`` is searched: exact, or approximate with the
     recall measured when its approximate index was built."""
     eng = index.engine
+    where = f" (unfiltered on {eng.gpus} GPU{'s' if eng.gpus > 1 else ''})" if eng.gpus else ""
     if not eng.approximate or eng.info is None:
-        return f"exact search over {len(index):,} crystals"
+        return f"exact search over {len(index):,} crystals{where}"
     kind = "HNSW graph" if eng.info.kind.startswith("hnsw") else "IVF lists"
     return (f"approximate search over {len(index):,} crystals ({kind}; recall@10 "
-            f"{eng.info.recall_at_10:.3f} against exact search on {eng.info.recall_queries} held-out queries)")
+            f"{eng.info.recall_at_10:.3f} against exact search on {eng.info.recall_queries} held-out queries){where}")
 
 
 def _read_json(path: Path) -> Any:
