@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Reproduce the shipped default model, its evaluation, the app's corpus index and the model card.
 #   bash scripts/release_default.sh [SHARED_DATA=../shared/data]
-# Steps (each skipped when its output exists; about 1.5 h on 2 CPU cores, see assets/MODEL_CARD.md
+# Steps (each skipped when its output exists; about 2 h on 2 CPU cores, see assets/MODEL_CARD.md
 # for measured times): data build -> stage 1 (configs/default.yaml: CGCNN + frozen CHGNet
 # features, cached MiniLM, chemical-system split, without the class-statement view) -> stage 2
-# (configs/default_stage2.yaml: warm start, every view) -> assets (index, map) -> eval -> card.
+# (configs/default_stage2.yaml: warm start, every view) -> stage 3 (configs/default_stage3.yaml:
+# warm start from stage 2, hard negatives for the class statements; see its header) -> assets
+# (index, map) -> eval -> card.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED=${1:-../shared/data}
@@ -13,6 +15,7 @@ DATA=data/full3
 DATA_CMD="clac data build --source prototypes --source csv:$SHARED/mp_37k --source csv:$SHARED/perov_5/test.csv --source csv:$SHARED/carbon_24/test.csv --out $DATA --seed 0"
 TRAIN1_CMD="clac train --config configs/default.yaml --data $DATA --out runs/default"
 TRAIN2_CMD="clac train --config configs/default_stage2.yaml --data $DATA --out runs/default_stage2"
+TRAIN3_CMD="clac train --config configs/default_stage3.yaml --data $DATA --out runs/default_stage3"
 # The shared README keeps a few mp_37k crystals back: elastic rows whose material_id is not in
 # structures.csv.gz. They are the "second corpus the model never trained on".
 HELDOUT=runs/heldout_elastic.csv
@@ -23,6 +26,7 @@ EVAL_CMD="clac eval --checkpoint assets/model --data $DATA --split test --split-
 [ -f $DATA/pairs.parquet ] || .venv/bin/$DATA_CMD
 [ -f runs/default/best/model.safetensors ] && [ -f runs/default/train_info.json ] || .venv/bin/$TRAIN1_CMD
 [ -f runs/default_stage2/best/model.safetensors ] && [ -f runs/default_stage2/train_info.json ] || .venv/bin/$TRAIN2_CMD
+[ -f runs/default_stage3/best/model.safetensors ] && [ -f runs/default_stage3/train_info.json ] || .venv/bin/$TRAIN3_CMD
 mkdir -p runs assets/eval
 .venv/bin/python - "$SHARED" "$HELDOUT" <<'PY'
 import sys, pandas as pd
@@ -33,8 +37,8 @@ e[~e.material_id.isin(s.material_id)].to_csv(out, index=False)
 PY
 # The app's default corpus: the Materials Project crystals of mp_37k (with their DFT properties and
 # the elastic subset's moduli) plus the prototypes; a 15,000-text description bank.
-.venv/bin/python scripts/make_assets.py --checkpoint runs/default_stage2/best --out assets/ \
+.venv/bin/python scripts/make_assets.py --checkpoint runs/default_stage3/best --out assets/ \
   --data-dir $DATA --data-sources mp_37k prototype --elastic "$SHARED/mp_37k/elastic.csv.gz" --max-descriptions 15000
 .venv/bin/$EVAL_CMD
-.venv/bin/python scripts/model_card.py --run runs/default_stage2 --data $DATA --eval assets/eval/results.json \
-  --data-command "$DATA_CMD" --train-command "$TRAIN1_CMD && $TRAIN2_CMD" --eval-command "$EVAL_CMD"
+.venv/bin/python scripts/model_card.py --run runs/default_stage3 --data $DATA --eval assets/eval/results.json \
+  --data-command "$DATA_CMD" --train-command "$TRAIN1_CMD && $TRAIN2_CMD && $TRAIN3_CMD" --eval-command "$EVAL_CMD"
