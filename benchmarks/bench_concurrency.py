@@ -17,7 +17,9 @@ Corpus page. Prints one JSON object:
   (``sess{j}``) or lacks its own after building it;
 * ``rss_mb``: the server's resident memory (with its child processes) every ``--sample-s``
   seconds from the start of the load, ``rss_mb_at_1min``, ``rss_mb_max_after_1min`` and
-  ``rss_growth_after_1min`` = max after the first minute / value at one minute - 1;
+  ``rss_growth_after_1min`` = max after the first minute / value at one minute - 1, and
+  ``rss_growth_end`` = last sample / value at one minute - 1 (a transient peak, such as every
+  session building its index at once, counts in the first only);
 * ``cpu_count``, ``loadavg_start`` / ``loadavg_end`` (the machine's 1/5/15-minute load).
 
 A benchmark, not a test: it asserts nothing (targets in the issue: no error, RSS growth after
@@ -85,6 +87,16 @@ class _Grab:
 _g = _Grab()
 _settle(_g)
 SETTLE_JS = _g.expr
+# the parts of SETTLE_JS, read when a wait for it times out
+STATE_JS = """() => ({
+  runStart_minus_acted_ms: Math.round(window.__clacRunStart - window.__clacActed),
+  lastMsg_minus_acted_ms: Math.round(window.__clacLastMsg - window.__clacActed),
+  script_state: document.querySelector('[data-testid="stApp"]')?.getAttribute('data-test-script-state'),
+  status_widget: !!document.querySelector('[data-testid="stStatusWidget"]'),
+  stale: document.querySelectorAll('[data-stale="true"]').length,
+  visibility: document.visibilityState,
+})"""
+T0 = time.perf_counter()  # errors say when they happened, from the start of the script
 
 
 def _pct(xs: list[float], q: float) -> float:
@@ -145,7 +157,14 @@ class Session:
         self.where = ""
 
     async def settle(self) -> None:
-        await self.page.wait_for_function(SETTLE_JS, timeout=self.timeout_ms)
+        try:
+            await self.page.wait_for_function(SETTLE_JS, timeout=self.timeout_ms)
+        except Exception as exc:  # say which part of the condition was unmet, and when
+            try:
+                state = await self.page.evaluate(STATE_JS)
+            except Exception as inner:  # the page itself is gone or hung
+                state = f"page state unreadable: {_short(inner, 120)}"
+            raise TimeoutError(f"{_short(exc, 120)} at t={time.perf_counter() - T0:.0f}s; {state}") from exc
 
     async def open(self, path: str = "search") -> None:
         """Load a page of the app: a new Streamlit session (and a new private index folder)."""
@@ -458,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
         for k, v in stats.lat.items()
     }  # fmt: skip
     out["searches_without_results"] = stats.no_results
-    out["errors"] = {"count": len(stats.errors), "first": stats.errors[:8]}
+    out["errors"] = {"count": len(stats.errors), "first": stats.errors[:40]}
     out["reloads"] = stats.reloads
     out["isolation_checks"] = stats.checks
     out["isolation_violations"] = {"count": len(stats.violations), "first": stats.violations[:8]}
@@ -473,6 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     out["rss_mb_at_1min"] = at1
     out["rss_mb_max_after_1min"] = max(after) if after else None
     out["rss_growth_after_1min"] = round(max(after) / at1 - 1, 3) if after and at1 else None
+    out["rss_growth_end"] = round(s[-1][1] / at1 - 1, 3) if after and at1 else None  # last sample / 1 min
     out["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(out))
