@@ -234,13 +234,25 @@ fut = loaders._model_future(str(default_checkpoint()))  # the future app.py's wa
 model = fut.result(timeout=300)
 at.switch_page("app_pages/search.py").run()
 assert not at.exception, [e.message for e in at.exception]
+from app_pages.ui.session import current_index_dir
+from clac_core.inference import index_stamp
+ix = current_index_dir()
+points = loaders._map_future(ix, index_stamp(ix)).result(timeout=300)  # the map's points, built beside
+assert "hover" in points.columns and len(points) > 0
+def no_second_build(*a, **k):
+    raise AssertionError("the map page built its points again")
+loaders.map_frame = no_second_build
+at.switch_page("app_pages/explorer.py").run()
+assert not at.exception, [e.message for e in at.exception]
+assert at.get("plotly_chart")
 print("SAME=" + str(loaders._load_model(str(default_checkpoint())) is model))
 """
 
 
 def test_app_start_loads_the_model_in_the_background(app_env):
-    """After Home's first run the default model is loading in a background thread, and the
-    Search page uses that very model (no second load)."""
+    """After Home's first run the default model and the map's points (with hover text) are
+    loading in a background thread; the Search page uses that very model (no second load) and
+    the map page those very points (no second build)."""
     import subprocess
 
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")

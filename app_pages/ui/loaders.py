@@ -8,11 +8,12 @@ from __future__ import annotations
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
 from app_pages.ui.display import md_escape
+from app_pages.ui.map_frame import map_frame
 from app_pages.ui.session import current_index_dir
 from clac_core.inference import (
     CorpusIndex,
@@ -32,6 +33,9 @@ from clac_core.inference import (
 # the first) starts loading the default model and index once per process in a background
 # thread; the loaders below wait for that load instead of starting their own (issue 19).
 # CLAC_PRELOAD=0 turns the warm-up off (the loaders then load on first use, as before).
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
 _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clac-preload")
 
 
@@ -55,6 +59,12 @@ def _index_future(index_dir: str, stamp: str) -> Future:
     return _POOL.submit(open_index, index_dir)
 
 
+@st.cache_resource(show_spinner=False)
+def _map_future(index_dir: str, stamp: str) -> Future:
+    index = _index_future(index_dir, stamp)  # queued before it on the one preload thread
+    return _POOL.submit(lambda: map_frame(index.result(), index_dir))
+
+
 def warm_up() -> None:
     """Start loading the default model and the selected index in the background (once per
     process and index), unless CLAC_PRELOAD=0. Returns at once; never raises (a failed load
@@ -65,6 +75,7 @@ def warm_up() -> None:
         ix = current_index_dir()
         _model_future(str(default_checkpoint()))
         _index_future(ix, index_stamp(ix))
+        _map_future(ix, index_stamp(ix))  # the map's points and hover text (~1 s of Python)
     except Exception:  # a missing checkpoint or index: the page that needs it says so
         return
 
@@ -110,6 +121,13 @@ def get_info() -> dict[str, Any]:
     except Exception as exc:  # show, do not crash the page
         _fail("model or index", exc)
         raise  # pragma: no cover
+
+
+def get_map_frame(index_dir: str | Path) -> pd.DataFrame:
+    """The map points (with hover text) of the index in ``index_dir``, from the background
+    load when it was started, else built now (a rebuilt index gets a new one)."""
+    ix = str(index_dir)
+    return _wait(_map_future(ix, index_stamp(ix)), _map_future)
 
 
 def get_index() -> CorpusIndex:

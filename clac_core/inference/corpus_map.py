@@ -8,6 +8,7 @@ D embedding dims, B new points.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -16,6 +17,14 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from clac_core.index import CorpusIndex
+
+
+def corpus_map_points(index: CorpusIndex, index_dir: str | Path) -> pd.DataFrame:
+    """:func:`map_points` of the map stored with the index in ``index_dir`` (PCA without one);
+    needs no model, so the app builds it in the background."""
+    from clac_core.index.projection import load_map
+
+    return map_points(index, load_map(index, Path(index_dir)))
 
 
 def map_points(index: CorpusIndex, m: dict[str, Any]) -> pd.DataFrame:
