@@ -187,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--eval-command", required=True)
     p.add_argument("--data-command", required=True)
     p.add_argument("--out", type=Path, default=REPO / "assets" / "MODEL_CARD.md")
+    p.add_argument("--init-note", default="", help="said after the warm start's line (where its weights came from)")
     p.add_argument("--readme", type=Path, default=REPO / "README.md")
     p.add_argument("--figure", type=Path, default=REPO / "assets" / "umap_test.png")
     p.add_argument("--no-figure", action="store_true")
@@ -223,6 +224,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"in {(pinfo['seconds'] + pinfo.get('seconds_previous_parts', 0.0)) / 3600:.2f} h over "
                 f"{pinfo.get('train_pairs')} training pairs (validation mean R@10 {_fmt(pinfo.get('best_val_mean_r10'))})."
             )
+        else:
+            stage1 = f"\n- Started from `{train_cfg['init_from']}` (train.init_from); no training record beside it."
+        if a.init_note:
+            stage1 += f" {a.init_note}"
     views = ", ".join((manifest.get("counts", {}).get("pairs_per_view") or {}).keys())
     split_words = {
         "chemsys": "grouped by chemical system (no element set in two splits; recomputed on load, so the per-split "
