@@ -347,48 +347,6 @@ def test_an_interrupted_build_saves_nothing(app_env, explorer, tmp_path) -> None
     assert not root.exists() or not any(root.iterdir())
 
 
-def test_builds_beyond_the_slots_wait_their_turn_and_say_so(app_env, explorer, tmp_path, monkeypatch) -> None:
-    """With every build slot taken, a build reports that it waits, starts once a slot frees,
-    and gives the slot back (also when it is stopped while waiting)."""
-    import threading
-
-    from clac_core.inference import uploads
-
-    monkeypatch.setattr(uploads, "_BUILD_SLOTS", threading.BoundedSemaphore(1))
-    table = tmp_path / "t.csv"
-    table.write_text(tiny_csv(3))
-    stages: list[str] = []
-    holder = uploads.build_slot()
-    holder.__enter__()  # another session's build holds the only slot
-
-    def progress(stage: str, done: int, total: int) -> None:
-        stages.append(stage)
-        if stages.count(uploads.WAITING) == 3:
-            holder.__exit__(None, None, None)  # that build ends
-
-    out = uploads.build_user_index(explorer, name="queued", spec=f"csv:{table}", session="session_queued",
-                                   progress=progress)
-    assert out.exists()
-    waits = [i for i, s in enumerate(stages) if s == uploads.WAITING]
-    assert len(waits) == 3 and waits == list(range(3)), stages[:6]  # waited first, then built
-    assert "crystals" in stages[3:]
-    assert uploads._BUILD_SLOTS.acquire(blocking=False)  # the slot was given back
-    uploads._BUILD_SLOTS.release()
-
-    class Stopped(BaseException):
-        pass
-
-    def leave(stage: str, done: int, total: int) -> None:
-        raise Stopped  # the user left the page while waiting
-
-    with uploads.build_slot():
-        with pytest.raises(Stopped):
-            uploads.build_user_index(explorer, name="left", spec=f"csv:{table}", session="session_queued",
-                                     progress=leave)
-    assert uploads._BUILD_SLOTS.acquire(blocking=False)  # nothing leaked
-    uploads._BUILD_SLOTS.release()
-
-
 # ---------------------------------------------------------------------------- log noise
 
 

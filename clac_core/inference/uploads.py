@@ -4,9 +4,6 @@ CSV or CIF folder with the loaded model, and export uploads' embeddings.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,29 +19,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 SHOW_REASONS = 5  # bad rows / files a page lists; the rest are counted
-# Index builds at once in one process (the app server): each holds its crystals, graphs and
-# features; ten sessions building at once raised the server's memory by 30 % on 2 cores, where
-# they also only share the same CPUs. The others wait their turn, told so by their progress.
-MAX_CONCURRENT_BUILDS = 2
-_BUILD_SLOTS = threading.BoundedSemaphore(MAX_CONCURRENT_BUILDS)
-WAITING = "waiting for other index builds to finish"
-
-
-@contextmanager
-def build_slot(progress: ProgressFn | None = None, poll_s: float = 0.5) -> Iterator[None]:
-    """Hold one of the process's index-build slots for the ``with`` block; while all are taken,
-    report ``WAITING`` through ``progress`` every ``poll_s`` seconds (a progress callback that
-    raises, as Streamlit's does when the user leaves the page, ends the wait)."""
-    if not _BUILD_SLOTS.acquire(blocking=False):
-        while True:
-            if progress is not None:
-                progress(WAITING, 0, 1)
-            if _BUILD_SLOTS.acquire(timeout=poll_s):
-                break
-    try:
-        yield
-    finally:
-        _BUILD_SLOTS.release()
 
 
 class CorpusSourceError(ValueError):
@@ -155,8 +129,6 @@ def build_user_index(
 ) -> Path:
     """Build an index of ``spec`` ("csv:PATH" | "cifs:PATH") with the loaded model.
 
-    At most ``MAX_CONCURRENT_BUILDS`` run at once in a process (:func:`build_slot`); the others
-    wait, reporting ``WAITING`` through ``progress``.
     Saved in this session's private folder, or in the shared folder when ``share``; under a
     free name (``name_2`` …) when ``name`` is taken, so no index is ever overwritten. Nothing
     is saved unless the build finishes: an exception raised by ``progress`` (Streamlit stops a
@@ -173,16 +145,15 @@ def build_user_index(
 
     from clac_core.index import build
 
-    with build_slot(progress):
-        records = read_source(spec, source_label, skipped)
-        idx = build(
-            explorer.model,
-            records,
-            checkpoint=explorer.checkpoint,
-            sources=[source_label or spec],
-            max_descriptions=max_descriptions,
-            progress=progress,
-        )
+    records = read_source(spec, source_label, skipped)
+    idx = build(
+        explorer.model,
+        records,
+        checkpoint=explorer.checkpoint,
+        sources=[source_label or spec],
+        max_descriptions=max_descriptions,
+        progress=progress,
+    )
     root = shared_index_root() if share else session_index_root(session)
     out = reserve_index_dir(root, name)
     try:
