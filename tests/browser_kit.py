@@ -63,13 +63,12 @@ def stop_app(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    out = tmp_path_factory.mktemp("browser_assets")
-    ck, ix = build_tiny_assets(out)
+def serve(out: Path, ck: Path, ix: Path, **extra_env: str):
+    """Run the app on checkpoint ``ck`` and index ``ix`` (user indexes and the log under ``out``)
+    and yield (url, log path); the body of a module's ``server`` fixture."""
     port = _free_port()
     env = dict(os.environ, CLAC_CHECKPOINT=str(ck), CLAC_INDEX=str(ix), CLAC_USER_INDEXES=str(out / "user"),
-               HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+               HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", **extra_env)
     env.pop("CLAC_CORPUS_ROOT", None)
     log = open(out / "streamlit.log", "w")
     proc = start_app(port, env, log)
@@ -80,6 +79,12 @@ def server(tmp_path_factory):
     yield url, out / "streamlit.log"
     stop_app(proc)
     log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    out = tmp_path_factory.mktemp("browser_assets")
+    yield from serve(out, *build_tiny_assets(out))
 
 
 REQUESTS: list[str] = []  # every URL the browser asked for, over the whole module

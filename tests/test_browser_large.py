@@ -10,7 +10,6 @@ must agree with exact search of the same index.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -21,14 +20,11 @@ from browser_kit import (  # noqa: E402, F401
     CHROMIUM,
     REPO,
     _canvas_ink,
-    _free_port,
     _goto,
     _grid,
     _settle,
     page,
-    start_app,
-    stop_app,
-    wait_healthy,
+    serve,
 )
 from helpers import slice_index  # noqa: E402
 
@@ -48,20 +44,8 @@ pytestmark = [
 def server(tmp_path_factory):
     out = tmp_path_factory.mktemp("large_index")
     ix = slice_index(SHIPPED / "index", out / "index", ROWS)
-    env = dict(os.environ, CLAC_CHECKPOINT=str(SHIPPED / "model"), CLAC_INDEX=str(ix),
-               CLAC_USER_INDEXES=str(out / "user"), CLAC_EXACT_MAX_ROWS="0", CLAC_SUBSET_EXACT_MAX="0",
-               HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-    env.pop("CLAC_CORPUS_ROOT", None)
-    log = open(out / "streamlit.log", "w")
-    proc = start_app(_free_port(), env, log)
-    url = proc.args[proc.args.index("--server.port") + 1]
-    url = f"http://127.0.0.1:{url}"
-    if not wait_healthy(url, proc, 60):
-        proc.kill()
-        pytest.fail("streamlit did not start: " + (out / "streamlit.log").read_text()[-2000:])
-    yield url, out / "streamlit.log", ix
-    stop_app(proc)
-    log.close()
+    for url, log in serve(out, SHIPPED / "model", ix, CLAC_EXACT_MAX_ROWS="0", CLAC_SUBSET_EXACT_MAX="0"):
+        yield url, log, ix
 
 
 def _ids(page) -> list[str]:
