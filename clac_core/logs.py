@@ -45,15 +45,20 @@ def quiet_progress_bars() -> Iterator[None]:
     Only the bars are switched off: warnings and errors of both libraries still reach the log.
     """
     from huggingface_hub import utils as hub
-    from transformers.utils import logging as hf
 
-    hf_was, hub_was = hf.is_progress_bar_enabled(), not hub.are_progress_bars_disabled()
-    hf.disable_progress_bar()
+    # transformers is imported only where it is already loaded: the plain-PyTorch BERT path
+    # never needs it (its import costs seconds); a transformers imported inside the block
+    # reads hub's switch at import time, so its bars start switched off too.
+    hf = sys.modules.get("transformers.utils.logging")
+    hf_was = hf.is_progress_bar_enabled() if hf is not None else False
+    hub_was = not hub.are_progress_bars_disabled()
+    if hf is not None:
+        hf.disable_progress_bar()
     hub.disable_progress_bars()
     try:
         yield
     finally:
-        if hf_was:
+        if hf_was and hf is not None:
             hf.enable_progress_bar()
         if hub_was:
             hub.enable_progress_bars()

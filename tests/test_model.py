@@ -243,6 +243,7 @@ def test_not_a_checkpoint(tmp_path):
 
 
 def test_factorized_cgconv_matches_pyg_cgconv():
+    """The plain-PyTorch conv loads PyG CGConv's state dict as it is and gives its output."""
     from torch_geometric.nn import CGConv
 
     from clac_core.models.crystal import FactorizedCGConv
@@ -250,13 +251,60 @@ def test_factorized_cgconv_matches_pyg_cgconv():
     torch.manual_seed(5)
     ref = CGConv(16, dim=7, aggr="mean", batch_norm=True)
     fast = FactorizedCGConv(16, dim=7, aggr="mean", batch_norm=True)
+    assert sorted(fast.state_dict()) == sorted(ref.state_dict())
     fast.load_state_dict(ref.state_dict())
     x, e = torch.randn(30, 16), torch.rand(200, 7)
     ei = torch.randint(0, 30, (2, 200))
+    ei[1, ei[1] == 29] = 0  # atom 29 receives no message: its update is BN(0) + x
     for mode in (True, False):
         ref.train(mode)
         fast.train(mode)
         assert torch.allclose(fast(x, ei, e), ref(x, ei, e), atol=1e-5)
+
+
+def test_mean_pool_matches_pyg_global_mean_pool():
+    from torch_geometric.nn import global_mean_pool
+
+    from clac_core.models.crystal import mean_pool
+
+    torch.manual_seed(1)
+    x = torch.randn(12, 5)
+    index = torch.tensor([0, 0, 0, 2, 2, 3, 3, 3, 3, 3, 0, 2])  # group 1 is empty, group 4 too
+    got = mean_pool(x, index, 5)
+    assert torch.allclose(got, global_mean_pool(x, index, size=5), atol=1e-6)
+    assert torch.equal(got[1], torch.zeros(5)) and torch.equal(got[4], torch.zeros(5))
+
+
+def test_text_search_path_imports_neither_torch_geometric_nor_transformers(tmp_path):
+    """Loading a CGCNN + CHGNet model with the frozen MiniLM and encoding a query imports
+    neither torch_geometric nor transformers (together ~4 s of the app's first Search page on
+    2 cores); building crystal graphs still may. Through transformers (CLAC_TEXT_BACKEND), the
+    load draws no weight-loading progress bar in the log."""
+    import subprocess
+    import sys
+
+    from clac_core.models import save_checkpoint
+
+    torch.manual_seed(0)
+    cfg = ModelConfig()
+    cfg.crystal.kind = "cgcnn+chgnet"
+    cfg.graph.symmetry = True
+    save_checkpoint(CLaCModel(cfg), tmp_path / "ck", step=0)
+    code = (
+        "import sys\n"
+        "from clac_core.inference import load_model\n"
+        f"m = load_model({str(tmp_path / 'ck')!r})\n"
+        "m.encode_text(['band gap around 1.5 eV'])\n"
+        "print('torch_geometric' in sys.modules, 'transformers' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "False False"
+    env = {**os.environ, "CLAC_TEXT_BACKEND": "transformers"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "False True"
+    assert "Loading weights" not in out.stderr and "%|" not in out.stderr
 
 
 def test_symmetry_features_separate_cubic_from_strained_twin():

@@ -103,7 +103,6 @@ def test_explorer_property_aware_search(small_index) -> None:
     ex = Explorer.__new__(Explorer)  # no model: the query embedding is injected below
     ex.index = small_index
     ex._query_cache = {"Li oxide with a band gap around 2 eV": np.ones(8, np.float32)}
-    ex._prop_cache = None
     res = ex.search_text("Li oxide with a band gap around 2 eV", k=3, property_aware=True)
     # Li + O only (c1 has Co, c3 Na Cl); gap near 2 eV: c2 (DFT 2.2), c4 (predicted 2.05)
     assert set(res["crystal_id"][:2]) == {"c2", "c4"}
@@ -309,3 +308,26 @@ def test_upload_values_respect_what_the_structure_fixes(tmp_path) -> None:
     assert rows.loc["total magnetization", "value"] == MAX_MOMENT_PER_ATOM  # 29.33 μB for one atom is impossible
     assert abs(rows.loc["density", "value"] - fe.density) < 0.01  # 7.88 g/cm³, not the model's 1.0
     assert test_errors(tmp_path / "nowhere" / "model") == {}
+
+
+def test_property_columns_are_computed_once_per_loaded_index(small_index, monkeypatch) -> None:
+    """The app computes them on its preload thread; the first search must reuse them, and a
+    new index object (a rebuilt index) must get its own."""
+    import copy
+
+    from clac_core.inference import search
+
+    calls = []
+    real = search._property_columns
+    monkeypatch.setattr(search, "_property_columns", lambda ix: calls.append(1) or real(ix))
+    loaded = copy.deepcopy(small_index)  # a fresh object: the session fixture may be cached already
+    first = search.property_columns(loaded)
+    assert search.property_columns(loaded) is first and len(calls) == 1
+    other = copy.deepcopy(small_index)
+    assert search.property_columns(other) is not first and len(calls) == 2
+    key = id(other)
+    del other
+    import gc
+
+    gc.collect()
+    assert key not in search._COLUMNS  # forgotten with its index

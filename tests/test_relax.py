@@ -37,7 +37,7 @@ def explorer():
         manifest={},
     )
     ex = Explorer.__new__(Explorer)  # no model: query embeddings are injected
-    ex.index, ex._prop_cache = index, None
+    ex.index = index
 
     class Queries(dict):
         def get(self, key, default=None):

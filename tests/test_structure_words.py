@@ -70,7 +70,7 @@ def _explorer(index):
     from clac_core.inference import Explorer
 
     ex = Explorer.__new__(Explorer)
-    ex.index, ex._prop_cache = index, None
+    ex.index = index
 
     class Queries(dict):
         def get(self, key, default=None):

@@ -24,14 +24,17 @@ from clac_core.inference import (
     load_model,
     loaded_info,
     open_index,
+    property_columns,
 )
 
 # Loading is split so that each page pays only for what it uses: Home and the sidebar read
 # JSON files (no torch), the 3D viewer needs the index only, and the pages that embed text or
-# crystals need the model (torch + transformers, 5-10 s on 2 cores). So that nobody waits for
+# crystals need the model (torch and the weights, 2-3 s on 2 cores). So that nobody waits for
 # it on their first search, :func:`warm_up` (called by app.py on every run; a cache hit after
 # the first) starts loading the default model and index once per process in a background
-# thread; the loaders below wait for that load instead of starting their own (issue 19).
+# thread (then the columns the first property-aware search reads, the first results page's
+# imports and the map's points); the loaders below wait for that load instead of starting
+# their own (issue 19).
 # CLAC_PRELOAD=0 turns the warm-up off (the loaders then load on first use, as before).
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -54,14 +57,33 @@ def _model_future(checkpoint: str) -> Future:
     return _POOL.submit(load_model, checkpoint)
 
 
+def _open_for_search(index_dir: str) -> CorpusIndex:
+    index = open_index(index_dir)
+    property_columns(index)  # computed once per index (~0.8 s), so the first search reuses it
+    return index
+
+
 @st.cache_resource(show_spinner=False)
 def _index_future(index_dir: str, stamp: str) -> Future:
-    return _POOL.submit(open_index, index_dir)
+    return _POOL.submit(_open_for_search, index_dir)
+
+
+def _import_result_modules() -> None:
+    """Imports the first results page needs besides the model and index: pandas' Styler (the
+    result tables; ~0.7 s with its templates on 2 cores) and pymatgen's Structure (the selected
+    crystal). Done on the preload thread, so the first search does not pay for them."""
+    import pandas.io.formats.style  # noqa: F401
+    import pymatgen.core  # noqa: F401
+
+
+@st.cache_resource(show_spinner=False)
+def _imports_future() -> Future:
+    return _POOL.submit(_import_result_modules)
 
 
 @st.cache_resource(show_spinner=False)
 def _map_future(index_dir: str, stamp: str) -> Future:
-    index = _index_future(index_dir, stamp)  # queued before it on the one preload thread
+    index = _index_future(index_dir, stamp)  # queued before it
     return _POOL.submit(lambda: map_frame(index.result(), index_dir))
 
 
@@ -75,6 +97,7 @@ def warm_up() -> None:
         ix = current_index_dir()
         _model_future(str(default_checkpoint()))
         _index_future(ix, index_stamp(ix))
+        _imports_future()
         _map_future(ix, index_stamp(ix))  # the map's points and hover text (~1 s of Python)
     except Exception:  # a missing checkpoint or index: the page that needs it says so
         return

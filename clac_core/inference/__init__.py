@@ -64,7 +64,7 @@ from clac_core.inference.locations import (
     user_index_root,
 )
 from clac_core.inference.relax import Diagnosis, SearchAnswer, diagnose
-from clac_core.inference.search import SMALL_BATCH, encode_query_texts, small_batch_threads
+from clac_core.inference.search import SMALL_BATCH, encode_query_texts, property_columns, small_batch_threads
 from clac_core.inference.similar import find_similar
 from clac_core.inference.upload_panel import CorpusMatch, UploadPanel, analyse_upload
 from clac_core.inference.uploads import (
@@ -121,6 +121,7 @@ __all__ = [
     "load_model",
     "loaded_info",
     "open_index",
+    "property_columns",
     "read_upload",
     "reader_limits",
     "reserve_index_dir",

@@ -130,10 +130,8 @@ class Explorer:
 
     def _property_columns(self) -> tuple[dict[str, np.ndarray], list[frozenset[str]], np.ndarray]:
         """Property arrays (DFT and ``predicted_*``), element sets and crystal systems of the
-        index, built once per Explorer."""
-        if getattr(self, "_prop_cache", None) is None:
-            self._prop_cache = property_columns(self.index)
-        return self._prop_cache
+        index, built once per loaded index (:func:`~clac_core.inference.search.property_columns`)."""
+        return property_columns(self.index)
 
     def nearest_crystals(
         self, structure: Structure, k: int = 10, filters: SearchFilters | None = None

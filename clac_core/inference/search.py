@@ -6,6 +6,8 @@ Shape legend: B queries, D embedding dims, N crystals.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -53,9 +55,28 @@ def encode_query_texts(model: Any, texts: Sequence[str]) -> np.ndarray:
         return embed_texts(model, texts, 128, len(texts) >= 256, desc="descriptions")
 
 
+_COLUMNS: dict[int, tuple[weakref.ref, Any]] = {}  # id(index) -> (ref to it, its columns)
+_COLUMNS_LOCK = threading.Lock()
+
+
 def property_columns(index: CorpusIndex) -> tuple[dict[str, np.ndarray], list[frozenset[str]], np.ndarray]:
     """Property arrays (DFT and ``predicted_*``) (N,), element sets and crystal systems (N,) of
-    an index. Element sets are frozensets: hashable, so composition facts are cached per formula."""
+    an index, computed once per loaded index (~0.8 s for 36k rows on 2 cores, mostly the
+    composition facts; the app computes them on its preload thread, so the first property-aware
+    search does not pay for them) and forgotten with it. Element sets are frozensets: hashable,
+    so composition facts are cached per formula."""
+    key = id(index)
+    with _COLUMNS_LOCK:
+        hit = _COLUMNS.get(key)
+        if hit is not None and hit[0]() is index:
+            return hit[1]
+    cols = _property_columns(index)
+    with _COLUMNS_LOCK:
+        _COLUMNS[key] = (weakref.ref(index, lambda _ref, key=key: _COLUMNS.pop(key, None)), cols)
+    return cols
+
+
+def _property_columns(index: CorpusIndex) -> tuple[dict[str, np.ndarray], list[frozenset[str]], np.ndarray]:
     md = index.metadata
     cols = {
         c: index.property_array(c)

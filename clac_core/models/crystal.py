@@ -3,13 +3,16 @@ all ``forward(batch) -> (B, out_dim)``.
 
 Both consume batches from :func:`clac_core.graph.collate` (fields ``z``, ``edge_index``,
 ``edge_dist``, ``batch``) and never recompute neighbours, so periodic images found by the
-featurizer are used as they are. Pooling is ``global_mean_pool`` (a vectorized scatter),
+featurizer are used as they are. Pooling is :func:`mean_pool` (a vectorized scatter mean),
 so a supercell of a crystal gets the same embedding as its primitive cell. With
 ``graph_cfg.symmetry`` the pooled atoms are concatenated with a :class:`SymmetryEmbedding`
 of the crystal's space group and conventional-cell shape before the head (late fusion):
 message passing over nearest neighbours alone cannot tell, say, a cubic from a slightly
 tetragonal cell, and crystal-system prompts need exactly that.
-Both run on plain PyTorch + torch_geometric (no torch-scatter / torch-sparse needed).
+CGCNN and the CHGNet-feature encoders run on plain PyTorch: :class:`FactorizedCGConv` holds
+PyG ``CGConv``'s parameters under the same names and computes the same output (tested), so
+loading a model for inference never imports torch_geometric (its import costs ~3 s on 2 cores,
+mostly ``torch._dynamo``). SchNet reuses PyG's blocks and imports them when built.
 
 Shape legend: N atoms, E edges, G Gaussians, F element (or pretrained crystal) features,
 H hidden, B crystals, L lattice features.
@@ -19,7 +22,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch_geometric.nn import CGConv, global_mean_pool
 
 from clac_core.config import CrystalEncoderConfig, GraphConfig
 from clac_core.graph import NUM_LATTICE_FEATURES, element_features, gaussian_expand
@@ -79,22 +81,39 @@ def _with_symmetry(module: nn.Module, pooled: torch.Tensor, batch) -> torch.Tens
     return torch.cat([pooled, module.symmetry(batch.sg, batch.lat.to(pooled.dtype))], dim=-1)
 
 
-class FactorizedCGConv(CGConv):
-    """``torch_geometric.nn.CGConv`` (same parameters, same output) with a cheaper forward.
+def mean_pool(x: torch.Tensor, index: torch.Tensor, size: int) -> torch.Tensor:
+    """Mean of the rows of ``x`` (N, H) per group ``index`` (N,) long in [0, size) -> (size, H);
+    an empty group gives zeros (as PyG's ``global_mean_pool`` / ``scatter(reduce="mean")``)."""
+    total = x.new_zeros((size, x.shape[-1])).index_add_(0, index, x)  # (size, H)
+    count = x.new_zeros(size).index_add_(0, index, x.new_ones(index.shape[0]))  # (size,)
+    return total / count.clamp(min=1).unsqueeze(-1)
 
-    CGConv applies ``lin_f`` / ``lin_s`` to the per-edge concatenation ``[x_i, x_j, e_ij]``
-    (E x (2H + G) times (2H + G) x H). A linear map of a concatenation is the sum of the
-    maps of its parts, so we apply the node blocks once per *atom* (N x H x 4H) and gather
-    them per edge; only the Gaussian block runs per edge. With ~12 edges per atom this
-    cuts the FLOPs of a layer about 4x at H=128. The state dict is CGConv's, and the
-    output equals CGConv's up to float rounding (tested).
+
+class FactorizedCGConv(nn.Module):
+    """PyG's ``CGConv(channels, dim, aggr="mean", batch_norm=True)`` in plain PyTorch, with a
+    cheaper forward.
+
+    Output: ``x_i + BN(mean_j sigmoid(z_ij W_f + b_f) * softplus(z_ij W_s + b_s))`` with
+    ``z_ij = [x_i, x_j, e_ij]`` (Xie & Grossman's gated convolution). The parameters carry
+    CGConv's names (``lin_f``, ``lin_s``, ``bn``), so checkpoints load either way. A linear map
+    of a concatenation is the sum of the maps of its parts, so the node blocks run once per
+    *atom* (N x H x 4H) and are gathered per edge; only the Gaussian block runs per edge. With
+    ~12 edges per atom this cuts the FLOPs of a layer about 4x at H=128. The output equals
+    CGConv's up to float rounding (tested).
     """
+
+    def __init__(self, channels: int, dim: int, aggr: str = "mean", batch_norm: bool = True) -> None:
+        super().__init__()
+        if aggr not in ("mean", "sum", "add"):
+            raise ValueError(f"aggr must be 'mean' or 'sum', not {aggr!r}")
+        self.channels, self.dim, self.aggr = channels, dim, aggr
+        self.lin_f = nn.Linear(2 * channels + dim, channels)
+        self.lin_s = nn.Linear(2 * channels + dim, channels)
+        self.bn = nn.BatchNorm1d(channels) if batch_norm else None
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_attr: torch.Tensor) -> torch.Tensor:
         """x (N, H), edge_index (2, E) [j, i], edge_attr (E, G) -> (N, H)."""
-        from torch_geometric.utils import scatter
-
-        h = x.shape[-1]
+        h, n = x.shape[-1], x.shape[0]
         src, dst = edge_index[0], edge_index[1]  # neighbour j, center i
         w = torch.cat([self.lin_f.weight, self.lin_s.weight], dim=0)  # (2H, 2H + G)
         b = torch.cat([self.lin_f.bias, self.lin_s.bias], dim=0)  # (2H,)
@@ -103,7 +122,10 @@ class FactorizedCGConv(CGConv):
         pre = node_i[dst] + node_j[src] + torch.addmm(b, edge_attr, w[:, 2 * h :].t())  # (E, 2H)
         f, s_ = pre.split(h, dim=-1)
         msg = f.sigmoid() * torch.nn.functional.softplus(s_)  # (E, H)
-        out = scatter(msg, dst, dim=0, dim_size=x.shape[0], reduce=self.aggr)  # (N, H)
+        if self.aggr == "mean":
+            out = mean_pool(msg, dst, n)  # (N, H)
+        else:
+            out = msg.new_zeros((n, h)).index_add_(0, dst, msg)
         out = out if self.bn is None else self.bn(out)
         return out + x
 
@@ -113,7 +135,7 @@ class CGCNNEncoder(nn.Module):
 
     Element table -> Linear, then ``num_layers`` x ``CGConv(hidden, dim=G, aggr="mean",
     batch_norm=True)`` (which already adds its input back: a residual gated convolution;
-    run through :class:`FactorizedCGConv`, same parameters, ~4x fewer FLOPs) followed by
+    run as :class:`FactorizedCGConv`, same parameters, ~4x fewer FLOPs) followed by
     softplus, mean pooling over atoms and a 2-layer MLP to ``out_dim``. Mean (not sum)
     aggregation keeps the message scale independent of the neighbour count.
     """
@@ -149,7 +171,7 @@ class CGCNNEncoder(nn.Module):
     def forward(self, batch) -> torch.Tensor:
         """Batch of B crystal graphs -> (B, out_dim)."""
         x = self.atom_features(batch)
-        pooled = global_mean_pool(x, batch.batch, size=batch.num_graphs)  # (B, H)
+        pooled = mean_pool(x, batch.batch, batch.num_graphs)  # (B, H)
         return self.head(_with_symmetry(self, pooled, batch))  # (B, H or 2H) -> (B, out_dim)
 
 
@@ -203,7 +225,7 @@ class SchNetEncoder(nn.Module):
     def forward(self, batch) -> torch.Tensor:
         """Batch of B crystal graphs -> (B, out_dim)."""
         x = self.atom_features(batch)
-        pooled = global_mean_pool(x, batch.batch, size=batch.num_graphs)  # (B, H)
+        pooled = mean_pool(x, batch.batch, batch.num_graphs)  # (B, H)
         return self.head(_with_symmetry(self, pooled, batch))  # (B, H or 2H) -> (B, out_dim)
 
 
@@ -286,7 +308,7 @@ class CGCNNPretrainedEncoder(CGCNNEncoder):
     def forward(self, batch) -> torch.Tensor:
         """Batch of B crystal graphs carrying ``pretrained`` (B, F) -> (B, out_dim)."""
         x = self.atom_features(batch)  # (N, H)
-        pooled = global_mean_pool(x, batch.batch, size=batch.num_graphs)  # (B, H)
+        pooled = mean_pool(x, batch.batch, batch.num_graphs)  # (B, H)
         both = torch.cat([pooled, self.features(batch, pooled.dtype)], dim=-1)  # (B, 2H)
         return self.head(_with_symmetry(self, both, batch))  # (B, 2H or 3H) -> (B, out_dim)
 

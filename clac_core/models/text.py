@@ -52,10 +52,32 @@ def _load_pretrained(loader: Any, name: str, resolved: str) -> Any:
 
 def text_hidden_size(name: str) -> int:
     """Backbone hidden size H from the model's config only (no weights loaded)."""
+    import json
+
+    resolved = resolve_text_model(name)
+    try:
+        return int(json.loads((Path(resolved) / "config.json").read_text())["hidden_size"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # a hub name, or a folder transformers reads its own way
     from transformers import AutoConfig
 
-    cfg = _load_pretrained(AutoConfig, name, resolve_text_model(name))
+    cfg = _load_pretrained(AutoConfig, name, resolved)
     return int(cfg.hidden_size)
+
+
+def load_backbone(name: str, frozen: bool) -> tuple[Any, nn.Module]:
+    """(tokenizer, backbone) of text model ``name``. A frozen local BERT folder loads in plain
+    PyTorch (:mod:`clac_core.models.plain_bert`, same weights and output, no ``transformers``
+    import); everything else through ``transformers.AutoTokenizer`` / ``AutoModel``."""
+    resolved = resolve_text_model(name)
+    if frozen:
+        from clac_core.models.plain_bert import PlainBertModel, PlainTokenizer, plain_bert_supported
+
+        if plain_bert_supported(resolved):
+            return PlainTokenizer(resolved), PlainBertModel.from_folder(resolved)
+    from transformers import AutoModel, AutoTokenizer
+
+    return _load_pretrained(AutoTokenizer, name, resolved), _load_pretrained(AutoModel, name, resolved)
 
 
 def text_feature_size(cfg: TextEncoderConfig, hidden_size: int) -> int:
@@ -99,7 +121,8 @@ def encoder_layers(backbone: nn.Module) -> nn.ModuleList:
 
 
 class HFTextEncoder(nn.Module):
-    """BERT-type encoder + attention-masked mean pooling, frozen according to ``cfg.train_mode``.
+    """BERT-type encoder + attention-masked mean pooling, frozen according to ``cfg.train_mode``
+    (a frozen local BERT folder runs in plain PyTorch, see :func:`load_backbone`).
 
     * ``frozen`` / ``cached``: every weight frozen, always in eval mode (dropout off), forward
       runs without autograd.
@@ -109,12 +132,9 @@ class HFTextEncoder(nn.Module):
 
     def __init__(self, cfg: TextEncoderConfig) -> None:
         super().__init__()
-        from transformers import AutoModel, AutoTokenizer
-
         self.cfg = cfg
         self.resolved_name = resolve_text_model(cfg.name)
-        self.tokenizer = _load_pretrained(AutoTokenizer, cfg.name, self.resolved_name)
-        self.backbone = _load_pretrained(AutoModel, cfg.name, self.resolved_name)
+        self.tokenizer, self.backbone = load_backbone(cfg.name, cfg.train_mode in ("frozen", "cached"))
         self.apply_freezing()
 
     # -- freezing --------------------------------------------------------------------------

@@ -37,13 +37,9 @@ def base_vocabulary(name: str) -> tuple[Any, torch.Tensor]:
 
     Loaded once per process and name (the same tensor serves every model built from it).
     """
-    from transformers import AutoModel, AutoTokenizer
+    from clac_core.models.text import load_backbone
 
-    from clac_core.models.text import _load_pretrained, resolve_text_model
-
-    resolved = resolve_text_model(name)
-    tokenizer = _load_pretrained(AutoTokenizer, name, resolved)
-    backbone = _load_pretrained(AutoModel, name, resolved)
+    tokenizer, backbone = load_backbone(name, frozen=True)
     table = backbone.get_input_embeddings().weight.detach().float().clone()
     del backbone
     table.requires_grad_(False)
