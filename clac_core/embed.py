@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,54 @@ def load_texts(path: Path) -> tuple[list[str], list[str]]:
 
 ProgressFn = Callable[[str, int, int], None]  # (desc, done, total), e.g. a Streamlit bar
 
+class _TurnLock:
+    """A lock handed out in arrival order (tickets), so callers take turns batch by batch.
+
+    ``threading.Lock`` is not fair: a thread that releases it and asks again at once mostly
+    gets it back, so a search could wait for a whole index build. A caller interrupted while
+    waiting gives up its turn without blocking the ones behind it.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._next = 0  # the next ticket to hand out
+        self._serving = 0  # the ticket whose holder may run
+        self._abandoned: set[int] = set()
+
+    def __enter__(self) -> None:
+        with self._cond:
+            ticket = self._next
+            self._next += 1
+            try:
+                while self._serving != ticket:
+                    self._cond.wait()
+            except BaseException:
+                if self._serving == ticket:
+                    self._advance()
+                else:
+                    self._abandoned.add(ticket)
+                raise
+
+    def __exit__(self, *exc: object) -> None:
+        with self._cond:
+            self._advance()
+
+    def _advance(self) -> None:  # called with the condition held
+        self._serving += 1
+        while self._serving in self._abandoned:
+            self._abandoned.discard(self._serving)
+            self._serving += 1
+        self._cond.notify_all()
+
+
+# One batch through a model at a time per process, callers in turn. A server's sessions share
+# one model in threads; on a CPU each forward already uses every core, so concurrent forwards
+# add no throughput, but each holds its own activations in its own malloc arena. Measured with
+# the shipped model on 2 cores: 10 threads encoding 24 texts each at once raised RSS by
+# 440-510 MB at the peak (and left it ~130 MB higher after each round); one at a time +62 MB.
+# A caller waits for the batches queued before its own, never for a whole build to end.
+_FORWARD_TURNS = _TurnLock()
+
 
 def _batched(
     n: int,
@@ -137,7 +186,8 @@ def _batched(
     with torch.no_grad(), tqdm(total=n, desc=desc, disable=not bar, leave=False) as pbar:
         for i in range(0, n, batch_size):
             j = min(i + batch_size, n)
-            out.append(encode(i, j).detach().float().cpu().numpy())
+            with _FORWARD_TURNS:
+                out.append(encode(i, j).detach().float().cpu().numpy())
             pbar.update(j - i)
             if callback is not None:
                 callback(desc, j, n)
