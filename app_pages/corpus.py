@@ -20,7 +20,7 @@ from pathlib import Path
 import streamlit as st
 
 from app_pages.ui.display import md_escape, plain
-from app_pages.ui.loaders import get_explorer
+from app_pages.ui.loaders import get_explorer, warm_structure_path
 from app_pages.ui.session import select_index, session_indexes, session_token
 from clac_core.inference import (
     CorpusFolderError,
@@ -34,6 +34,7 @@ from clac_core.inference import (
 
 st.title("Corpus indexes")
 ex = get_explorer()
+warm_structure_path(ex)  # a build's first crystal pays the imports otherwise
 st.markdown(
     "Build a searchable index of **your** crystals with the loaded model: a CSV file in the community "
     "layout (a `cif` column plus optional `material_id`, `band_gap`, `formation_energy_per_atom`, …, as in "

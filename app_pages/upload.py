@@ -26,7 +26,7 @@ from app_pages.ui.handoff import (
     restore,
     stored_uploads,
 )
-from app_pages.ui.loaders import get_explorer
+from app_pages.ui.loaders import get_explorer, warm_structure_path
 from app_pages.ui.results import display_table, show_results, similar_panel
 from clac_core.inference import (
     UploadPanel,
@@ -43,6 +43,7 @@ PASTE_NAME = "pasted structure"
 
 st.title("Upload crystals")
 ex = get_explorer()
+warm_structure_path(ex)  # the first file's imports load while the user picks it
 lim = reader_limits()
 limit_mb = upload_limit_mb()
 st.caption(

@@ -263,6 +263,42 @@ def test_app_start_loads_the_model_in_the_background(app_env):
     assert res.stdout.strip().splitlines()[-1] == "SAME=True"
 
 
+UPLOAD_WARM_PROBE = """
+import sys
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file(sys.argv[1], default_timeout=60)
+at.run()
+at.switch_page("app_pages/search.py").run()
+assert not at.exception, [e.message for e in at.exception]
+assert "torch_geometric" not in sys.modules, "the text path imported torch-geometric"
+from app_pages.ui import loaders
+called = []
+real = loaders._analyse_a_small_crystal
+loaders._analyse_a_small_crystal = lambda ex: called.append(ex) or real(ex)
+at.switch_page("app_pages/upload.py").run()
+assert not at.exception, [e.message for e in at.exception]
+loaders._POOL.submit(lambda: None).result(timeout=300)  # one worker: the warm-up is done
+print("WARMED=" + str(len(called) == 1 and "torch_geometric" in sys.modules))
+at.switch_page("app_pages/corpus.py").run()
+loaders._POOL.submit(lambda: None).result(timeout=300)
+print("ONCE=" + str(len(called) == 1))
+"""
+
+
+def test_upload_page_warms_the_crystal_path_in_the_background(app_env):
+    """Opening Upload starts, once per process, the imports the first crystal would wait for
+    (torch-geometric's graphs, the crystal tower), while the user picks a file; Corpus reuses it."""
+    import subprocess
+
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    env.pop("CLAC_PRELOAD", None)
+    res = subprocess.run([sys.executable, "-c", UPLOAD_WARM_PROBE, str(REPO / "app.py")], cwd=REPO, env=env,
+                         capture_output=True, text=True, timeout=400)
+    assert res.returncode == 0, res.stderr[-3000:]
+    lines = res.stdout.strip().splitlines()
+    assert "WARMED=True" in lines and "ONCE=True" in lines, res.stdout[-2000:]
+
+
 def test_search_returns_rows_and_filters_narrow(app_env):
     at = _app("search.py")
     at.toggle(key="search_aware").set_value(False).run()  # the model's ranking alone
