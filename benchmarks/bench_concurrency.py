@@ -267,8 +267,13 @@ class Session:
         await self.settle()
         t = time.perf_counter()
         await pg.get_by_role("button", name="Build index").click()
-        await pg.get_by_text("now selected in the sidebar", exact=False).wait_for()
+        # the build's end: its success line, or the page's own error (which is then reported,
+        # instead of a 180 s wait for a line that cannot come)
+        failed = pg.locator(f"{MAIN} [data-testid='stAlertContentError']", has_text="Could not build")
+        await pg.get_by_text("now selected in the sidebar", exact=False).or_(failed).first.wait_for()
         await self.settle()
+        if await failed.count():
+            raise RuntimeError(_short(await failed.first.inner_text()))
         self.stats.lat["build"].append(time.perf_counter() - t)
         self.stats.actions["build"] += 1
         self.built = True
