@@ -43,7 +43,6 @@ PASTE_NAME = "pasted structure"
 
 st.title("Upload crystals")
 ex = get_explorer()
-warm_structure_path(ex)  # the first file's imports load while the user picks it
 lim = reader_limits()
 limit_mb = upload_limit_mb()
 st.caption(
@@ -67,6 +66,9 @@ keep_paste(pasted, PASTE_NAME)
 store = stored_uploads()
 if not store:
     st.info("No file yet. Try a CIF from the Materials Project or any POSCAR.")
+    # the first file's imports load while the user picks it (not when files are already here:
+    # their own analysis pays for them, without a second one beside it)
+    warm_structure_path(ex)
     st.stop()
 
 

@@ -42,6 +42,14 @@ def test_upload_describes_itself_first_and_finds_similar_structures(server, page
     assert own.bounding_box()["y"] < nearest.bounding_box()["y"] < texts.bounding_box()["y"]
     assert page.get_by_text("Composition NaCl", exact=False).count() >= 1  # its own facts
     assert page.get_by_text("(computed from the structure)", exact=False).count() >= 1
+    # the run has ended; the tables are drawn once the browser has the grid's code (its first
+    # grid on this page) and may come a moment after the text
+    page.locator("[data-testid='stDataFrame'] th[role='columnheader']", has_text="quantity").first.wait_for(
+        state="attached"
+    )
+    page.locator("[data-testid='stDataFrame'] th[role='columnheader']", has_text="similarity").first.wait_for(
+        state="attached"
+    )
     grids = _grids(page)
     props = next(g for g in grids if "quantity" in g[0])
     assert "DFT value of t:NaCl" in props[0]  # the matching corpus crystal's values, named
