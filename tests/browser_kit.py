@@ -121,10 +121,15 @@ window.__clacLastMsg = 0;
 for (const type of ["click", "keydown", "input", "change"]) {
   window.addEventListener(type, () => { window.__clacActed = performance.now(); }, true);
 }
+// A run began: the app is running now, or within one batch of records the state left some
+// other value and later left "running" (a short run drawn and ended together). A lone change
+// from "running" is the end of a run that began earlier (perhaps before the input), not a
+// run the input started.
 new MutationObserver((records) => {
   const app = document.querySelector("[data-testid='stApp']");
   if ((app && app.getAttribute("data-test-script-state") === "running")
-      || records.some((r) => r.oldValue === "running")) {
+      || records.some((r, i) => r.oldValue !== "running"
+                                && records.slice(i + 1).some((q) => q.oldValue === "running"))) {
     window.__clacRunStart = performance.now();
   }
 }).observe(document, {subtree: true, attributes: true, attributeOldValue: true,
