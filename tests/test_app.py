@@ -306,6 +306,11 @@ def test_search_returns_rows_and_filters_narrow(app_env):
     assert frames and len(frames[0]) == 7  # hypothetical (decorated) crystals are opt-in
     assert "band gap (eV)" in frames[0].columns  # properties with their unit
     assert at.dataframe[0].proto.placeholder == "—"  # drawn where a property is unknown
+    # decimals are column formats the browser applies: the cells stay numbers (sorting, CSV)
+    cfg = json.loads(at.dataframe[0].proto.columns)
+    assert cfg["band gap (eV)"]["type_config"] == {"type": "number", "format": "%.2f"}
+    assert cfg["similarity"]["type_config"]["format"] == "%.3f"
+    assert frames[0]["band gap (eV)"].dtype.kind == "f"
     at.checkbox(key="search_hypo").check().run()
     frames = _frames(at)
     assert len(frames[0]) == 12  # k=25 > corpus size
@@ -866,3 +871,55 @@ def test_search_result_finds_similar_structures(app_env):
     assert 0 < len(similar) and first["crystal id"] not in set(similar["crystal id"])
     at.button(key="search_similar_hide").click().run()
     assert len(at.dataframe) == 1
+
+
+SERVER_START_PROBE = """
+import asyncio, importlib, sys, threading
+sys.path.insert(0, sys.argv[1])
+import streamlit as st
+from streamlit.web.server.app_discovery import discover_asgi_app
+from pathlib import Path
+found = discover_asgi_app(Path(sys.argv[1]) / "app.py")
+print("DISCOVERED=" + str(found.is_asgi_app and found.import_string == "app:app"))
+served = importlib.import_module("app")  # what `streamlit run app.py` imports to build its server
+print("APP=" + str(isinstance(served.app, st.App)))
+from app_pages.ui import loaders
+loaded = []
+loaders.load_model = lambda ck: loaded.append(ck) or "model"
+loaders.open_index = lambda ix: loaded.append("index") or "index"
+loaders.property_columns = lambda index: None
+loaders.map_frame = lambda index, ix: "points"
+print("BEFORE=" + str(any(t.name.startswith("clac-preload") for t in threading.enumerate())))
+async def start():
+    async with served._server_lifespan(served.app):
+        pass
+asyncio.run(start())  # the server's start: no browser, no script run
+loaders._POOL.submit(lambda: None).result(timeout=300)  # one worker: what it was given is done
+print("AT_START=" + str(loaded))
+from clac_core.inference import default_checkpoint
+fut = loaders._model_future(str(default_checkpoint()))  # the same future a page view would wait on
+print("RESULT=" + str(fut.result(timeout=300)))
+print("LOADED=" + str(loaded))
+"""
+
+
+@pytest.mark.parametrize("preload", ["1", "0"])
+def test_server_start_begins_loading_before_any_page_view(app_env, preload):
+    """`streamlit run app.py` builds its server from app.py's ``app`` (an ``st.App``), whose
+    lifespan submits the model load when the server starts; a page view then finds that load
+    (one load in all). CLAC_PRELOAD=0 submits nothing."""
+    import subprocess
+
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", CLAC_PRELOAD=preload)
+    res = subprocess.run([sys.executable, "-c", SERVER_START_PROBE, str(REPO)], cwd=REPO, env=env,
+                         capture_output=True, text=True, timeout=400)
+    assert res.returncode == 0, res.stderr[-3000:]
+    lines = res.stdout.strip().splitlines()
+    assert "DISCOVERED=True" in lines and "APP=True" in lines and "BEFORE=False" in lines, lines
+    from clac_core.inference import default_checkpoint
+
+    ck = str(default_checkpoint())
+    # on: model and index loaded at the server's start, and that model is what a page gets
+    # (no second load); off: nothing at start, the model loaded when a page asks
+    assert f"AT_START={[ck, 'index'] if preload == '1' else []}" in lines, lines
+    assert "RESULT=model" in lines and f"LOADED={[ck, 'index'] if preload == '1' else [ck]}" in lines, lines
