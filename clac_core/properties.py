@@ -41,8 +41,12 @@ QUANTITIES: dict[str, Quantity] = {
         Quantity("shear_modulus", "shear modulus (VRH)", "GPa", 1),
         Quantity("poisson_ratio", "Poisson's ratio", "", 3),
         Quantity("density", "density", "g/cm³", 2),
+        # computed over the index's own crystals at build time (clac_core.index.hull), not read
+        # from a table: no column alias maps onto it
+        Quantity("energy_above_hull", "energy above this corpus's hull", "eV/atom", 3),
     ]
 }
+HULL_COLUMN = "energy_above_hull"  # index metadata column (eV/atom; NaN: no formation energy)
 
 # Column names in community CSV layouts -> canonical quantity names.
 # mp_37k (MEGNet benchmark), perov_5 / carbon_24 (CDVAE), MP-20 (CDVAE), elastic subset.

@@ -94,3 +94,22 @@ def test_an_old_index_without_the_columns_still_searches() -> None:
     hits = ex.search_text("a layered material", 3, property_aware=True)
     assert hits.iloc[0]["crystal_id"] == "nacl"  # the words leave the ranking to the model
     assert not ex.search("layered octahedral", 3, property_aware=True).dead_end
+
+
+def test_a_layered_query_puts_the_known_van_der_waals_crystals_first() -> None:
+    from clac_core.query import understand
+    from clac_core.query.rerank import rerank_scores
+
+    formulas = np.asarray(["VPO5", "MoS2", "TiO2", "C", "GaSe"], dtype=object)
+    cols = {"formula": formulas, "dimensionality": np.asarray([2.0, 2.0, 3.0, 3.0, np.nan])}
+    cosine = np.asarray([0.7, 0.4, 0.9, 0.8, 0.9])  # the model prefers the vanadium phosphate
+    intent = understand("2D van der Waals material")
+    assert any("van der Waals crystals first" in u for u in intent.describe())
+    s = rerank_scores(cosine, intent, cols, elements=[frozenset()] * 5, crystal_systems=np.asarray([""] * 5))
+    # MoS2 (known, layered) first, then the other layered crystal; rutile-like TiO2 and diamond-like
+    # C are in the family but not layered here, and GaSe's layers are unknown (NaN): no credit
+    assert list(np.argsort(-s)[:2]) == [1, 0]
+    assert s[2] < s[0] and s[3] < s[0] and s[4] < s[0]
+    framework = understand("3D framework material")  # other dimensionalities: no family
+    s3 = rerank_scores(cosine, framework, cols, elements=[frozenset()] * 5, crystal_systems=np.asarray([""] * 5))
+    assert np.argmax(s3) == 2

@@ -17,6 +17,7 @@ import numpy as np
 
 from clac_core.embed import ProgressFn, embed_and_predict_structures, embed_texts
 from clac_core.index.filters import CorpusIndexError
+from clac_core.index.hull import with_hull_column
 from clac_core.index.store import INDEX_VERSION, METADATA_COLUMNS, CorpusIndex
 from clac_core.properties import PREDICTED_PREFIX
 from clac_core.symmetry import symmetry_info
@@ -119,6 +120,28 @@ def add_structure_types(index_dir: str | Path, progress: ProgressFn | None = Non
     for k in kinds:
         counts[k] = counts.get(k, 0) + 1
     return counts
+
+
+def add_corpus_hull(index_dir: str | Path, progress: ProgressFn | None = None) -> int:
+    """Compute the energy-above-hull column (:mod:`clac_core.index.hull`) of an index built
+    before it, in place (written under a temporary name, then swapped in, as
+    :func:`add_structure_types`). Returns the number of crystals that got a value."""
+    import os
+
+    from clac_core.index.columns import read_metadata, write_metadata
+    from clac_core.properties import HULL_COLUMN
+
+    path = Path(index_dir) / "metadata.parquet"
+    if not path.is_file():
+        raise CorpusIndexError(f"{index_dir} is not an index directory: it has no metadata.parquet")
+    md = with_hull_column(read_metadata(path, lazy=False).drop(columns=[HULL_COLUMN], errors="ignore"), progress)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write_metadata(md, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return int(md[HULL_COLUMN].notna().sum()) if HULL_COLUMN in md.columns else 0
 
 
 def metadata_row(record: CrystalRecord, facts: CrystalFacts | None = None) -> dict[str, Any]:
@@ -244,7 +267,7 @@ def build(
         raise CorpusIndexError("no crystals to index")
     bars = progress is None  # terminal bars only for a caller that shows no progress itself
     facts = [crystal_facts(r) for r in records]
-    meta = _metadata_frame(records, facts, progress)
+    meta = with_hull_column(_metadata_frame(records, facts, progress), progress)
     structures = [r.structure for r in records]
     emb, pred = embed_and_predict_structures(
         model, structures, 64, bars and len(structures) >= 256, callback=progress, desc="crystals",

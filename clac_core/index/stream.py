@@ -43,6 +43,7 @@ from clac_core.index.build import (
     predicted_properties,
 )
 from clac_core.index.filters import CorpusIndexError
+from clac_core.index.hull import with_hull_column
 from clac_core.index.store import CorpusIndex
 from clac_core.training.distributed import DistInfo, barrier
 
@@ -201,7 +202,8 @@ def merge_chunks(model: Any, work: str | Path, out: str | Path) -> CorpusIndex:
     if expected is None or len(done) != expected:
         raise CorpusIndexError(f"{work}: {len(done)} of {expected or '?'} chunks finished; run the missing shards")
     emb = np.concatenate([np.load(p / "embeddings.npy") for p in done])
-    meta = pd.concat([pd.read_parquet(p / "metadata.parquet") for p in done], ignore_index=True)
+    # the hull is over the whole corpus: computed once the chunks are merged, not per chunk
+    meta = with_hull_column(pd.concat([pd.read_parquet(p / "metadata.parquet") for p in done], ignore_index=True))
     if (work / "texts.parquet").exists():
         cands = pd.read_parquet(work / "texts.parquet")
     else:

@@ -34,9 +34,9 @@ from clac_core.query.rerank import (
     application_match,
     composition_columns,
     property_values,
+    stable_mask,
 )
 from clac_core.query.structure import DIMENSION_LABELS
-from clac_core.vocab.classes import STABLE
 
 MAX_STEPS = 3  # at most this many wishes are widened or dropped
 WIDEN_TO = 5  # a widened range takes in this many of the nearest crystals that meet the rest
@@ -103,8 +103,7 @@ def _intent_wishes(intent: QueryIntent, cols: Mapping[str, np.ndarray], elements
         wishes.append(Wish(c.describe(), _interval(c, vals),
                            lambda i, f, c=c: (rep(i, constraints=_without(i.constraints, c)), f), c))
     if intent.stable:
-        vals, _ = property_values(cols, STABLE.prop, n)
-        wishes.append(Wish("stable", np.nan_to_num(vals, nan=1.0) < STABLE.hi, lambda i, f: (rep(i, stable=False), f)))
+        wishes.append(Wish("stable", stable_mask(cols, n), lambda i, f: (rep(i, stable=False), f)))
     for e in intent.include:
         wishes.append(Wish(f"contains {e}", np.fromiter((e in s for s in elements), bool, n),
                            lambda i, f, e=e: (rep(i, include=_without(i.include, e)), f)))

@@ -23,7 +23,7 @@ SMALL_BATCH = 8
 # index columns the property-aware re-rank reads (DFT values; predicted_* are read as well)
 _PROPERTY_COLUMNS = (
     "band_gap", "direct_gap", "indirect_gap", "formation_energy_per_atom", "total_magnetization", "density",
-    "bulk_modulus", "shear_modulus", "poisson_ratio",
+    "bulk_modulus", "shear_modulus", "poisson_ratio", "energy_above_hull",
 )
 
 

@@ -24,7 +24,7 @@ from clac_core.query.numbers import MAX_TEXT_CHARS, Constraint, class_constraint
 from clac_core.query.structure import DIMENSION_LABELS, dimensionalities_in, polyhedra_in
 from clac_core.symmetry import CRYSTAL_SYSTEMS_HIGH_FIRST
 from clac_core.vocab.applications import SEARCH_APPLICATIONS, ApplicationQuery
-from clac_core.vocab.classes import STABLE
+from clac_core.vocab.classes import NEAR_HULL, STABLE
 from clac_core.vocab.elements import ANION_CLASS_ELEMENTS, ATOMIC_NUMBER, SYMBOL_OF_NAME
 from clac_core.vocab.structure_types import structure_types_in
 
@@ -79,11 +79,18 @@ class QueryIntent:
             or self.applications
         )
 
+    def words_only(self) -> bool:
+        """Wishes stated by words alone ("cubic perovskite", "thermoelectric telluride"): no
+        number and no stability. Among the crystals that meet them, the property-aware order
+        puts those on or near the corpus's hull first (:func:`clac_core.query.rerank.property_match`)."""
+        return not self.is_empty() and not self.constraints and not self.stable
+
     def describe(self) -> list[str]:
         """Plain phrases for the page: "band gap ≈ 2 eV", "contains Li", "no Co", "cubic"."""
         out = [c.describe() for c in self.constraints]
         if self.stable:
-            out.append(f"stable (formation energy < {STABLE.hi:g} eV/atom)")
+            out.append(f"stable (within {NEAR_HULL * 1000:g} meV/atom of this corpus's hull where known, "
+                       f"else formation energy < {STABLE.hi:g} eV/atom)")
         in_family = {e for _, g in self.exclude_families for e in g}
         out += [f"contains {e}" for e in self.include] + [f"no {e}" for e in self.exclude if e not in in_family]
         out += [f"no {_without_article(label)}" for label, _ in self.exclude_families]
@@ -96,6 +103,8 @@ class QueryIntent:
         out += [f"formula {f} first" for f in self.formulas]
         out += self.crystal_systems
         out += [DIMENSION_LABELS[d] for d in self.dimensionality]
+        if 2 in self.dimensionality:
+            out.append("known van der Waals crystals first (graphite, h-BN, MoS2, ...)")
         out += [f"{p} cation sites" for p in self.polyhedra]
         out += [f"{t} structure" for t in self.structure_types]
         out += [f"{a.name} (rule: {a.rule})" for a in self.applications]

@@ -13,18 +13,24 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from clac_core.properties import HULL_COLUMN as HULL
 from clac_core.properties import PREDICTED_PREFIX
 from clac_core.query.intent import QueryIntent
 from clac_core.query.numbers import LABELS, Constraint
+from clac_core.query.structure import VDW_FAMILY
 from clac_core.vocab.applications import REDOX_METALS, ApplicationQuery
-from clac_core.vocab.classes import STABLE
+from clac_core.vocab.classes import NEAR_HULL, STABLE
 
 # how far outside a stated interval a value may lie before its match halves (per property unit)
 SCALES = {
     "band_gap": 0.35, "formation_energy_per_atom": 0.25, "density": 0.6, "total_magnetization": 0.5,
     "bulk_modulus": 20.0, "shear_modulus": 15.0, "poisson_ratio": 0.03,  # GPa, GPa, unitless
+    "energy_above_hull": 0.05,  # eV/atom
 }
 FUSION_WEIGHT = 2.0  # property match (0..1) x weight + model cosine (about -1..1)
+# weight of "on or near the hull" beside a query's stated wishes when it states no number and no
+# stability (see :func:`property_match`): half a wish
+NEAR_HULL_PART = 0.5
 
 
 def constraint_match(c: Constraint, values: np.ndarray) -> np.ndarray:
@@ -79,8 +85,7 @@ def property_match(
         vals, _ = property_values(columns, c.prop, n)
         parts.append(constraint_match(c, vals))
     if intent.stable:
-        vals, _ = property_values(columns, "formation_energy_per_atom", n)
-        parts.append(constraint_match(Constraint(STABLE.prop, -10.0, STABLE.hi, "below", STABLE.name), vals))
+        parts.append(stability_match(columns, n))
     if intent.crystal_systems and crystal_systems is not None:
         cs = np.asarray([str(x).lower() for x in crystal_systems])
         parts.append(np.isin(cs, intent.crystal_systems).astype(np.float64))
@@ -92,6 +97,11 @@ def property_match(
         parts += [known_member(a, columns) for a in intent.applications if a.known and "formula" in columns]
     if elements is not None:
         parts += _composition_parts(intent, elements, columns)
+    if intent.words_only() and HULL in columns:
+        # a query of words only ("cubic perovskite", "thermoelectric telluride"): among the
+        # crystals that meet them, those on or near the corpus's hull first, then the model's
+        # order; a hypothetical substitution far above the hull is not what such words name
+        parts.append(NEAR_HULL_PART * near_hull(columns, n))
     match = np.mean(parts, axis=0) if parts else np.zeros(n)
     allowed = np.ones(n, dtype=bool)
     if elements is not None and (intent.include or intent.exclude or intent.any_of):
@@ -103,6 +113,32 @@ def property_match(
             count=n,
         )
     return match, allowed
+
+
+def near_hull(columns: Mapping[str, np.ndarray], n: int) -> np.ndarray:
+    """(N,) 1.0 where the crystal lies on or within ``NEAR_HULL`` of the corpus's hull, else 0
+    (also where unknown)."""
+    eh = np.asarray(columns.get(HULL, np.full(n, np.nan)), dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return (eh <= NEAR_HULL).astype(np.float64)
+
+
+def stability_match(columns: Mapping[str, np.ndarray], n: int) -> np.ndarray:
+    """(N,) match in [0, 1] to "stable": by the energy above the corpus's hull where the index
+    has it (1 within ``NEAR_HULL``, decaying above), else by a negative formation energy."""
+    fe, _ = property_values(columns, STABLE.prop, n)
+    by_fe = constraint_match(Constraint(STABLE.prop, -10.0, STABLE.hi, "below", STABLE.name), fe)
+    eh = np.asarray(columns.get(HULL, np.full(n, np.nan)), dtype=np.float64)
+    by_hull = constraint_match(Constraint(HULL, 0.0, NEAR_HULL, "below", "near the hull"), eh)
+    return np.where(np.isfinite(eh), by_hull, by_fe)
+
+
+def stable_mask(columns: Mapping[str, np.ndarray], n: int) -> np.ndarray:
+    """(N,) bool: meets "stable" (on or near the hull where known, else formation energy < 0)."""
+    fe, _ = property_values(columns, STABLE.prop, n)
+    eh = np.asarray(columns.get(HULL, np.full(n, np.nan)), dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isfinite(eh), eh <= NEAR_HULL, np.nan_to_num(fe, nan=1.0) < STABLE.hi)
 
 
 def application_match(
@@ -141,8 +177,11 @@ def structure_parts(intent: QueryIntent, columns: Mapping[str, np.ndarray]) -> l
     ranking to the model)."""
     parts = []
     if intent.dimensionality and "dimensionality" in columns:
-        parts.append(np.isin(np.asarray(columns["dimensionality"], dtype=np.float64), intent.dimensionality)
-                     .astype(np.float64))
+        dim = np.asarray(columns["dimensionality"], dtype=np.float64)
+        parts.append(np.isin(dim, intent.dimensionality).astype(np.float64))
+        if 2 in intent.dimensionality and "formula" in columns:  # the known vdW crystals first
+            family = np.isin(np.asarray(columns["formula"], dtype=object), VDW_FAMILY)
+            parts.append((family & (dim == 2)).astype(np.float64))
     if "cation_polyhedra" in columns:  # (N,) frozensets of polyhedron names
         for p in intent.polyhedra:
             parts.append(np.fromiter((p in s for s in columns["cation_polyhedra"]), dtype=np.float64))

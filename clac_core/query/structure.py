@@ -39,6 +39,20 @@ _POLYHEDRON_WORDS: list[tuple[str, str]] = [
 ]
 _POLYHEDRON_RE = [(re.compile(p, re.IGNORECASE), name) for p, name in _POLYHEDRON_WORDS]
 DIMENSION_LABELS = {d: w for _, d, w in _DIMENSION_WORDS}
+# The known van der Waals crystals, as the "2D materials library" of Geim & Grigorieva
+# (Nature 499, 419 (2013), fig. 1) lists the layered parents of the 2D crystals (graphite's
+# graphene, h-BN, the transition-metal dichalcogenides, the layered III-VI and V-VI
+# semiconductors, the layered oxides), plus the layered crystals since exfoliated to monolayers
+# in most reviews (black phosphorus, SnS2, PtSe2, ReS2, CrI3, Fe3GeTe2, PbI2). A layered query
+# ("2D van der Waals material", "layered sulfide") ranks a crystal first when it is one of these
+# *and* its own bonded network is 2D (so rutile TiO2 or diamond do not count): the materials a
+# scientist means by the words, before the many layered crystals only the analysis calls so.
+VDW_FAMILY: tuple[str, ...] = (
+    "C", "BN", "MoS2", "WS2", "MoSe2", "WSe2", "MoTe2", "WTe2", "ZrS2", "ZrSe2", "HfS2", "NbSe2", "NbS2",
+    "TaS2", "TaSe2", "TiS2", "TiSe2", "SnS2", "SnSe2", "PtSe2", "ReS2", "GaSe", "GaS", "GaTe", "InSe",
+    "In2Se3", "Bi2Se3", "Bi2Te3", "Sb2Te3", "P", "CrI3", "CrBr3", "Fe3GeTe2", "CrGeTe3", "CrSiTe3",
+    "FePS3", "MnPS3", "NiPS3", "PbI2", "CdI2", "MoO3", "V2O5", "WO3", "TiO2", "MnO2",
+)
 # one word per dimensionality, as CrystalFacts.dimensionality_word writes it (results, viewer)
 DIMENSION_NAMES = {0: "molecular", 1: "chain", 2: "layered", 3: "framework"}
 

@@ -137,8 +137,13 @@ STRONGLY_BOUND = ClassWord(
     "strongly bound", "formation_energy_per_atom", -_INF, -1.5, hi_open=True,
     pattern=r"\bstrongly\s+bound\b|very\s+stable|highly\s+stable",
 )
-# "stable" in a query: a negative formation energy (read by the query package, not a feature)
+# "stable" in a query (read by the query package, not a feature): on or near the corpus's convex
+# hull where the index has its energy above the hull (clac_core.index.hull), else a negative
+# formation energy
 STABLE = ClassWord("stable", "formation_energy_per_atom", -_INF, 0.0, hi_open=True, pattern=r"(?<!un)\bstable\b|\bstability\b")
+# "on or near the hull": within kT at room temperature (25.7 meV/atom) of it, a common threshold
+# for crystals that can be made (thermal and DFT errors of this size are routine)
+NEAR_HULL = 0.025  # eV/atom
 
 # elastic words (search only; see the module docstring)
 _NOT_MAGNET = r"(?![\s-]*(?:magnet|ferro|x-?ray|mode|matter|phonon))"
