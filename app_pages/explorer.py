@@ -42,7 +42,7 @@ CLIP_PERCENTILES = (2.0, 98.0)
 
 st.title("Embedding map")
 ex = get_explorer()
-pts = get_map_frame(ex.index_dir)  # built in the background since the first page view
+pts = get_map_frame(ex.index_dir)  # built in the background since the server started
 st.caption(f"Projection: {md_escape(ex.map_method)} · {int((pts.modality == 'crystal').sum()):,} crystals, "
            f"{int((pts.modality == 'text').sum()):,} texts")
 props = property_columns(ex.index.metadata)

@@ -2,7 +2,7 @@
 
 The 2D coordinates come from the map cached at index build (``clac_core.inference``); the hover
 text of ~50k points took 0.6-1.9 s of Python, the largest part of the map's first render, so
-:mod:`app_pages.ui.loaders` starts it with the model and index at the first page view.
+:mod:`app_pages.ui.loaders` starts it with the model and index when the server starts.
 """
 
 from __future__ import annotations
