@@ -46,7 +46,7 @@ def checkpoint_hash(path: str | Path) -> str:
 
 
 # structure words stored per crystal (computed by clac_core.text.analyze; absent in old indexes,
-# and scripts/add_structure_types.py adds structure_type to an index built before it)
+# and scripts/add_index_columns.py adds structure_type to an index built before it)
 STRUCTURE_WORD_COLUMNS = ("dimensionality", "cation_polyhedra", "structure_type")
 
 
@@ -75,12 +75,34 @@ def crystal_facts(record: CrystalRecord) -> CrystalFacts | None:
         return None
 
 
+def _metadata_in_place(index_dir: str | Path) -> Path:
+    """The metadata file of an index directory, or CorpusIndexError when it has none."""
+    path = Path(index_dir) / "metadata.parquet"
+    if not path.is_file():
+        raise CorpusIndexError(f"{index_dir} is not an index directory: it has no metadata.parquet")
+    return path
+
+
+def _swap_in(md: pd.DataFrame, path: Path) -> None:
+    """Write ``md`` beside ``path`` under a temporary name, then swap it in (``os.replace``): a
+    reader never sees half a file."""
+    import os
+
+    from clac_core.index.columns import write_metadata
+
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write_metadata(md, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def add_structure_types(index_dir: str | Path, progress: ProgressFn | None = None) -> dict[str, int]:
     """Compute the ``structure_type`` column of an index built before it, in place.
 
     Each stored structure is analyzed as at build time (:func:`structure_columns`); the new
-    metadata file is written beside the old one under a temporary name and then swapped in
-    (``os.replace``), so a reader never sees half a file. An existing column is recomputed.
+    metadata file is swapped in whole (:func:`_swap_in`). An existing column is recomputed.
 
     Returns:
         structure type -> number of crystals ("" for none).
@@ -88,15 +110,11 @@ def add_structure_types(index_dir: str | Path, progress: ProgressFn | None = Non
     Raises:
         CorpusIndexError: if the directory has no metadata file.
     """
-    import os
-
-    from clac_core.index.columns import STRUCTURE_COLUMNS, read_metadata, write_metadata
+    from clac_core.index.columns import STRUCTURE_COLUMNS, read_metadata
     from clac_core.record import structure_from_arrays
     from clac_core.text import analyze
 
-    path = Path(index_dir) / "metadata.parquet"
-    if not path.is_file():
-        raise CorpusIndexError(f"{index_dir} is not an index directory: it has no metadata.parquet")
+    path = _metadata_in_place(index_dir)
     md = read_metadata(path, lazy=False)
     kinds: list[str] = []
     for i, arrays in enumerate(zip(*(md[c] for c in STRUCTURE_COLUMNS), strict=True)):
@@ -110,12 +128,7 @@ def add_structure_types(index_dir: str | Path, progress: ProgressFn | None = Non
     md = md.drop(columns=["structure_type"], errors="ignore")
     at = list(md.columns).index("cation_polyhedra") + 1 if "cation_polyhedra" in md.columns else len(md.columns)
     md.insert(at, "structure_type", kinds)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write_metadata(md, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    _swap_in(md, path)
     counts: dict[str, int] = {}
     for k in kinds:
         counts[k] = counts.get(k, 0) + 1
@@ -124,23 +137,14 @@ def add_structure_types(index_dir: str | Path, progress: ProgressFn | None = Non
 
 def add_corpus_hull(index_dir: str | Path, progress: ProgressFn | None = None) -> int:
     """Compute the energy-above-hull column (:mod:`clac_core.index.hull`) of an index built
-    before it, in place (written under a temporary name, then swapped in, as
-    :func:`add_structure_types`). Returns the number of crystals that got a value."""
-    import os
-
-    from clac_core.index.columns import read_metadata, write_metadata
+    before it, in place (swapped in whole, as :func:`add_structure_types`). Returns the number
+    of crystals that got a value. Raises CorpusIndexError without a metadata file."""
+    from clac_core.index.columns import read_metadata
     from clac_core.properties import HULL_COLUMN
 
-    path = Path(index_dir) / "metadata.parquet"
-    if not path.is_file():
-        raise CorpusIndexError(f"{index_dir} is not an index directory: it has no metadata.parquet")
+    path = _metadata_in_place(index_dir)
     md = with_hull_column(read_metadata(path, lazy=False).drop(columns=[HULL_COLUMN], errors="ignore"), progress)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write_metadata(md, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    _swap_in(md, path)
     return int(md[HULL_COLUMN].notna().sum()) if HULL_COLUMN in md.columns else 0
 
 
