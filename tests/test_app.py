@@ -485,10 +485,11 @@ def test_map_selection_opens_in_viewer(app_env):
 
 
 def _build(at, name: str, filename: str, csv: str, *, share: bool = False):
-    at.text_input(key="corpus_name").set_value(name).run()
-    at.get("file_uploader")[0].upload(filename, csv.encode(), "text/csv").run()
+    # one form: the settings and the file go to the server with the click, in one run
+    at.text_input(key="corpus_name").set_value(name)
+    at.get("file_uploader")[0].upload(filename, csv.encode(), "text/csv")
     if share:
-        at.checkbox(key="corpus_share").check().run()
+        at.checkbox(key="corpus_share").check()
     at.button(key="corpus_build").click().run()
     assert not at.exception, [e.message for e in at.exception]
     assert not at.error, [e.value for e in at.error]
@@ -552,14 +553,14 @@ def test_corpus_folder_needs_root_and_gives_one_error(app_env, tmp_path, monkeyp
     at.radio(key="corpus_mode").set_value("Folder of CIF files").run()
     errors = []
     for path in (str(secret), str(tmp_path / "missing"), "../private", str(root / "cifs" / "nacl.cif")):
-        at.text_input(key="corpus_folder").set_value(path).run()
+        at.text_input(key="corpus_folder").set_value(path)  # one form: sent with the click
         at.button(key="corpus_build").click().run()
         assert not at.exception
         errors.append([e.value for e in at.error])
     assert all(len(e) == 1 for e in errors) and len({e[0] for e in errors}) == 1  # same words every time
     assert str(tmp_path) not in errors[0][0]
-    at.text_input(key="corpus_name").set_value("rooted").run()
-    at.text_input(key="corpus_folder").set_value("cifs").run()
+    at.text_input(key="corpus_name").set_value("rooted")
+    at.text_input(key="corpus_folder").set_value("cifs")
     at.button(key="corpus_build").click().run()
     assert not at.error, [e.value for e in at.error]
     assert at.selectbox(key="sidebar_index").value == "yours: rooted"

@@ -226,11 +226,11 @@ def test_corpus_build_selects_new_index_and_payload_is_text(server, page, tmp_pa
     _goto(page, server, "corpus")
     csv = tmp_path / "evil_demo.csv"
     csv.write_text(tiny_csv(2).replace("3961", '"' + PAYLOAD + '"', 1))
+    # one form: typing, Enter and choosing the file send nothing (no run to wait for); the
+    # button stays disabled while the file uploads, and the click sends it all
     page.get_by_label("Index name").fill("browser built")
     page.get_by_label("Index name").press("Enter")
-    _settle(page)
     page.locator("input[type='file']").first.set_input_files([str(csv)])
-    _settle(page)
     page.get_by_role("button", name="Build index").click()
     page.get_by_text("now selected in the sidebar", exact=False).wait_for(timeout=120_000)
     _settle(page)
