@@ -263,6 +263,10 @@ class Session:
         # wait for); the button stays disabled while the file uploads, and the click sends it all
         await pg.get_by_label("Index name").fill(f"sess{i}")
         await pg.locator("input[type='file']").first.set_input_files(str(csv))
+        # as a user sees it: the file's chip, uploaded (a click before the upload has begun
+        # submits the form without it: "choose a CSV file first")
+        await pg.locator(f"{MAIN} [data-testid='stFileChip']", has_text=f"sess{i}.csv").first.wait_for()
+        await pg.locator(f"{MAIN} [data-testid='stFileChipIconSpinner']").first.wait_for(state="detached")
         t = time.perf_counter()
         await pg.get_by_role("button", name="Build index").click()
         # the build's end: its success line, or the page's own error (which is then reported,

@@ -231,6 +231,8 @@ def test_corpus_build_selects_new_index_and_payload_is_text(server, page, tmp_pa
     page.get_by_label("Index name").fill("browser built")
     page.get_by_label("Index name").press("Enter")
     page.locator("input[type='file']").first.set_input_files([str(csv)])
+    page.locator("[data-testid='stFileChip']", has_text="evil_demo.csv").first.wait_for()
+    page.locator("[data-testid='stFileChipIconSpinner']").first.wait_for(state="detached")
     page.get_by_role("button", name="Build index").click()
     page.get_by_text("now selected in the sidebar", exact=False).wait_for(timeout=120_000)
     _settle(page)
