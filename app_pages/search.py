@@ -60,7 +60,7 @@ if aware:
                  "convex hull, from DFT formation energies, come first)")
     st.caption(
         "Understood: " + (" · ".join(md_escape(u) for u in understood) if understood else "no property constraint")
-        + md_escape(note)
+        + (" " + md_escape(note.strip()) if note else "")  # md_escape strips the leading space
     )
 hits = answer.hits
 diag = answer.diagnosis

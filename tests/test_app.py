@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -725,6 +726,7 @@ def test_search_never_shows_an_empty_page(app_env):
     at.text_input(key="search_query").set_value("an oxide with a band gap around 2 eV without Ti or Zn").run()
     shown = " ".join(_shown(c.value) for c in at.caption)
     assert "PBE" in shown  # band gaps: say what they are
+    assert re.search(r"\S \(band gaps are DFT", shown), shown  # the note is set off by a space
     at.text_input(key="search_query").set_value("a plutonium compound").run()  # no Pu in the corpus
     assert not at.exception, [e.message for e in at.exception]
     said = " ".join(_shown(w.value) for w in at.warning)
