@@ -20,7 +20,7 @@ from app_pages.ui.results import display_table, show_results, similar_panel
 from app_pages.ui.structure_view import show_structure
 from clac_core.properties import HULL_COLUMN
 from clac_core.query.structure import structure_words
-from clac_core.vocab.classes import GAP_NOTE
+from clac_core.vocab.classes import GAP_NOTE, NEAR_HULL
 
 st.title("Search by text")
 ex = get_explorer()
@@ -56,8 +56,8 @@ if aware:
         note += (f" ({', '.join(answer.intent.structure_types)}: this corpus does not record structure types, "
                  "so the structure type is left to the model)")
     if answer.intent.words_only() and HULL_COLUMN in ex.index.metadata.columns:
-        note += (" (among the crystals that meet these, those on or within 25 meV/atom of this corpus's "
-                 "convex hull, from DFT formation energies, come first)")
+        note += (f" (among the crystals that meet these, those on or within {NEAR_HULL * 1000:g} meV/atom of "
+                 "this corpus's convex hull, from DFT formation energies, come first)")
     st.caption(
         "Understood: " + (" · ".join(md_escape(u) for u in understood) if understood else "no property constraint")
         + (" " + md_escape(note.strip()) if note else "")  # md_escape strips the leading space

@@ -176,6 +176,18 @@ def _grid(page, n: int = 0) -> tuple[list[str], list[list[str]]]:
     return heads, [r.locator("td").all_text_contents() for r in rows]
 
 
+def _grid_until(page, ready, n: int = 0, tries: int = 120) -> tuple[list[str], list[list[str]]]:
+    """:func:`_grid` read until ``ready(heads, rows)`` holds, every 0.5 s for up to ``tries``
+    reads (the grid's accessible rows can follow its canvas a moment later under load); the
+    last read when it never does (the caller's assertions then say what was shown)."""
+    for _ in range(tries):
+        heads, rows = _grid(page, n)
+        if ready(heads, rows):
+            break
+        page.wait_for_timeout(500)
+    return heads, rows
+
+
 def _nav(page, title: str) -> None:
     page.locator("[data-testid='stSidebarNav']").get_by_text(title, exact=True).click()
     page.wait_for_selector(f"h1:has-text('{title}')")

@@ -24,6 +24,7 @@ from browser_kit import (  # noqa: E402, F401
     _canvas_ink,
     _goto,
     _grid,
+    _grid_until,
     _nav,
     _settle,
     _sidebar_choice,
@@ -63,11 +64,8 @@ def test_home_and_search(server, page):
     _settle(page)
     # every crystal of the tiny index (12) is ranked; the grid's accessible rows can follow its
     # canvas a moment later under load: read until they show the new ranking, up to a minute
-    for _ in range(120):
-        heads, rows = _grid(page)
-        if "formula" in heads and {"NaCl", "ZnO", "TiO2"} <= {r[heads.index("formula")] for r in rows}:
-            break
-        page.wait_for_timeout(500)
+    heads, rows = _grid_until(page, lambda h, rs: "formula" in h
+                              and {"NaCl", "ZnO", "TiO2"} <= {r[h.index("formula")] for r in rs})
     assert {"formula", "space group", "band gap (eV)", "crystal id"} <= set(heads)
     assert len(rows) == 12
     gap = {r[heads.index("formula")]: r[heads.index("band gap (eV)")] for r in rows}

@@ -22,6 +22,7 @@ from browser_kit import (  # noqa: E402, F401
     _canvas_ink,
     _goto,
     _grid,
+    _grid_until,
     _settle,
     page,
     serve,
@@ -80,12 +81,9 @@ def test_large_index_searches_approximately_like_exact(server, page):
     # the run may begin before the key is seen (the box commits on input), and the grid's
     # accessible rows follow its canvas a moment later: read the grid until it shows the
     # filtered ranking, for up to a minute
-    for _ in range(120):
-        heads, rows = _grid(page)
-        formulas = [r[heads.index("formula")] for r in rows]
-        if len(rows) >= 10 and all("Ti" in f and "O" in f for f in formulas):
-            break
-        page.wait_for_timeout(500)
+    heads, rows = _grid_until(page, lambda h, rs: len(rs) >= 10
+                              and all("Ti" in r[h.index("formula")] and "O" in r[h.index("formula")] for r in rs))
+    formulas = [r[heads.index("formula")] for r in rows]
     assert len(rows) >= 10 and all("Ti" in f and "O" in f for f in formulas), formulas
 
 

@@ -47,13 +47,13 @@ def test_with_hull_column_needs_formation_energies() -> None:
     assert HULL_COLUMN not in with_hull_column(blank).columns
 
 
-def _columns(eh: list[float], fe: list[float], systems: list[str]) -> dict[str, np.ndarray]:
+def _columns(eh: list[float], fe: list[float]) -> dict[str, np.ndarray]:
     return {HULL_COLUMN: np.asarray(eh, float), "formation_energy_per_atom": np.asarray(fe, float),
             "formula": np.asarray(["A"] * len(eh), dtype=object)}
 
 
 def test_stable_reads_the_hull_where_known_and_the_formation_energy_else() -> None:
-    cols = _columns([0.0, 0.3, np.nan, np.nan], [-1.0, -2.0, -0.5, 0.2], ["cubic"] * 4)
+    cols = _columns([0.0, 0.3, np.nan, np.nan], [-1.0, -2.0, -0.5, 0.2])
     assert list(stable_mask(cols, 4)) == [True, False, True, False]
     m = stability_match(cols, 4)
     assert m[0] == 1.0 and m[1] < 0.01 and m[2] == 1.0 and m[3] < 1.0
@@ -64,8 +64,7 @@ def test_stable_reads_the_hull_where_known_and_the_formation_energy_else() -> No
 
 def test_a_query_of_words_puts_crystals_near_the_hull_first() -> None:
     n = 4
-    cols = {**_columns([0.3, 0.0, 0.01, np.nan], [-1.0] * n, []), "crystal_system": None}
-    cols.pop("crystal_system")
+    cols = _columns([0.3, 0.0, 0.01, np.nan], [-1.0] * n)
     systems = np.asarray(["cubic", "cubic", "cubic", "hexagonal"])
     elements = [frozenset({"A"})] * n
     cosine = np.asarray([0.60, 0.45, 0.40, 0.70])

@@ -44,6 +44,10 @@ if TYPE_CHECKING:  # pragma: no cover
 _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clac-preload")
 
 
+def _preload_off() -> bool:
+    return os.environ.get("CLAC_PRELOAD", "1") == "0"
+
+
 def _wait(future: Future, cache: Any) -> Any:
     """The result of a background load; a failed load is forgotten (so the next run retries)
     and its error raised here, where the page shows it."""
@@ -92,7 +96,7 @@ def warm_up() -> None:
     """Start loading the default model and the selected index in the background (once per
     process and index), unless CLAC_PRELOAD=0. Returns at once; never raises (a failed load
     is reported by the page that needs it)."""
-    if os.environ.get("CLAC_PRELOAD", "1") == "0":
+    if _preload_off():
         return
     try:
         _warm(current_index_dir())
@@ -105,7 +109,7 @@ def warm_up_at_start() -> None:
     ASGI lifespan), before any browser has connected: the load then overlaps the server's start
     and the browser's first page load instead of starting with the first page view (~3.8 s
     after launch on 2 cores). Returns at once; never raises; off with CLAC_PRELOAD=0."""
-    if os.environ.get("CLAC_PRELOAD", "1") == "0":
+    if _preload_off():
         return
     try:
         _warm(str(default_index()))
@@ -139,7 +143,7 @@ def warm_structure_path(ex: Explorer) -> None:
     """On the pages that analyse crystals (Upload, Corpus): start, once per process and in the
     background, what the first uploaded or indexed crystal would otherwise wait for, while the
     user picks a file. Returns at once; never raises; off with CLAC_PRELOAD=0."""
-    if os.environ.get("CLAC_PRELOAD", "1") == "0":
+    if _preload_off():
         return
     try:
         _structure_path_future(str(ex.checkpoint), ex)

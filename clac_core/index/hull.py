@@ -83,9 +83,10 @@ def with_hull_column(meta: Any, progress: Callable[[str, int, int], None] | None
     fe_col = "formation_energy_per_atom"
     if fe_col not in meta.columns or not meta[fe_col].notna().any():
         return meta
-    if int(meta[fe_col].notna().sum()) > MAX_HULL_ROWS:
+    known = int(meta[fe_col].notna().sum())
+    if known > MAX_HULL_ROWS:
         log.warning("energy above hull not computed: %d crystals with a formation energy (limit %d)",
-                    int(meta[fe_col].notna().sum()), MAX_HULL_ROWS)
+                    known, MAX_HULL_ROWS)
         return meta
     report = None if progress is None else (lambda done, total: progress("hull", done, total))
     meta = meta.copy()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from clac_core.embed import embed_texts
+from clac_core.properties import HULL_COLUMN
 
 if TYPE_CHECKING:  # pragma: no cover
     from clac_core.index import CorpusIndex
@@ -23,7 +24,7 @@ SMALL_BATCH = 8
 # index columns the property-aware re-rank reads (DFT values; predicted_* are read as well)
 _PROPERTY_COLUMNS = (
     "band_gap", "direct_gap", "indirect_gap", "formation_energy_per_atom", "total_magnetization", "density",
-    "bulk_modulus", "shear_modulus", "poisson_ratio", "energy_above_hull",
+    "bulk_modulus", "shear_modulus", "poisson_ratio", HULL_COLUMN,
 )
 
 

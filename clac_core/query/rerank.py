@@ -25,7 +25,7 @@ from clac_core.vocab.classes import NEAR_HULL, STABLE
 SCALES = {
     "band_gap": 0.35, "formation_energy_per_atom": 0.25, "density": 0.6, "total_magnetization": 0.5,
     "bulk_modulus": 20.0, "shear_modulus": 15.0, "poisson_ratio": 0.03,  # GPa, GPa, unitless
-    "energy_above_hull": 0.05,  # eV/atom
+    HULL: 0.05,  # eV/atom
 }
 FUSION_WEIGHT = 2.0  # property match (0..1) x weight + model cosine (about -1..1)
 # weight of "on or near the hull" beside a query's stated wishes when it states no number and no
@@ -115,12 +115,16 @@ def property_match(
     return match, allowed
 
 
+def _hull(columns: Mapping[str, np.ndarray], n: int) -> np.ndarray:
+    """(N,) energy above the corpus's hull, eV/atom (NaN: unknown, or no such column)."""
+    return np.asarray(columns.get(HULL, np.full(n, np.nan)), dtype=np.float64)
+
+
 def near_hull(columns: Mapping[str, np.ndarray], n: int) -> np.ndarray:
     """(N,) 1.0 where the crystal lies on or within ``NEAR_HULL`` of the corpus's hull, else 0
     (also where unknown)."""
-    eh = np.asarray(columns.get(HULL, np.full(n, np.nan)), dtype=np.float64)
     with np.errstate(invalid="ignore"):
-        return (eh <= NEAR_HULL).astype(np.float64)
+        return (_hull(columns, n) <= NEAR_HULL).astype(np.float64)
 
 
 def stability_match(columns: Mapping[str, np.ndarray], n: int) -> np.ndarray:
@@ -128,7 +132,7 @@ def stability_match(columns: Mapping[str, np.ndarray], n: int) -> np.ndarray:
     has it (1 within ``NEAR_HULL``, decaying above), else by a negative formation energy."""
     fe, _ = property_values(columns, STABLE.prop, n)
     by_fe = constraint_match(Constraint(STABLE.prop, -10.0, STABLE.hi, "below", STABLE.name), fe)
-    eh = np.asarray(columns.get(HULL, np.full(n, np.nan)), dtype=np.float64)
+    eh = _hull(columns, n)
     by_hull = constraint_match(Constraint(HULL, 0.0, NEAR_HULL, "below", "near the hull"), eh)
     return np.where(np.isfinite(eh), by_hull, by_fe)
 
@@ -136,9 +140,7 @@ def stability_match(columns: Mapping[str, np.ndarray], n: int) -> np.ndarray:
 def stable_mask(columns: Mapping[str, np.ndarray], n: int) -> np.ndarray:
     """(N,) bool: meets "stable" (on or near the hull where known, else formation energy < 0)."""
     fe, _ = property_values(columns, STABLE.prop, n)
-    eh = np.asarray(columns.get(HULL, np.full(n, np.nan)), dtype=np.float64)
-    with np.errstate(invalid="ignore"):
-        return np.where(np.isfinite(eh), eh <= NEAR_HULL, np.nan_to_num(fe, nan=1.0) < STABLE.hi)
+    return np.where(np.isfinite(_hull(columns, n)), near_hull(columns, n) > 0, np.nan_to_num(fe, nan=1.0) < STABLE.hi)
 
 
 def application_match(
