@@ -140,6 +140,12 @@ class TrainConfig:
     # heads and text model; the text train_mode may differ, e.g. a cached run fine-tuned top_k).
     # Optimizer, schedule and counters start fresh; "" = random init.
     init_from: str = ""
+    # locked crystal tower (LiT): a corpus index folder built with the init_from checkpoint; its
+    # stored crystal embeddings stand in for the crystal tower, which is neither run nor changed.
+    # Only the text side (projection, token branch, trained backbone layers) and the logit scale
+    # train; needs init_from, loss.aux_weight 0 and no intra-crystal term. Crystals of the data dir
+    # the index does not hold are left out. "" = off (clac_core.data.locked)
+    locked_crystal: str = ""
 
 
 @dataclass

@@ -165,6 +165,22 @@ def test_changed_arguments_start_over(tmp_path):
     assert s.chunks_resumed == 0 and s.crystals == 3
 
 
+def test_search_texts_add_search_pairs_and_keep_the_rest(tmp_path):
+    """clac data build --search-texts N: up to N search-box pairs per crystal, every other pair
+    as a default build writes it; recorded in the manifest (the default leaves it out)."""
+    one, four = tmp_path / "one", tmp_path / "four"
+    assert cli.main(["data", "build", "--source", "prototypes", "--limit", "6", "--out", str(one), "--workers", "1"]) == 0
+    assert cli.main(["data", "build", "--source", "prototypes", "--limit", "6", "--out", str(four),
+                     "--workers", "1", "--search-texts", "4"]) == 0  # fmt: skip
+    a, b = (pd.read_parquet(d / "pairs.parquet") for d in (one, four))
+    sa, sb = a[a.view == "search"], b[b.view == "search"]
+    assert sb.groupby("crystal_id").size().max() <= 4 and len(sb) > len(sa)
+    assert set(sa.text) <= set(sb.text)
+    pd.testing.assert_frame_equal(a[a.view != "search"].reset_index(drop=True), b[b.view != "search"].reset_index(drop=True))
+    assert json.loads((four / "manifest.json").read_text())["options"]["search_texts"] == 4
+    assert "search_texts" not in json.loads((one / "manifest.json").read_text())["options"]
+
+
 def test_failed_crystal_is_counted_not_fatal(tmp_path, monkeypatch):
     import clac_core.corpus.build_chunks as build_chunks
 

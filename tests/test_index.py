@@ -138,3 +138,60 @@ def test_build_reports_progress_by_stage_name():
     assert {"metadata", "crystals", "descriptions"} <= set(stages)
     assert set(stages) <= {"metadata", "crystals", "descriptions"}
     assert ("crystals", len(records), len(records)) in calls
+
+
+def test_refresh_text_moves_an_index_to_a_text_side_run_and_refuses_other_towers(tiny, tmp_path):
+    """clac index refresh-text: a checkpoint that changed only the text side gets the index's
+    description embeddings re-made (equal to its own), the crystal embeddings untouched, the
+    manifest's hash moved on; an index of another checkpoint, or a changed crystal tower, is
+    refused in plain words and leaves the index as it was."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from clac_core import cli
+    from clac_core.embed import embed_texts
+    from clac_core.index import CorpusIndex
+    from clac_core.models import CLaCModel
+    from clac_core.models.fingerprint import checkpoint_hash
+
+    ckpt, index_dir = tiny
+    idx_dir = shutil.copytree(index_dir, tmp_path / "index")
+
+    def variant(name: str, prefix: str) -> str:
+        out = shutil.copytree(ckpt, tmp_path / name)
+        state = load_file(str(out / "model.safetensors"))
+        key = next(k for k in state if k.startswith(prefix) and k.endswith("weight"))
+        state[key] = state[key] + 0.05
+        save_file(state, str(out / "model.safetensors"))
+        return str(out)
+
+    text_run, crystal_run = variant("text_run", "text_proj."), variant("crystal_run", "crystal_proj.")
+    crystals_before = (idx_dir / "embeddings.npy").read_bytes()
+    desc_before = np.load(idx_dir / "description_embeddings.npy")
+    args = ["index", "refresh-text", "--index", str(idx_dir)]
+    assert cli.main([*args, "--checkpoint", crystal_run, "--previous", str(ckpt)]) == 1  # another tower
+    assert cli.main([*args, "--checkpoint", text_run, "--previous", text_run]) == 1  # not the index's
+    assert np.array_equal(np.load(idx_dir / "description_embeddings.npy"), desc_before)
+    assert cli.main([*args, "--checkpoint", text_run, "--previous", str(ckpt)]) == 0
+    assert (idx_dir / "embeddings.npy").read_bytes() == crystals_before
+    manifest = json.loads((idx_dir / "manifest.json").read_text())
+    assert manifest["checkpoint_hash"] == checkpoint_hash(text_run) != manifest["text_side_from"]["checkpoint_hash"]
+    idx = CorpusIndex.load(idx_dir)
+    want = embed_texts(CLaCModel.from_checkpoint(text_run), idx.descriptions["text"].tolist(), progress=False)
+    np.testing.assert_allclose(idx.desc_embeddings, want, atol=2e-3)
+    assert not np.allclose(idx.desc_embeddings, desc_before, atol=2e-3)
+
+
+def test_refresh_text_messages_name_the_problem(tiny, tmp_path, capsys):
+    import shutil
+
+    from clac_core import cli
+
+    ckpt, index_dir = tiny
+    idx_dir = shutil.copytree(index_dir, tmp_path / "index")
+    other = shutil.copytree(ckpt, tmp_path / "other")
+    (other / "config.json").write_text((other / "config.json").read_text() + " ")  # same weights, other hash
+    assert cli.main(["index", "refresh-text", "--index", str(idx_dir), "--checkpoint", str(ckpt),
+                     "--previous", str(other)]) == 1  # fmt: skip
+    assert "pass the checkpoint that built it as --previous" in capsys.readouterr().err

@@ -22,8 +22,8 @@ def model(tiny):
 
 @pytest.fixture(scope="module")
 def plan(tiny):
-    from clac_core.index.build import checkpoint_hash
     from clac_core.index.stream import BuildPlan
+    from clac_core.models.fingerprint import checkpoint_hash
 
     return BuildPlan(checkpoint=str(tiny[0]), checkpoint_hash=checkpoint_hash(tiny[0]), sources=("tiny",),
                      chunk_size=CHUNK, max_descriptions=40, seed=0)

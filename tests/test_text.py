@@ -219,10 +219,13 @@ def test_perovskite_caption_when_labelled() -> None:
     for seed in range(15):
         cap = {d.view: d.text for d in describe(rec, seed=seed)}["caption"]
         assert "perovskite" in cap
-    # without the label there is no prototype name anywhere
+    # without the label the prototype is named only where the rules of vocab.structure_types
+    # compute it: the search-box requests (SrTiO3: corner-sharing TiO6 octahedra, Sr 12-fold)
     plain = CrystalRecord("sto", srtio3(), "test")
     for seed in range(15):
-        assert "perovskite" not in " ".join(d.text for d in describe(plain, seed=seed))
+        texts = describe(plain, seed=seed, search_texts=4)
+        assert "perovskite" not in " ".join(d.text for d in texts if d.view != "search")
+    assert any("perovskite" in d.text for s in range(15) for d in describe(plain, seed=s) if d.view == "search")
 
 
 def test_mineral_name_only_when_labelled() -> None:
@@ -409,9 +412,10 @@ def test_search_view_states_true_structure_and_application_facts(real_records: l
     from clac_core.properties import band_gap_of
     from clac_core.text.search_views import STRUCTURE_WORDS
     from clac_core.vocab.applications import applications
+    from clac_core.vocab.structure_types import STRUCTURE_TYPE_NAMES, structure_type_of
 
     dim_of = {w: d for d, ws in STRUCTURE_WORDS.items() for w in ws}
-    seen_dims = set()
+    seen_dims, types_seen = set(), set()
     for rec in real_records:
         f = analyze(rec.structure)
         apps = {a.phrase for a in applications(f.elements, f.anion_class, band_gap_of(rec.properties))}
@@ -427,7 +431,37 @@ def test_search_view_states_true_structure_and_application_facts(real_records: l
                 assert (phrase in text) <= (phrase in apps), (text, apps)
             assert rec.formula not in text
             assert f.crystal_system in text or not any(cs in text for cs in ("cubic", "hexagonal", "tetragonal"))
+            named = [t for t in STRUCTURE_TYPE_NAMES if re.search(rf"(?<![\w-]){re.escape(t)}", text)]
+            assert named in ([], [structure_type_of(f.spacegroup_number, f.anions, f.sites)]), (text, named)
+            types_seen.update(named)
     assert len(seen_dims) >= 2
+    assert types_seen  # the real records include typed crystals (rock salt, perovskite, ...)
+
+
+def test_more_search_texts_are_new_true_phrasings_and_the_first_is_unchanged(
+    real_records: list[CrystalRecord],
+) -> None:
+    """describe(search_texts=N): N search-box requests of the crystal (the data build's
+    --search-texts), the first the one a default build writes, none repeated, each true."""
+    from clac_core.text.search_views import STRUCTURE_WORDS
+
+    dim_of = {w: d for d, ws in STRUCTURE_WORDS.items() for w in ws}
+    more = 0
+    for rec in real_records[:12]:
+        f = analyze(rec.structure)
+        one = [d.text for d in describe(rec, facts=f) if d.view == "search"]
+        four = [d.text for d in describe(rec, facts=f, search_texts=4) if d.view == "search"]
+        assert four[0] == one[0] and len(set(four)) == len(four) and 1 <= len(four) <= 4
+        more += len(four) - 1
+        others = [d.view for d in describe(rec, facts=f, search_texts=4) if d.view != "search"]
+        assert others == [d.view for d in describe(rec, facts=f) if d.view != "search"]
+        for text in four:
+            for word, d in sorted(dim_of.items(), key=lambda kv: -len(kv[0])):
+                if word in text:
+                    assert f.dimensionality == d, (text, f.dimensionality)
+                    break
+            assert rec.formula not in text
+    assert more >= 12  # most crystals get new phrasings
 
 
 def test_application_rules() -> None:

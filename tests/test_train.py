@@ -344,3 +344,76 @@ def test_statements_hard_negatives_train_in_the_cached_path(
     off = tmp_path / "off"
     assert main(train_kit.args(data, off, "train.epochs=1", f"train.init_from={tiny_run / 'best'}")) == 0
     assert "train_negation" not in train_kit.metrics(off)[0]
+
+
+# ----------------------------------------------------------------------------------------
+# locked crystal tower (LiT): train.locked_crystal
+# ----------------------------------------------------------------------------------------
+def _locked_index(folder: Path, data_dir: Path, checkpoint: Path, *, leave_out: int = 0, dim: int = 128) -> Path:
+    """A corpus-index folder as ``clac index build`` writes it (manifest with the checkpoint
+    hash, metadata with crystal ids, float16 embeddings) over ``data_dir``'s crystals but the
+    last ``leave_out``; the embeddings are random unit vectors (a stand-in locked tower)."""
+    import pandas as pd
+
+    from clac_core.models.fingerprint import checkpoint_hash
+
+    ids = pd.read_parquet(data_dir / "crystals.parquet", columns=["crystal_id"])["crystal_id"]
+    ids = ids.iloc[: len(ids) - leave_out]
+    emb = np.random.default_rng(0).normal(size=(len(ids), dim))
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text(json.dumps({"checkpoint_hash": checkpoint_hash(checkpoint)}))
+    pd.DataFrame({"crystal_id": ids}).to_parquet(folder / "metadata.parquet")
+    np.save(folder / "embeddings.npy", emb.astype(np.float16))
+    return folder
+
+
+def test_locked_crystal_tower_trains_the_text_side_only(
+    tiny_run: Path, data_dir: Path, tmp_path: Path, train_kit
+) -> None:
+    """train.locked_crystal: the index's stored embeddings stand in for the crystal tower; the
+    crystal side of the saved model is bit-identical to the start, the text side moved, and the
+    crystals the index lacks are left out of training and validation."""
+    from safetensors.numpy import load_file
+
+    from clac_core.cli import main
+    from clac_core.data import load_data_dir
+    from clac_core.data.locked import locked_crystals
+
+    best = tiny_run / "best"
+    idx = _locked_index(tmp_path / "index", data_dir, best, leave_out=3)
+    locked = locked_crystals(load_data_dir(data_dir), idx, checkpoint=best)
+    assert int((~locked.present).sum()) == 3 and bool(locked.present[:-3].all())
+    with pytest.raises(KeyError, match="no stored embedding"):
+        locked.batch([len(locked) - 1])
+    out = tmp_path / "lit"
+    sets = ("train.epochs=2", "train.max_pairs=300", f"train.init_from={best}", f"train.locked_crystal={idx}")
+    assert main(train_kit.args(data_dir, out, *sets)) == 0
+    start, end = (load_file(str(d / "model.safetensors")) for d in (best, out / "last"))
+    crystal_side = [k for k in start if not k.startswith(("text_proj.", "token_branch.", "text.", "logit_scale"))]
+    assert crystal_side and all(np.array_equal(start[k], end[k]) for k in crystal_side)
+    assert any(not np.array_equal(start[k], end[k]) for k in start if k.startswith("text_proj."))
+    rows = train_kit.metrics(out)
+    assert len(rows) == 2 and 0.0 <= float(rows[-1]["val_mean_r10"]) <= 1.0
+
+
+def test_locked_crystal_tower_refuses_what_would_need_the_tower(
+    tiny_run: Path, data_dir: Path, tmp_path: Path, train_kit
+) -> None:
+    """An index of another checkpoint, no init_from, an aux loss: each refused in plain words."""
+    from clac_core.cli import main
+
+    best = tiny_run / "best"
+    other = _locked_index(tmp_path / "other", data_dir, tiny_run / "last" / "model.safetensors")
+    mine = _locked_index(tmp_path / "mine", data_dir, best)
+    base = ("train.epochs=1", "train.max_pairs=100")
+    cases = [
+        ((f"train.init_from={best}", f"train.locked_crystal={other}"), "another\\s+crystal tower"),
+        ((f"train.locked_crystal={mine}",), "needs train.init_from"),
+        ((f"train.init_from={best}", f"train.locked_crystal={mine}", "loss.aux_weight=1.0",
+          "model.aux_properties=[band_gap]"), "aux_weight to 0"),  # fmt: skip
+        ((f"train.init_from={best}", f"train.locked_crystal={tmp_path}"), "not a corpus index"),
+    ]
+    for k, (sets, msg) in enumerate(cases):
+        with pytest.raises(ValueError, match=msg):
+            main(train_kit.args(data_dir, tmp_path / f"run{k}", *base, *sets))

@@ -84,6 +84,10 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     b.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
     b.add_argument("--n-decorated", type=int, default=20000, help="crystals from the decorated source")
     b.add_argument("--robocrys", action="store_true", help="also add robocrystallographer texts (slow)")
+    b.add_argument(
+        "--search-texts", type=int, default=1, metavar="N",
+        help="search-box requests per crystal (view 'search'), each phrased anew (default 1)",
+    )
     b.add_argument("--limit", type=int, default=None, help="at most N crystals per source")
     b.add_argument("--chunk-size", type=int, default=200, help="crystals per task / part file")
     b.add_argument("--keep-parts", action="store_true", help="keep DIR/.parts after merging")
@@ -96,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         n_decorated=args.n_decorated,
         robocrys=args.robocrys,
+        search_texts=args.search_texts,
         limit=args.limit,
         chunk_size=args.chunk_size,
     )
@@ -209,7 +214,8 @@ def _run_chunks(
     (number of chunks, failures as (crystal id, message) in chunk order)."""
     from tqdm.auto import tqdm
 
-    cfg = {"seed": opts.seed, "robocrys": opts.robocrys, "fractions": tuple(opts.fractions)}
+    cfg = {"seed": opts.seed, "robocrys": opts.robocrys, "fractions": tuple(opts.fractions),
+           "search_texts": opts.search_texts}  # fmt: skip
     failures: list[tuple[str, str]] = []
     bar = tqdm(desc="crystals", unit="crystal", disable=not progress, dynamic_ncols=True)
 

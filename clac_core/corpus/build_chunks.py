@@ -45,7 +45,9 @@ def _chunks(items: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[st
 # per-chunk work (runs in worker processes)
 
 
-def process_payload(p: dict[str, Any], *, seed: int, robocrys: bool, fractions) -> tuple[dict, list[dict]]:
+def process_payload(
+    p: dict[str, Any], *, seed: int, robocrys: bool, fractions, search_texts: int = 1
+) -> tuple[dict, list[dict]]:
     """One crystal: facts, texts, CIF. Returns (crystal row, pair rows)."""
     import warnings
 
@@ -68,7 +70,7 @@ def process_payload(p: dict[str, Any], *, seed: int, robocrys: bool, fractions) 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         facts = analyze(structure, labels=rec.labels)
-        texts = describe(rec, seed=seed, robocrys=robocrys, facts=facts)
+        texts = describe(rec, seed=seed, robocrys=robocrys, facts=facts, search_texts=search_texts)
         cif = str(CifWriter(structure))
     formula = structure.composition.reduced_formula
     split = split_of(formula, seed=seed, fractions=fractions)
@@ -125,7 +127,13 @@ def process_chunk(task: tuple[int, list[dict[str, Any]], str, dict[str, Any]]) -
     crystals, pairs, failed = [], [], []
     for p in payloads:
         try:
-            c, ps = process_payload(p, seed=cfg["seed"], robocrys=cfg["robocrys"], fractions=cfg["fractions"])
+            c, ps = process_payload(
+                p,
+                seed=cfg["seed"],
+                robocrys=cfg["robocrys"],
+                fractions=cfg["fractions"],
+                search_texts=cfg.get("search_texts", 1),
+            )
         except Exception as err:  # one bad crystal never stops the build
             failed.append((p["id"], f"{type(err).__name__}: {err}"[:300]))
             continue

@@ -47,6 +47,7 @@ class BuildOptions:
     n_decorated: int = 20000  # crystals made by the "decorated" source
     robocrys: bool = False  # add robocrystallographer descriptions (slow, ~2 s per crystal)
     limit: int | None = None  # at most this many crystals per source
+    search_texts: int = 1  # search-box requests per crystal (view "search"), each phrased anew
     chunk_size: int = 200  # crystals per worker task and per part file
     fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)  # train/val/test by formula
 
@@ -54,6 +55,8 @@ class BuildOptions:
         d = asdict(self)
         d["fractions"] = list(self.fractions)
         d["format_version"] = FORMAT_VERSION
+        if d["search_texts"] == 1:  # the default leaves earlier builds' fingerprints (and resume) as they were
+            del d["search_texts"]
         return d
 
 

@@ -25,6 +25,9 @@ Modules, one job each (the public names below are importable from ``clac_core.da
 - :mod:`~clac_core.data.caches`: the graph cache and the text-feature cache under ``DIR/cache/``.
 - :mod:`~clac_core.data.sampling`: ``EpochSampler``, ``select_pairs``, ``eval_pool``.
 - :mod:`~clac_core.data.pairs`: ``PairDataset`` and ``PairBatch``.
+- :mod:`~clac_core.data.locked`: ``LockedCrystals``, ``locked_crystals``: a corpus index's stored
+  crystal embeddings in place of the graph cache, for text-side runs against a locked crystal
+  tower (``train.locked_crystal``).
 
 Shape legend: B pairs in a batch, H text backbone hidden size, P pairs, C crystals.
 """
@@ -33,6 +36,7 @@ from __future__ import annotations
 
 from clac_core.data.caches import graph_cache_path, load_graph_cache, text_cache_dir, text_feature_cache
 from clac_core.data.datadir import CRYSTAL_COLUMNS, PAIR_COLUMNS, DataDir, load_data_dir, read_crystals
+from clac_core.data.locked import LockedCrystals, locked_crystals
 from clac_core.data.pairs import PairBatch, PairDataset
 from clac_core.data.sampling import EVAL_EXCLUDED_VIEWS, EpochSampler, eval_pool, select_pairs
 from clac_core.data.targets import AUX_TRANSFORMS, crystal_density, crystal_targets, inverse_aux_transform
@@ -43,6 +47,7 @@ __all__ = [
     "DataDir",
     "EVAL_EXCLUDED_VIEWS",
     "EpochSampler",
+    "LockedCrystals",
     "PAIR_COLUMNS",
     "PairBatch",
     "PairDataset",
@@ -53,6 +58,7 @@ __all__ = [
     "inverse_aux_transform",
     "load_data_dir",
     "load_graph_cache",
+    "locked_crystals",
     "read_crystals",
     "select_pairs",
     "text_cache_dir",

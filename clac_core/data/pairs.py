@@ -24,7 +24,9 @@ class PairBatch:
     """One collated batch of B crystal-text pairs.
 
     Attributes:
-        graphs: PyG ``Batch`` of the B crystal graphs (``z``, ``edge_index``, ``edge_dist``, ``batch``).
+        graphs: PyG ``Batch`` of the B crystal graphs (``z``, ``edge_index``, ``edge_dist``, ``batch``),
+            or (B, D) stored crystal embeddings with a locked crystal tower
+            (:class:`clac_core.data.locked.LockedCrystals` in place of the graph cache).
         texts: the B texts (also beside ``text_features``: a token branch reads them).
         text_features: (B, H) cached pooled text features, or None.
         crystal_index: (B,) long, crystal row (positives share it).
@@ -35,7 +37,7 @@ class PairBatch:
             (intra-crystal term), or None.
     """
 
-    graphs: Batch
+    graphs: Batch | torch.Tensor
     texts: list[str] | None
     text_features: torch.Tensor | None
     crystal_index: torch.Tensor
@@ -74,7 +76,8 @@ class PairDataset:
     """Crystal-text pairs backed by a graph cache and (optionally) cached text features.
 
     Args:
-        graphs: graph cache over all crystals of the data dir (index = crystal row).
+        graphs: graph cache over all crystals of the data dir (index = crystal row), or a
+            :class:`~clac_core.data.locked.LockedCrystals` (batches then carry embeddings).
         crystal_index: (P,) crystal row per pair.
         texts: P texts.
         text_features: (P, H) float32 cached features, or None to pass raw texts.

@@ -7,7 +7,8 @@
 - :mod:`~clac_core.index.filters`: ``SearchFilters`` and the precomputed ``FilterColumns``.
 - :mod:`~clac_core.index.build`: metadata rows, embeddings and manifest of a new index.
 - :mod:`~clac_core.index.projection`: the 2D map (cached UMAP, PCA fallback).
-- :mod:`~clac_core.index.cli`: ``clac index build``.
+- :mod:`~clac_core.index.cli`: ``clac index build`` / ``merge`` / ``refresh-text``.
+- :mod:`~clac_core.index.refresh`: ``refresh_text_side``, an index moved to a text-side run of its checkpoint.
 
 Their public names are importable from ``clac_core.index`` directly.
 """
@@ -19,7 +20,6 @@ from clac_core.index.build import (
     PREDICTED_PREFIX,
     build,
     build_from_args,
-    checkpoint_hash,
     metadata_row,
     predicted_properties,
     records_from_data_dir,
@@ -56,7 +56,6 @@ __all__ = [
     "build_from_args",
     "build_hnsw",
     "build_ivf",
-    "checkpoint_hash",
     "compute_umap",
     "exact_topk_batch",
     "open_engine",

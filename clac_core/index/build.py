@@ -7,7 +7,6 @@ through :mod:`clac_core.symmetry`; a ``clac data build`` directory through
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -19,6 +18,7 @@ from clac_core.embed import ProgressFn, embed_and_predict_structures, embed_text
 from clac_core.index.filters import CorpusIndexError
 from clac_core.index.hull import with_hull_column
 from clac_core.index.store import INDEX_VERSION, METADATA_COLUMNS, CorpusIndex
+from clac_core.models.fingerprint import checkpoint_hash
 from clac_core.properties import PREDICTED_PREFIX
 from clac_core.symmetry import symmetry_info
 from clac_core.vocab.structure_types import structure_type_of
@@ -28,21 +28,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from clac_core.record import CrystalRecord
     from clac_core.text.facts import CrystalFacts
-
-
-def checkpoint_hash(path: str | Path) -> str:
-    """Short sha256 over a checkpoint file or every file in a checkpoint directory."""
-    p = Path(path)
-    h = hashlib.sha256()
-    files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
-    if not files:
-        raise CorpusIndexError(f"checkpoint {p} has no files")
-    for f in files:
-        h.update(f.name.encode())
-        with open(f, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-    return h.hexdigest()[:16]
 
 
 # structure words stored per crystal (computed by clac_core.text.analyze; absent in old indexes,

@@ -1,4 +1,6 @@
-"""``clac index build`` / ``clac index merge``: embed a corpus with a checkpoint into an index.
+"""``clac index build`` / ``clac index merge``: embed a corpus with a checkpoint into an index;
+``clac index refresh-text``: move an index to a text-side run of its checkpoint
+(:mod:`clac_core.index.refresh`).
 
 The build streams its sources in chunks into a work folder (default ``<out>.partial``) and
 resumes there after a kill; ``--shard i/n`` embeds one shard's chunks only (a Slurm array task
@@ -61,6 +63,14 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     m.add_argument("--work", required=True, help="the --work folder the shards wrote")
     m.add_argument("--out", required=True, help="output index directory")
     m.add_argument("--umap", action="store_true", help="also precompute the 2D map (slow first fit)")
+    r = sub.add_parser(
+        "refresh-text",
+        help="re-embed the description bank for a checkpoint that changed only the text side (train.locked_crystal)",
+    )
+    r.add_argument("--index", required=True, help="index directory (rewritten in place)")
+    r.add_argument("--checkpoint", required=True, help="the new checkpoint")
+    r.add_argument("--previous", required=True, help="the checkpoint the index was built with")
+    r.add_argument("--umap", action="store_true", help="also fit the 2D map anew (slow first fit)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     skipped: list[str] = []
     dist = dist_from_env()
+    if args.index_command == "refresh-text":
+        return _refresh(args)
     try:
         if args.index_command == "merge":
             idx, counts = _merge(args), {}
@@ -101,6 +113,19 @@ def run(args: argparse.Namespace) -> int:
         line["skipped"] = len(skipped)
     print(json.dumps(line))
     return 1 if skipped else 0
+
+
+def _refresh(args: argparse.Namespace) -> int:
+    from clac_core.index.refresh import refresh_text_side
+    from clac_core.models.checkpoint import CheckpointError
+
+    try:
+        line = refresh_text_side(args.index, args.checkpoint, previous=args.previous, umap=args.umap)
+    except (FileNotFoundError, CheckpointError, CorpusIndexError) as exc:
+        print(f"clac index refresh-text: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
+    print(json.dumps(line))
+    return 0
 
 
 def _build(args: argparse.Namespace, skipped: list[str], dist: DistInfo):

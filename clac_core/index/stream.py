@@ -268,8 +268,8 @@ def stream_build_from_args(
     caller) rank r of W builds shard r/W, all ranks wait at a barrier until every shard is
     done, and rank 0 alone merges; the other ranks return (None, counts).
     """
-    from clac_core.index.build import checkpoint_hash
     from clac_core.models import CLaCModel
+    from clac_core.models.fingerprint import checkpoint_hash
 
     ranks = dist if dist is not None and dist.enabled else None
     shard = shard_for(dist, shard)

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from clac_core.embed import ProgressFn, embed_structures, embed_texts
 from clac_core.evaluation.prompts import ZeroShotTask, zero_shot_tasks
-from clac_core.index import CorpusIndex, SearchFilters, checkpoint_hash
+from clac_core.index import CorpusIndex, SearchFilters
 from clac_core.inference.corpus_map import corpus_map_points
 from clac_core.inference.explorer import Explorer
 from clac_core.inference.loading import (
@@ -101,7 +101,6 @@ __all__ = [
     "ZeroShotTask",
     "build_user_index",
     "checkpoint_extra",
-    "checkpoint_hash",
     "corpus_map_points",
     "corpus_root",
     "default_checkpoint",

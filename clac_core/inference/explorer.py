@@ -13,7 +13,7 @@ import numpy as np
 
 from clac_core.embed import embed_structures
 from clac_core.evaluation.prompts import ZeroShotTask
-from clac_core.index import CorpusIndex, SearchFilters, checkpoint_hash
+from clac_core.index import CorpusIndex, SearchFilters
 from clac_core.index.projection import load_map, umap_key
 from clac_core.inference.corpus_map import map_points, project_onto_map
 from clac_core.inference.loading import checkpoint_extra, docs_info, engine_summary, load_model, open_index
@@ -26,6 +26,7 @@ from clac_core.inference.search import (
     small_batch_threads,
 )
 from clac_core.inference.zero_shot import prompt_embeddings, zero_shot_frames
+from clac_core.models.fingerprint import checkpoint_hash
 from clac_core.symmetry import symmetry_info
 
 if TYPE_CHECKING:  # pragma: no cover

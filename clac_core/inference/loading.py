@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from clac_core.index import CorpusIndex, EngineConfig, checkpoint_hash
+from clac_core.index import CorpusIndex, EngineConfig
 from clac_core.inference.locations import ASSETS, default_checkpoint, default_index, is_index_dir
+from clac_core.models.fingerprint import checkpoint_hash
 
 
 def _missing_checkpoint(ck: Path) -> FileNotFoundError:

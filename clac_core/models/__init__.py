@@ -3,7 +3,8 @@
 Public API (imported lazily, so ``import clac_core.models`` is cheap)::
 
     CLaCModel (CLaCModel.from_checkpoint), save_checkpoint, read_checkpoint,
-    read_checkpoint_meta, CGCNNEncoder, SchNetEncoder, HFTextEncoder
+    read_checkpoint_meta, checkpoint_hash, TEXT_SIDE_PREFIXES, crystal_side_differences,
+    CGCNNEncoder, SchNetEncoder, HFTextEncoder
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ _EXPORTS = {
     "save_checkpoint": "clac_core.models.checkpoint",
     "read_checkpoint": "clac_core.models.checkpoint",
     "read_checkpoint_meta": "clac_core.models.checkpoint",
+    "TEXT_SIDE_PREFIXES": "clac_core.models.fingerprint",
+    "checkpoint_hash": "clac_core.models.fingerprint",
+    "crystal_side_differences": "clac_core.models.fingerprint",
     "CGCNNEncoder": "clac_core.models.crystal",
     "SchNetEncoder": "clac_core.models.crystal",
     "build_crystal_encoder": "clac_core.models.crystal",

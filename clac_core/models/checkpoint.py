@@ -17,12 +17,12 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from clac_core.config import ModelConfig, model_config_from_dict, to_dict
 
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
 
 class CheckpointError(ValueError):
     """A checkpoint directory exists but its config or weights are unusable (damaged, edited,
@@ -303,7 +303,7 @@ def read_checkpoint(path: str | Path, *, with_text: bool = True) -> StoredCheckp
         cfg = model_config_from_dict(meta["model_config"])
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{path / CONFIG_NAME}: model_config is invalid: {exc}") from exc
-    state = _read_weights(path)
+    state = read_weights(path)
     prefixes = list(meta.get("stored_text_prefixes", []))
     if not with_text:
         state = {k: v for k, v in state.items() if not k.startswith(TEXT_PREFIX)}
@@ -311,7 +311,7 @@ def read_checkpoint(path: str | Path, *, with_text: bool = True) -> StoredCheckp
     return StoredCheckpoint(path=path, meta=meta, cfg=cfg, state=state, text_prefixes=prefixes)
 
 
-def _read_weights(path: Path) -> dict[str, torch.Tensor]:
+def read_weights(path: Path) -> dict[str, torch.Tensor]:
     """The stored tensors of ``path/model.safetensors`` (on CPU), all finite.
 
     Raises:
@@ -326,6 +326,8 @@ def _read_weights(path: Path) -> dict[str, torch.Tensor]:
             f"{path / WEIGHTS_NAME} is damaged or not a safetensors file (truncated copy or "
             "download?); save or download the checkpoint again"
         ) from exc
+    import torch
+
     bad = sorted(k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all()))
     if bad:
         raise CheckpointError(

@@ -82,6 +82,7 @@ def describe(
     robocrys: bool = False,
     facts: CrystalFacts | None = None,
     query_views: bool = True,
+    search_texts: int = 1,
 ) -> list[Description]:
     """Synthetic descriptions of a crystal, one per view.
 
@@ -93,6 +94,10 @@ def describe(
         query_views: add the formula-free views: property queries (``query``, ``query2``;
             :mod:`clac_core.text.query_views`), the search-box request (``search``) and the
             class statements (``statements``; :mod:`clac_core.text.statement_views`).
+        search_texts: how many search-box requests (view ``search``) to write, each from its own
+            phrasing key (``search``, ``search#1``, ...); duplicates are dropped. More than one
+            gives the short structure and application words ("layered", "van der Waals",
+            "chain-like", "cathode") more training pairs: one request names only 1-3 facts.
 
     Returns:
         Descriptions in view order: composition, structure, [properties], caption,
@@ -119,7 +124,8 @@ def describe(
         from clac_core.text.search_views import search_text
 
         out += [Description(v, t) for v, t in query_texts(record, facts, seed)]
-        out.append(Description("search", search_text(record, facts, picker("search"))))
+        searches = [search_text(record, facts, picker("search" if k == 0 else f"search#{k}")) for k in range(max(1, search_texts))]
+        out += [Description("search", t) for t in dict.fromkeys(searches)]
         from clac_core.text.chemistry import oxide_type_of
         from clac_core.text.statement_views import statements_text
 

@@ -1,8 +1,9 @@
 """The ``search`` view: a short request as a scientist types it into a search box.
 
 "I need a layered selenide", "find me tetragonal tin compounds", "Li-ion cathode candidate with
-octahedral coordination": one to three facts of the crystal, each computed (dimensionality,
-coordination polyhedra, crystal system, an element's name, the anion class, an application
+octahedral coordination", "spinel oxide": one to three facts of the crystal, each computed
+(dimensionality, coordination polyhedra, crystal system, the structure type by the rules of
+:mod:`clac_core.vocab.structure_types`, an element's name, the anion class, an application
 word of :mod:`clac_core.vocab.applications`), in a request frame. Formula-free. Every phrase is
 true of its crystal (``tests/test_text.py`` reads them back against the facts).
 """
@@ -15,6 +16,7 @@ from clac_core.properties import band_gap_of
 from clac_core.text import templates as T
 from clac_core.text.templates import Picker
 from clac_core.vocab.applications import applications
+from clac_core.vocab.structure_types import structure_type_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from clac_core.record import CrystalRecord
@@ -41,6 +43,9 @@ def _phrases(record: CrystalRecord, f: CrystalFacts, p: Picker) -> list[tuple[st
     if polys and f.anions:
         out.append(("with", f"{p.choice('poly', polys)} coordination"))
     out.append(("adj", f.crystal_system))
+    kind = structure_type_of(f.spacegroup_number, f.anions, f.sites)
+    if kind:  # "rock salt compound", "spinel oxide", "CsCl-type intermetallic"
+        out.append(("type", kind))
     gap = band_gap_of(record.properties)
     for app in applications(f.elements, f.anion_class, gap):
         out.append(("noun", app.phrase))
@@ -66,7 +71,7 @@ def search_text(record: CrystalRecord, f: CrystalFacts, p: Picker) -> str:
     facts = p.shuffled("facts", _phrases(record, f, p))[: 1 + p.index("n", 3)]
     nouns = [x for k, x in facts if k == "noun"]
     noun = nouns[0] if nouns else _noun(f, p)
-    adj = " ".join(x for k, x in facts if k == "adj")
+    adj = " ".join([x for k, x in facts if k == "adj"] + [x for k, x in facts if k == "type"])  # "cubic spinel"
     withs = [x for k, x in facts if k == "with"]
     text = f"{adj} {noun}" if adj else noun
     if withs:

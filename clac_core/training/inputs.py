@@ -12,13 +12,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from clac_core.config import ExperimentConfig
 from clac_core.graph.pretrained import feature_kind
 from clac_core.training.distributed import DistInfo, barrier
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from clac_core.data import DataDir
 
 T = TypeVar("T")
 
@@ -94,6 +99,41 @@ def hard_negatives(
     return negated, feats
 
 
+def check_locked(cfg: ExperimentConfig) -> None:
+    """Settings a locked crystal tower (``train.locked_crystal``) needs.
+
+    Raises:
+        ValueError: no ``train.init_from``, an aux-head loss, or an intra-crystal term (each
+            would need the crystal tower to run).
+    """
+    if not cfg.train.init_from:
+        raise ValueError("train.locked_crystal needs train.init_from: the checkpoint whose index it reads")
+    if cfg.loss.aux_weight > 0:
+        raise ValueError("train.locked_crystal trains the text side only: set loss.aux_weight to 0")
+    if cfg.loss.intra_crystal_weight > 0:
+        raise ValueError("train.locked_crystal runs no crystal tower: set loss.intra_crystal_weight to 0")
+
+
+def crystal_inputs(cfg: ExperimentConfig, data: DataDir, dist: DistInfo) -> tuple[pd.DataFrame, Any]:
+    """(pairs, crystal side) of a run: every pair and the graph cache (with frozen pretrained
+    features where the tower has them), or with ``train.locked_crystal`` the pairs of the
+    crystals the index holds and its stored embeddings (:class:`~clac_core.data.LockedCrystals`)."""
+    from clac_core.data import load_graph_cache, locked_crystals
+
+    tc = cfg.train
+    if tc.locked_crystal:  # LiT: the index's stored crystal embeddings stand in for the tower
+        check_locked(cfg)
+        locked = locked_crystals(data, tc.locked_crystal, checkpoint=tc.init_from)
+        return data.pairs[locked.present[data.pairs["crystal_index"].to_numpy()]], locked
+    graphs = main_first(dist, lambda progress: load_graph_cache(data, cfg.model.graph, progress=progress))
+    kind = feature_kind(cfg.model.crystal)
+    if kind is not None:  # frozen pretrained crystal features travel with the graphs
+        from clac_core.data.crystal_features import data_dir_features
+
+        graphs.with_pretrained(main_first(dist, lambda progress: data_dir_features(data, kind, progress=progress)))
+    return data.pairs, graphs
+
+
 def load_inputs(cfg: ExperimentConfig, data_dir: Path, dist: DistInfo, *, cached: bool) -> TrainInputs:
     """Read ``data_dir`` and build everything a run iterates over (see :class:`TrainInputs`).
 
@@ -105,23 +145,17 @@ def load_inputs(cfg: ExperimentConfig, data_dir: Path, dist: DistInfo, *, cached
         PairDataset,
         eval_pool,
         load_data_dir,
-        load_graph_cache,
         select_pairs,
         text_feature_cache,
     )
 
     tc = cfg.train
     data = load_data_dir(data_dir, split=tc.split)
-    train_pairs = select_pairs(data.pairs, "train", max_pairs=tc.max_pairs, seed=tc.seed, exclude_views=tc.exclude_views)
+    pairs, graphs = crystal_inputs(cfg, data, dist)
+    train_pairs = select_pairs(pairs, "train", max_pairs=tc.max_pairs, seed=tc.seed, exclude_views=tc.exclude_views)
     if len(train_pairs) < 2:
         raise ValueError(f"{data_dir} has {len(train_pairs)} training pairs; need at least 2")
-    pool = eval_pool(data.pairs, "val", max_crystals=tc.max_eval, seed=tc.seed)
-    graphs = main_first(dist, lambda progress: load_graph_cache(data, cfg.model.graph, progress=progress))
-    kind = feature_kind(cfg.model.crystal)
-    if kind is not None:  # frozen pretrained crystal features travel with the graphs
-        from clac_core.data.crystal_features import data_dir_features
-
-        graphs.with_pretrained(main_first(dist, lambda progress: data_dir_features(data, kind, progress=progress)))
+    pool = eval_pool(pairs, "val", max_crystals=tc.max_eval, seed=tc.seed)
     train_feats = pool_feats = None
     if cached:
         texts = list(train_pairs["text"]) + list(pool["text"])

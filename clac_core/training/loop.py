@@ -116,6 +116,8 @@ class Trainer(TrainStep, TrainReport):
             self.model.aux_std.copy_(torch.from_numpy(self.aux_stats[1]))
         if tc.init_from:
             warm_start(self.model, tc.init_from)
+        if tc.locked_crystal:
+            freeze_crystal_side(self.model)
         torch.manual_seed(tc.seed + 1000 * self.dist.rank)  # per-rank dropout streams
         self.loss_fn = ClacLoss(self.cfg.loss)
         self.optimizer, self.scheduler, self.params = build_optimizer(self.model, tc, self.total_steps)
@@ -282,6 +284,20 @@ class Trainer(TrainStep, TrainReport):
             self._save_state(self.out / "last", metrics)
             log_epoch(row, metrics, len(self.pool_dataset))
         self._barrier()
+
+
+def freeze_crystal_side(model: Any) -> int:
+    """Locked crystal tower (``train.locked_crystal``): every parameter outside the text side
+    (crystal encoder, crystal projection, aux head) stops training. Returns how many."""
+    from clac_core.models.fingerprint import TEXT_SIDE_PREFIXES
+
+    n = 0
+    for name, p in model.named_parameters():
+        if not name.startswith(TEXT_SIDE_PREFIXES):
+            p.requires_grad_(False)
+            n += 1
+    log.info("locked crystal tower: %d crystal-side tensors frozen", n)
+    return n
 
 
 def warm_start(model: Any, path: str | Path) -> None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from clac_core.training import distributed as ddp
+from clac_core.training.validate import encode_crystals
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -53,8 +54,8 @@ class TrainStep:
         with self._autocast():
             if self.cfg.loss.aux_weight > 0:
                 crystal_emb, aux_pred = self.model.encode_crystal_aux(batch.graphs)  # (B, D), (B, K)
-            else:
-                crystal_emb = self.model.encode_crystal(batch.graphs)  # (B, D)
+            else:  # the tower's, or a locked tower's stored embeddings
+                crystal_emb = encode_crystals(self.model, batch.graphs)  # (B, D)
             text_emb = self._encode_texts(batch.texts, batch.text_features)  # (B, D)
             if self.intra_text:
                 text_emb2 = self._encode_texts(batch.texts2, batch.text_features2)  # (B, D)

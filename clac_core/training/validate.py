@@ -39,6 +39,16 @@ def retrieval_metrics(text_emb: torch.Tensor, crystal_emb: torch.Tensor) -> dict
     return out
 
 
+def encode_crystals(model: Any, graphs: Any) -> torch.Tensor:
+    """(B, D) crystal embeddings of a batch: the crystal tower's, or with a locked tower
+    (``train.locked_crystal``) the stored (B, D) embeddings the batch carries."""
+    import torch
+
+    if isinstance(graphs, torch.Tensor):
+        return graphs
+    return model.encode_crystal(graphs)
+
+
 def validate(
     model: Any, pool_dataset: Any, device: Any, *, batch_size: int, autocast: Any = None
 ) -> dict[str, float]:
@@ -57,7 +67,7 @@ def validate(
     with torch.no_grad(), autocast or contextlib.nullcontext():
         for lo in range(0, n, bs):
             b = pool_dataset.collate(np.arange(lo, min(lo + bs, n))).to(device)
-            cr.append(model.encode_crystal(b.graphs).float())  # (b, D)
+            cr.append(encode_crystals(model, b.graphs).float())  # (b, D)
             if b.text_features is not None:
                 tx.append(model.encode_text_features(b.text_features, texts=b.texts).float())
             else:

@@ -1,0 +1,106 @@
+"""Concept queries, the model alone: what share of the top 10 has the computed fact the words name.
+
+    python benchmarks/concept_queries.py [--checkpoint assets/model ...] [--index assets/index]
+
+For each checkpoint, each query is embedded by the model's text tower and ranked against the
+index's stored crystal embeddings (no parser, no re-rank: the model alone), and the top 10 are
+judged by a rule over the index's own columns (dimensionality of the bonded network, structure
+type, DFT band gap, elements, energy above the corpus hull). The vanadium column counts top-10
+crystals that contain V, the WordPiece confusion of "van der Waals" with vanadium.
+
+This is a **development set**: the queries are the concept queries named in issues 18/19, which
+were looked at while the text views were changed. It measures the text tower's reading of
+these words, not generalization; the held-out numbers are ``clac eval``'s.
+
+The crystals are the index's stored embeddings, so pass checkpoints whose crystal tower made the
+index: the shipped model, or a text-side run from it (``train.locked_crystal``). Prints one JSON
+line per checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+REDOX = {"Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Mo", "W", "Nb"}
+Rule = Callable[[pd.DataFrame], np.ndarray]
+
+
+def _has(el: str) -> Rule:
+    return lambda m: m["elements"].map(lambda s: el in s.split()).to_numpy()
+
+
+def _gap(lo: float, hi: float) -> Rule:
+    return lambda m: ((m["band_gap"] >= lo) & (m["band_gap"] <= hi)).to_numpy()
+
+
+def _dim(d: int) -> Rule:
+    return lambda m: (m["dimensionality"] == d).to_numpy()
+
+
+# query -> (rule in words, rule)
+QUERIES: dict[str, tuple[str, Rule]] = {
+    "2D van der Waals material": ("2D bonded network", _dim(2)),
+    "layered van der Waals crystal": ("2D bonded network", _dim(2)),
+    "material with a van der Waals gap": ("2D bonded network", _dim(2)),
+    "layered material": ("2D bonded network", _dim(2)),
+    "two-dimensional layered crystal": ("2D bonded network", _dim(2)),
+    "chain structure": ("1D bonded network", _dim(1)),
+    "one-dimensional chains": ("1D bonded network", _dim(1)),
+    "molecular crystal": ("0D bonded network", _dim(0)),
+    "cubic perovskite": ("perovskite type, cubic", lambda m: ((m["structure_type"] == "perovskite")
+                                                                & (m["crystal_system"] == "cubic")).to_numpy()),
+    "spinel oxide": ("spinel type", lambda m: (m["structure_type"] == "spinel").to_numpy()),
+    "rock salt compound": ("rock salt type", lambda m: (m["structure_type"] == "rock salt").to_numpy()),
+    "Li-ion battery cathode": ("Li + redox metal + anion",
+                               lambda m: _has("Li")(m) & m["elements"].map(lambda s: bool(REDOX & set(s.split())))
+                               .to_numpy() & (m["band_gap"] > 0).to_numpy()),
+    "photovoltaic absorber": ("gap 1.1-1.7 eV", _gap(1.1, 1.7)),
+    "transparent conducting oxide": ("oxide, gap >= 3 eV", lambda m: _has("O")(m) & _gap(3.0, 99)(m)),
+    "thermoelectric telluride": ("contains Te", _has("Te")),
+    "a metal": ("gap 0", _gap(0.0, 0.0)),
+    "an insulator": ("gap >= 3 eV", _gap(3.0, 99)),
+    "stable compound": ("within 25 meV/atom of the corpus hull",
+                        lambda m: (m["energy_above_hull"] <= 0.025).to_numpy()),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--checkpoint", action="append", default=None, help="repeatable (default assets/model)")
+    ap.add_argument("--index", default="assets/index")
+    ap.add_argument("--k", type=int, default=10)
+    args = ap.parse_args(argv)
+    from clac_core.embed import embed_texts
+    from clac_core.models import CLaCModel
+
+    meta = pd.read_parquet(Path(args.index) / "metadata.parquet")
+    emb = np.asarray(np.load(Path(args.index) / "embeddings.npy"), dtype=np.float32)  # (N, D)
+    truth = {q: rule(meta) for q, (_, rule) in QUERIES.items()}
+    has_v = _has("V")(meta)
+    for ck in args.checkpoint or ["assets/model"]:
+        model = CLaCModel.from_checkpoint(ck)
+        q = embed_texts(model, list(QUERIES), batch_size=32)  # (Q, D)
+        top = np.argsort(-(q @ emb.T), axis=1)[:, : args.k]  # (Q, k)
+        rows = {
+            name: {"rule": QUERIES[name][0], "share": round(float(truth[name][t].mean()), 2),
+                   "base": round(float(truth[name].mean()), 3), "with_V": round(float(has_v[t].mean()), 2),
+                   "top3": meta["formula"].iloc[t[:3]].tolist()}
+            for name, t in zip(QUERIES, top, strict=True)
+        }  # fmt: skip
+        mean = float(np.mean([r["share"] for r in rows.values()]))
+        print(json.dumps({"checkpoint": ck, "set": "development (issue 18/19 concept queries)",
+                          "mean_share": round(mean, 3), "queries": rows}))  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
