@@ -417,3 +417,39 @@ def test_locked_crystal_tower_refuses_what_would_need_the_tower(
     for k, (sets, msg) in enumerate(cases):
         with pytest.raises(ValueError, match=msg):
             main(train_kit.args(data_dir, tmp_path / f"run{k}", *base, *sets))
+
+
+def test_wise_ft_interpolates_the_text_side_only(tiny_run: Path, tmp_path: Path) -> None:
+    """interpolate_text_side: alpha 0 / 1 give the start's / the tuned text side, 0.5 the
+    midpoint; the crystal side is the shared one; differing crystal sides are refused."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from clac_core.models.checkpoint import CheckpointError
+    from clac_core.models.wise import interpolate_text_side
+
+    start = tiny_run / "best"
+
+    def moved(name: str, prefix: str) -> Path:
+        out = shutil.copytree(start, tmp_path / name)
+        state = load_file(str(out / "model.safetensors"))
+        state = {k: (v + 1.0 if k.startswith(prefix) and v.is_floating_point() else v) for k, v in state.items()}
+        save_file(state, str(out / "model.safetensors"))
+        return out
+
+    tuned = moved("tuned", "text_proj.")
+    s, t = load_file(str(start / "model.safetensors")), load_file(str(tuned / "model.safetensors"))
+    for alpha in (0.0, 0.5, 1.0):
+        w = load_file(str(interpolate_text_side(start, tuned, alpha, tmp_path / f"w{alpha}") / "model.safetensors"))
+        for k in w:
+            want = (1 - alpha) * s[k].double() + alpha * t[k].double() if k.startswith("text_proj.") else s[k]
+            assert torch_allclose(w[k], want), (alpha, k)
+    with pytest.raises(CheckpointError, match="different crystal sides"):
+        interpolate_text_side(start, moved("other", "crystal_proj."), 0.5, tmp_path / "bad")
+    with pytest.raises(CheckpointError, match="alpha"):
+        interpolate_text_side(start, tuned, 1.5, tmp_path / "bad2")
+
+
+def torch_allclose(a, b) -> bool:
+    return bool(np.allclose(a.double().numpy(), b.double().numpy(), atol=1e-6))
