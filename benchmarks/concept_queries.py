@@ -30,7 +30,11 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-REDOX = {"Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Mo", "W", "Nb"}
+from clac_core.properties import HULL_COLUMN  # noqa: E402
+from clac_core.query.rerank import stable_mask  # noqa: E402
+from clac_core.vocab.applications import REDOX_METALS  # noqa: E402
+from clac_core.vocab.classes import INSULATOR, METALLIC, PHOTOVOLTAIC, WIDE_GAP, ClassWord  # noqa: E402
+
 Rule = Callable[[pd.DataFrame], np.ndarray]
 
 
@@ -38,12 +42,29 @@ def _has(el: str) -> Rule:
     return lambda m: m["elements"].map(lambda s: el in s.split()).to_numpy()
 
 
-def _gap(lo: float, hi: float) -> Rule:
-    return lambda m: ((m["band_gap"] >= lo) & (m["band_gap"] <= hi)).to_numpy()
+def _gap(word: ClassWord) -> Rule:
+    """The DFT band gap has the class word's interval (the one table the search and the
+    training texts read, clac_core.vocab.classes)."""
+    return lambda m: m["band_gap"].map(word.contains).to_numpy(dtype=bool)
 
 
 def _dim(d: int) -> Rule:
     return lambda m: (m["dimensionality"] == d).to_numpy()
+
+
+def _cathode(m: pd.DataFrame) -> np.ndarray:
+    """Li + a redox-active transition metal (vocab.applications) + a band gap (an ionic compound;
+    the index stores no anion class)."""
+    redox = m["elements"].map(lambda s: bool(REDOX_METALS & set(s.split()))).to_numpy()
+    return _has("Li")(m) & redox & (m["band_gap"] > 0).to_numpy()
+
+
+def _stable(m: pd.DataFrame) -> np.ndarray:
+    """The search's "stable" (query.rerank.stable_mask) over the DFT columns alone."""
+    cols = {c: m[c].to_numpy() for c in (HULL_COLUMN, "formation_energy_per_atom") if c in m}
+    if not cols:
+        raise KeyError(HULL_COLUMN)
+    return stable_mask(cols, len(m))
 
 
 # query -> (rule in words, rule)
@@ -60,16 +81,13 @@ QUERIES: dict[str, tuple[str, Rule]] = {
                                                                 & (m["crystal_system"] == "cubic")).to_numpy()),
     "spinel oxide": ("spinel type", lambda m: (m["structure_type"] == "spinel").to_numpy()),
     "rock salt compound": ("rock salt type", lambda m: (m["structure_type"] == "rock salt").to_numpy()),
-    "Li-ion battery cathode": ("Li + redox metal + anion",
-                               lambda m: _has("Li")(m) & m["elements"].map(lambda s: bool(REDOX & set(s.split())))
-                               .to_numpy() & (m["band_gap"] > 0).to_numpy()),
-    "photovoltaic absorber": ("gap 1.1-1.7 eV", _gap(1.1, 1.7)),
-    "transparent conducting oxide": ("oxide, gap >= 3 eV", lambda m: _has("O")(m) & _gap(3.0, 99)(m)),
+    "Li-ion battery cathode": ("Li + redox-active metal + a band gap", _cathode),
+    "photovoltaic absorber": ("band gap 1.1-1.7 eV (vocab PHOTOVOLTAIC)", _gap(PHOTOVOLTAIC)),
+    "transparent conducting oxide": ("oxide, wide gap >= 3 eV", lambda m: _has("O")(m) & _gap(WIDE_GAP)(m)),
     "thermoelectric telluride": ("contains Te", _has("Te")),
-    "a metal": ("gap 0", _gap(0.0, 0.0)),
-    "an insulator": ("gap >= 3 eV", _gap(3.0, 99)),
-    "stable compound": ("within 25 meV/atom of the corpus hull",
-                        lambda m: (m["energy_above_hull"] <= 0.025).to_numpy()),
+    "a metal": ("no band gap (vocab METALLIC)", _gap(METALLIC)),
+    "an insulator": ("band gap >= 4 eV (vocab INSULATOR)", _gap(INSULATOR)),
+    "stable compound": ("on or near the corpus hull where known, else formation energy < 0", _stable),
 }
 
 
