@@ -68,17 +68,19 @@ def refresh_text_side(
     model = CLaCModel.from_checkpoint(checkpoint)
     texts = index.descriptions["text"].astype(str).tolist()
     if texts:
-        _save_float16(embed_texts(model, texts, batch_size=64, progress=False), folder / "description_embeddings.npy")
+        index.desc_embeddings = embed_texts(model, texts, batch_size=64, progress=False)  # (M, D), normalized
+        _save_float16(index.desc_embeddings, folder / "description_embeddings.npy")
     manifest = dict(index.manifest)
     manifest.update(checkpoint=str(checkpoint), checkpoint_hash=checkpoint_hash(checkpoint),
                     text_side_from={"checkpoint_hash": old, "refreshed": time.strftime("%Y-%m-%dT%H:%M:%S%z")})  # fmt: skip
     tmp = folder / f".manifest.{os.getpid()}.json"
     tmp.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     tmp.replace(folder / "manifest.json")
+    index.manifest = manifest  # the map's key reads the new checkpoint hash
     stale_map.unlink(missing_ok=True)  # keyed by the old checkpoint: never read again
     out: dict[str, Any] = {"index": str(folder), "previous_hash": old, "checkpoint_hash": manifest["checkpoint_hash"],
                            "descriptions": len(texts)}  # fmt: skip
     if umap:
-        out["map"] = str(compute_umap(CorpusIndex.load(folder), folder))
+        out["map"] = str(compute_umap(index, folder))  # the index in memory, now the new text side's
     out["seconds"] = round(time.perf_counter() - t0, 1)
     return out

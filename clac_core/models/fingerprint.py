@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from clac_core.models.checkpoint import CheckpointError, read_weights
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
 
 # checkpoint key prefixes of the text side (text backbone layers, text projection, token
 # branch, logit scale); every other key is the crystal side (crystal encoder, crystal
@@ -35,8 +39,12 @@ def checkpoint_hash(path: str | Path) -> str:
 def crystal_side_differences(a: str | Path, b: str | Path) -> list[str]:
     """Crystal-side tensors (keys outside :data:`TEXT_SIDE_PREFIXES`) that differ between two
     checkpoint directories, or are stored in only one of them ([] = the same crystal tower)."""
+    return differing_crystal_keys(read_weights(Path(a)), read_weights(Path(b)))
+
+
+def differing_crystal_keys(wa: dict[str, torch.Tensor], wb: dict[str, torch.Tensor]) -> list[str]:
+    """:func:`crystal_side_differences` of two state dicts already read."""
     import torch
 
-    wa, wb = (read_weights(Path(p)) for p in (a, b))
     keys = sorted({k for k in (*wa, *wb) if not k.startswith(TEXT_SIDE_PREFIXES)})
     return [k for k in keys if k not in wa or k not in wb or not torch.equal(wa[k], wb[k])]

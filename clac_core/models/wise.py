@@ -16,7 +16,7 @@ import shutil
 from pathlib import Path
 
 from clac_core.models.checkpoint import CONFIG_NAME, WEIGHTS_NAME, CheckpointError, read_weights
-from clac_core.models.fingerprint import TEXT_SIDE_PREFIXES, checkpoint_hash, crystal_side_differences
+from clac_core.models.fingerprint import TEXT_SIDE_PREFIXES, checkpoint_hash, differing_crystal_keys
 
 
 def interpolate_text_side(start: str | Path, tuned: str | Path, alpha: float, out: str | Path) -> Path:
@@ -31,10 +31,10 @@ def interpolate_text_side(start: str | Path, tuned: str | Path, alpha: float, ou
 
     if not 0.0 <= alpha <= 1.0:
         raise CheckpointError(f"alpha must be in [0, 1], got {alpha}")
-    diff = crystal_side_differences(start, tuned)
+    a, b = read_weights(Path(start)), read_weights(Path(tuned))
+    diff = differing_crystal_keys(a, b)
     if diff:
         raise CheckpointError(f"{start} and {tuned} have different crystal sides ({', '.join(diff[:3])} ...)")
-    a, b = read_weights(Path(start)), read_weights(Path(tuned))
     text = [k for k in b if k.startswith(TEXT_SIDE_PREFIXES)]
     bad = [k for k in text if k not in a or a[k].shape != b[k].shape]
     if bad or set(k for k in a if k.startswith(TEXT_SIDE_PREFIXES)) != set(text):

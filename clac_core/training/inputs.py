@@ -114,24 +114,30 @@ def check_locked(cfg: ExperimentConfig) -> None:
         raise ValueError("train.locked_crystal runs no crystal tower: set loss.intra_crystal_weight to 0")
 
 
-def crystal_inputs(cfg: ExperimentConfig, data: DataDir, dist: DistInfo) -> tuple[pd.DataFrame, Any]:
-    """(pairs, crystal side) of a run: every pair and the graph cache (with frozen pretrained
-    features where the tower has them), or with ``train.locked_crystal`` the pairs of the
-    crystals the index holds and its stored embeddings (:class:`~clac_core.data.LockedCrystals`)."""
-    from clac_core.data import load_graph_cache, locked_crystals
+def locked_inputs(cfg: ExperimentConfig, data: DataDir) -> tuple[pd.DataFrame, Any]:
+    """(pairs, locked tower) of a run: with ``train.locked_crystal`` the pairs of the crystals
+    the index holds and its stored embeddings (:class:`~clac_core.data.LockedCrystals`), else
+    every pair and None (cheap: read before any graph is built, so a bad data dir fails fast)."""
+    from clac_core.data import locked_crystals
 
-    tc = cfg.train
-    if tc.locked_crystal:  # LiT: the index's stored crystal embeddings stand in for the tower
-        check_locked(cfg)
-        locked = locked_crystals(data, tc.locked_crystal, checkpoint=tc.init_from)
-        return data.pairs[locked.present[data.pairs["crystal_index"].to_numpy()]], locked
+    if not cfg.train.locked_crystal:
+        return data.pairs, None
+    check_locked(cfg)  # LiT: the index's stored crystal embeddings stand in for the tower
+    locked = locked_crystals(data, cfg.train.locked_crystal, checkpoint=cfg.train.init_from)
+    return data.pairs[locked.present[data.pairs["crystal_index"].to_numpy()]], locked
+
+
+def graph_inputs(cfg: ExperimentConfig, data: DataDir, dist: DistInfo) -> Any:
+    """The graph cache of every crystal, with frozen pretrained features where the tower has them."""
+    from clac_core.data import load_graph_cache
+
     graphs = main_first(dist, lambda progress: load_graph_cache(data, cfg.model.graph, progress=progress))
     kind = feature_kind(cfg.model.crystal)
     if kind is not None:  # frozen pretrained crystal features travel with the graphs
         from clac_core.data.crystal_features import data_dir_features
 
         graphs.with_pretrained(main_first(dist, lambda progress: data_dir_features(data, kind, progress=progress)))
-    return data.pairs, graphs
+    return graphs
 
 
 def load_inputs(cfg: ExperimentConfig, data_dir: Path, dist: DistInfo, *, cached: bool) -> TrainInputs:
@@ -151,11 +157,12 @@ def load_inputs(cfg: ExperimentConfig, data_dir: Path, dist: DistInfo, *, cached
 
     tc = cfg.train
     data = load_data_dir(data_dir, split=tc.split)
-    pairs, graphs = crystal_inputs(cfg, data, dist)
+    pairs, locked = locked_inputs(cfg, data)
     train_pairs = select_pairs(pairs, "train", max_pairs=tc.max_pairs, seed=tc.seed, exclude_views=tc.exclude_views)
     if len(train_pairs) < 2:
         raise ValueError(f"{data_dir} has {len(train_pairs)} training pairs; need at least 2")
     pool = eval_pool(pairs, "val", max_crystals=tc.max_eval, seed=tc.seed)
+    graphs = locked if locked is not None else graph_inputs(cfg, data, dist)
     train_feats = pool_feats = None
     if cached:
         texts = list(train_pairs["text"]) + list(pool["text"])
