@@ -90,6 +90,10 @@ class ModelConfig:
     # Auxiliary regression head on the pooled crystal features (multi-task): keeps these
     # properties in the crystal tower. Names from clac_core.properties (plus "density").
     aux_properties: list[str] = field(default_factory=list)
+    # the head's hidden width (0 = crystal.out_dim) and its number of Linear layers (>= 2;
+    # GELU between them). 0 / 2 is the head every model before stage 4 was trained with.
+    aux_hidden: int = 0
+    aux_layers: int = 2
     init_logit_scale: float = math.log(1 / 0.07)
     max_logit_scale: float = math.log(100.0)
 
@@ -102,7 +106,10 @@ class LossConfig:
     intra_text_weight: float = 0.0  # two text views of one crystal
     intra_crystal_weight: float = 0.0  # two augmentations of one crystal
     label_smoothing: float = 0.0
-    aux_weight: float = 0.0  # masked MSE of standardized aux_properties (unknown values skipped)
+    aux_weight: float = 0.0  # masked error of standardized aux_properties (unknown values skipped)
+    # the aux term's error: "mse" (fits the conditional mean) or "l1" (the conditional median,
+    # i.e. the estimate that minimises the MAE the card reports; band gaps are half zeros)
+    aux_loss: Literal["mse", "l1"] = "mse"
     # true statement vs its hard negative (one class fact made false, text.statement_views.
     # negated_statement) for each crystal whose text is a statements text: 2-way cross-entropy
     negation_weight: float = 0.0
@@ -146,6 +153,12 @@ class TrainConfig:
     # train; needs init_from, loss.aux_weight 0 and no intra-crystal term. Crystals of the data dir
     # the index does not hold are left out. "" = off (clac_core.data.locked)
     locked_crystal: str = ""
+    # parameter-name prefixes that train (e.g. [aux_head]: refit the property head of a frozen
+    # model from init_from); every other parameter is frozen. [] = all (less a locked side)
+    trainable: list[str] = field(default_factory=list)
+    # the validation number that picks OUT/best: "mean_r10" (retrieval, highest) or "aux_mae"
+    # (the aux head's standardized error on the validation pool, lowest), for head-only runs
+    select_by: Literal["mean_r10", "aux_mae"] = "mean_r10"
 
 
 @dataclass

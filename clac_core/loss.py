@@ -174,7 +174,7 @@ class ClacLoss(nn.Module):
         if cfg.aux_weight > 0:
             if aux_pred is None or aux_target is None:
                 raise ValueError("aux_weight > 0 needs aux_pred and aux_target (model.aux_properties)")
-            out["aux"] = masked_mse(aux_pred, aux_target)
+            out["aux"] = (masked_l1 if cfg.aux_loss == "l1" else masked_mse)(aux_pred, aux_target)
             total = total + cfg.aux_weight * out["aux"]
         if cfg.negation_weight > 0:
             out["negation"] = self._negation(negation, logit_scale)
@@ -189,6 +189,17 @@ class ClacLoss(nn.Module):
         if negation is None:
             raise ValueError("negation_weight > 0 needs negation (statements and their hard negatives)")
         return negation_loss(*negation, logit_scale)
+
+
+def masked_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error over the known entries of ``target`` (NaN = unknown): (B, K) -> ().
+
+    Zero (with a gradient path) when nothing is known, like :func:`masked_mse`.
+    """
+    known = torch.isfinite(target)
+    if not bool(known.any()):
+        return (pred * 0.0).sum()
+    return (pred.float()[known] - target.float()[known]).abs().mean()
 
 
 def masked_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

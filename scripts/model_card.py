@@ -34,6 +34,16 @@ def _fmt(v: object, nd: int = 3) -> str:
     return f"{v:.{nd}f}" if isinstance(v, float) else str(v)
 
 
+def _selection_words(info: dict) -> str:
+    """How the run picked its best epoch: retrieval, or (a head refit) the aux error."""
+    if info.get("best_val_aux_mae") is not None:
+        return (
+            f"lowest validation aux-head error {_fmt(info['best_val_aux_mae'])} (mean absolute error in "
+            f"standardized units over {info.get('val_pool')} validation crystals)"
+        )
+    return f"validation mean R@10 {_fmt(info.get('best_val_mean_r10'))} on a pool of {info.get('val_pool')}"
+
+
 def headline_table(res: dict) -> str:
     """Model vs every baseline on the test split, pools 100 / 1000 / all."""
     rows = ["| direction | pool | metric | CLaC | random init | lexical (TF-IDF) | text encoder only | CLaC / best baseline |",
@@ -274,7 +284,7 @@ is read from files the pipeline wrote (`{a.run}/train_info.json`, `metrics.csv`,
 - Hardware: {info.get("hardware")}; wall time {hours:.2f} h; {info.get("steps")} steps,
   {info.get("epochs")} epochs over {info.get("train_crystals")} training crystals
   ({info.get("train_pairs")} training pairs, sampling: {info.get("sampling")}).{stage1}
-- Best epoch {info.get("best_epoch")} (validation mean R@10 {_fmt(info.get("best_val_mean_r10"))} on a pool of {info.get("val_pool")});
+- Best epoch {info.get("best_epoch")} ({_selection_words(info)});
   its validation row: {json.dumps(best)}
 - Config:
 

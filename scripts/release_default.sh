@@ -5,8 +5,9 @@
 # for measured times): data build -> stage 1 (configs/default.yaml: CGCNN + frozen CHGNet
 # features, cached MiniLM, chemical-system split, without the class-statement view) -> stage 2
 # (configs/default_stage2.yaml: warm start, every view) -> stage 3 (configs/default_stage3.yaml:
-# warm start from stage 2, hard negatives for the class statements; see its header) -> assets
-# (index, map) -> eval -> card.
+# warm start from stage 2, hard negatives for the class statements; see its header) -> stage 4
+# (configs/default_stage4.yaml: the aux property head refitted over the frozen stage 3, L1 error;
+# nothing else changes) -> assets (index, map) -> eval -> card.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED=${1:-../shared/data}
@@ -16,6 +17,7 @@ DATA_CMD="clac data build --source prototypes --source csv:$SHARED/mp_37k --sour
 TRAIN1_CMD="clac train --config configs/default.yaml --data $DATA --out runs/default"
 TRAIN2_CMD="clac train --config configs/default_stage2.yaml --data $DATA --out runs/default_stage2"
 TRAIN3_CMD="clac train --config configs/default_stage3.yaml --data $DATA --out runs/default_stage3"
+TRAIN4_CMD="clac train --config configs/default_stage4.yaml --data $DATA --out runs/default_stage4"
 # The shared README keeps a few mp_37k crystals back: elastic rows whose material_id is not in
 # structures.csv.gz. They are the "second corpus the model never trained on".
 HELDOUT=runs/heldout_elastic.csv
@@ -27,6 +29,7 @@ EVAL_CMD="clac eval --checkpoint assets/model --data $DATA --split test --split-
 [ -f runs/default/best/model.safetensors ] && [ -f runs/default/train_info.json ] || .venv/bin/$TRAIN1_CMD
 [ -f runs/default_stage2/best/model.safetensors ] && [ -f runs/default_stage2/train_info.json ] || .venv/bin/$TRAIN2_CMD
 [ -f runs/default_stage3/best/model.safetensors ] && [ -f runs/default_stage3/train_info.json ] || .venv/bin/$TRAIN3_CMD
+[ -f runs/default_stage4/best/model.safetensors ] && [ -f runs/default_stage4/train_info.json ] || .venv/bin/$TRAIN4_CMD
 mkdir -p runs assets/eval
 .venv/bin/python - "$SHARED" "$HELDOUT" <<'PY'
 import sys, pandas as pd
@@ -37,8 +40,8 @@ e[~e.material_id.isin(s.material_id)].to_csv(out, index=False)
 PY
 # The app's default corpus: the Materials Project crystals of mp_37k (with their DFT properties and
 # the elastic subset's moduli) plus the prototypes; a 15,000-text description bank.
-.venv/bin/python scripts/make_assets.py --checkpoint runs/default_stage3/best --out assets/ \
+.venv/bin/python scripts/make_assets.py --checkpoint runs/default_stage4/best --out assets/ \
   --data-dir $DATA --data-sources mp_37k prototype --elastic "$SHARED/mp_37k/elastic.csv.gz" --max-descriptions 15000
 .venv/bin/$EVAL_CMD
-.venv/bin/python scripts/model_card.py --run runs/default_stage3 --data $DATA --eval assets/eval/results.json \
-  --data-command "$DATA_CMD" --train-command "$TRAIN1_CMD && $TRAIN2_CMD && $TRAIN3_CMD" --eval-command "$EVAL_CMD"
+.venv/bin/python scripts/model_card.py --run runs/default_stage4 --data $DATA --eval assets/eval/results.json \
+  --data-command "$DATA_CMD" --train-command "$TRAIN1_CMD && $TRAIN2_CMD && $TRAIN3_CMD && $TRAIN4_CMD" --eval-command "$EVAL_CMD"

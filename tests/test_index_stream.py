@@ -117,3 +117,19 @@ def test_cli_shards_then_merge(tiny, tmp_path, single):
     assert not (tmp_path / "ix2.partial").exists()
     np.testing.assert_allclose(CorpusIndex.load(tmp_path / "ix2").embeddings, idx.embeddings, atol=1e-6)
     assert main([*base[:-4], "--out", str(tmp_path / "ix3"), "--shard", "3/2"]) == 1
+
+
+def test_metadata_table_is_written_zstd_in_row_groups_and_reads_back(tmp_path: Path) -> None:
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from clac_core.index.columns import ROW_GROUP, read_metadata, write_metadata
+
+    n = ROW_GROUP + 5
+    md = pd.DataFrame({"crystal_id": [f"c{i}" for i in range(n)], "band_gap": np.linspace(0, 5, n)})
+    write_metadata(md, tmp_path / "m.parquet")
+    meta = pq.ParquetFile(tmp_path / "m.parquet").metadata
+    assert meta.num_row_groups == 2
+    assert meta.row_group(0).column(0).compression == "ZSTD"
+    back = read_metadata(tmp_path / "m.parquet", lazy=False)
+    pd.testing.assert_frame_equal(back[md.columns].reset_index(drop=True), md)

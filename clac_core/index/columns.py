@@ -22,8 +22,10 @@ ROW_GROUP = 4_096  # rows per parquet row group: one structure read decodes one 
 
 
 def write_metadata(md: pd.DataFrame, path: str | Path) -> None:
-    """Write the metadata table in row groups of ``ROW_GROUP`` rows."""
-    md.to_parquet(path, index=False, row_group_size=ROW_GROUP)
+    """Write the metadata table in row groups of ``ROW_GROUP`` rows, zstd-compressed (the
+    shipped index's table: 17.7 MB against 23.5 MB with parquet's default snappy, mostly the
+    fractional coordinates)."""
+    md.to_parquet(path, index=False, row_group_size=ROW_GROUP, compression="zstd")
 
 
 def metadata_rows(path: str | Path) -> int:

@@ -31,6 +31,17 @@ def projection_head(in_dim: int, out_dim: int, hidden: int) -> nn.Module:
     return nn.Sequential(nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, out_dim))
 
 
+def aux_mlp(in_dim: int, out_dim: int, hidden: int, layers: int = 2) -> nn.Module:
+    """The aux property head: ``layers`` Linear layers with GELU between them, (B, in) -> (B, out).
+    Two layers is :func:`projection_head` itself (same parameter names as older checkpoints)."""
+    if layers < 2:
+        raise ValueError(f"model.aux_layers must be at least 2, got {layers}")
+    mods: list[nn.Module] = [nn.Linear(in_dim, hidden)]
+    for _ in range(layers - 2):
+        mods += [nn.GELU(), nn.Linear(hidden, hidden)]
+    return nn.Sequential(*mods, nn.GELU(), nn.Linear(hidden, out_dim))
+
+
 class CLaCModel(nn.Module):
     """Contrastive Language-Crystal model (Park et al. 2025), open_clip-style API.
 
@@ -86,7 +97,7 @@ class CLaCModel(nn.Module):
         # multi-task head: standardized properties from the pooled crystal features (K outputs)
         k = len(cfg.aux_properties)
         self.aux_head: nn.Module | None = (
-            projection_head(cfg.crystal.out_dim, k, cfg.crystal.out_dim) if k else None
+            aux_mlp(cfg.crystal.out_dim, k, cfg.aux_hidden or cfg.crystal.out_dim, cfg.aux_layers) if k else None
         )
         if k:  # standardization of the targets (set by the trainer); absent without a head
             self.register_buffer("aux_mean", torch.zeros(k))

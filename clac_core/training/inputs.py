@@ -188,7 +188,9 @@ def load_inputs(cfg: ExperimentConfig, data_dir: Path, dist: DistInfo, *, cached
         negated=negated,
         negated_features=neg_feats,
     )
-    pool_dataset = PairDataset(graphs, pool["crystal_index"].to_numpy(), list(pool["text"]), pool_feats)
+    pool_dataset = PairDataset(  # with targets, validation also scores the aux head
+        graphs, pool["crystal_index"].to_numpy(), list(pool["text"]), pool_feats, targets=targets
+    )
     sampler = EpochSampler(
         dataset.crystal_index, tc.sampling, seed=tc.seed, rank=dist.rank, world_size=dist.world_size
     )

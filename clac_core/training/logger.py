@@ -29,6 +29,7 @@ METRICS_COLUMNS = (
     "epoch_seconds",
     "val_pool",
     *(f"val_{k}" for k in METRIC_KEYS),
+    "val_aux_mae",  # the aux head's standardized error on the pool (empty without a head)
 )
 # per-epoch means of the named loss terms, inserted after train_loss when an intra term is on
 INTRA_TERMS = ("intra_text", "intra_crystal")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from clac_core.config import ExperimentConfig, save_config
 from clac_core.training import distributed as ddp
 from clac_core.training.distributed import DistInfo, resolve_device
+from clac_core.training.freeze import freeze_crystal_side, frozen_norm_layers, train_only
 from clac_core.training.inputs import load_inputs
 from clac_core.training.logger import (  # noqa: F401 - INTRA_TERMS, hardware, write_train_info: kept importable here
     INTRA_TERMS,
@@ -118,6 +119,11 @@ class Trainer(TrainStep, TrainReport):
             warm_start(self.model, tc.init_from)
         if tc.locked_crystal:
             freeze_crystal_side(self.model)
+        if tc.select_by == "aux_mae" and not self.cfg.model.aux_properties:
+            raise ValueError("train.select_by aux_mae needs an aux head: set model.aux_properties")
+        if tc.trainable:
+            train_only(self.model, tc.trainable)
+        self.frozen_norms = frozen_norm_layers(self.model)  # kept in eval mode while training
         torch.manual_seed(tc.seed + 1000 * self.dist.rank)  # per-rank dropout streams
         self.loss_fn = ClacLoss(self.cfg.loss)
         self.optimizer, self.scheduler, self.params = build_optimizer(self.model, tc, self.total_steps)
@@ -191,13 +197,22 @@ class Trainer(TrainStep, TrainReport):
     # -- evaluation ----------------------------------------------------------------------
     def evaluate(self) -> dict[str, float]:
         """Retrieval metrics on the validation pool (one text per crystal); {} if no pool."""
-        return validate(
+        metrics = validate(
             self.model,
             self.pool_dataset,
             self.device,
             batch_size=self.tc.eval_batch_size,
             autocast=self._autocast(),
         )
+        self._train_mode()
+        return metrics
+
+    def _train_mode(self) -> None:
+        """Train mode, except for frozen norm layers: a frozen BatchNorm in train mode would
+        normalize by batch statistics and move its running statistics, i.e. change the model."""
+        self.model.train()
+        for m in self.frozen_norms:
+            m.eval()
 
     # -- the loop ------------------------------------------------------------------------
     def train(self) -> Path:
@@ -208,7 +223,7 @@ class Trainer(TrainStep, TrainReport):
             save_config(self.cfg, self.out / "config.yaml")
             self.metrics_log.truncate(self.epoch)
             writer = open_tensorboard(self.out)
-        self.model.train()
+        self._train_mode()
         try:
             while self.epoch < self.tc.epochs:
                 self._run_epoch(writer)
@@ -271,7 +286,7 @@ class Trainer(TrainStep, TrainReport):
                 for k, v in row.items():
                     if k.startswith("val_") and isinstance(v, float):
                         writer.add_scalar(f"val/{k[4:]}", v, self.step)
-            score = metrics.get("mean_r10", -1.0) if metrics else float(-row["train_loss"])
+            score = selection_score(self.tc.select_by, metrics, row)
             if score > self.best:
                 self.best, self.best_epoch = score, self.epoch
                 extra = {
@@ -286,18 +301,16 @@ class Trainer(TrainStep, TrainReport):
         self._barrier()
 
 
-def freeze_crystal_side(model: Any) -> int:
-    """Locked crystal tower (``train.locked_crystal``): every parameter outside the text side
-    (crystal encoder, crystal projection, aux head) stops training. Returns how many."""
-    from clac_core.models.fingerprint import TEXT_SIDE_PREFIXES
-
-    n = 0
-    for name, p in model.named_parameters():
-        if not name.startswith(TEXT_SIDE_PREFIXES):
-            p.requires_grad_(False)
-            n += 1
-    log.info("locked crystal tower: %d crystal-side tensors frozen", n)
-    return n
+def selection_score(select_by: str, metrics: dict[str, float], row: dict[str, Any]) -> float:
+    """Higher is better: val mean R@10, or minus the val aux error (``train.select_by``); minus
+    the training loss when there is no validation pool."""
+    if not metrics:
+        return float(-row["train_loss"])
+    if select_by == "aux_mae":
+        if "aux_mae" not in metrics:
+            raise ValueError("train.select_by aux_mae needs an aux head and validation targets")
+        return -float(metrics["aux_mae"])
+    return float(metrics.get("mean_r10", -1.0))
 
 
 def warm_start(model: Any, path: str | Path) -> None:
@@ -341,6 +354,10 @@ def fit(cfg: ExperimentConfig, data_dir: str | Path, out_dir: str | Path, *, res
     Returns:
         the best checkpoint directory (``out_dir/best``; ``out_dir/last`` if none).
     """
+    from clac_core.training.head import fit_head, head_only
+
+    if head_only(cfg):  # the tower is frozen: its features are computed once, the head fitted on them
+        return fit_head(cfg, data_dir, out_dir)
     dist = ddp.dist_from_env()
     with ddp.process_group(dist, cfg.train.device):
         trainer = Trainer(cfg, data_dir, out_dir, dist)

@@ -52,7 +52,9 @@ def encode_crystals(model: Any, graphs: Any) -> torch.Tensor:
 def validate(
     model: Any, pool_dataset: Any, device: Any, *, batch_size: int, autocast: Any = None
 ) -> dict[str, float]:
-    """Retrieval metrics of ``model`` on ``pool_dataset`` ({} for a pool under 2 pairs).
+    """Retrieval metrics of ``model`` on ``pool_dataset`` ({} for a pool under 2 pairs), plus
+    ``aux_mae`` (the aux head's mean absolute error in standardized units over the known
+    targets) when the model has an aux head and the pool carries targets.
 
     The model is left in train mode.
     """
@@ -63,14 +65,34 @@ def validate(
         return {}
     model.eval()
     bs = max(2, batch_size)
-    cr, tx = [], []
+    cr, tx, err = [], [], []
     with torch.no_grad(), autocast or contextlib.nullcontext():
         for lo in range(0, n, bs):
             b = pool_dataset.collate(np.arange(lo, min(lo + bs, n))).to(device)
-            cr.append(encode_crystals(model, b.graphs).float())  # (b, D)
+            if _has_aux(model, b):
+                emb, aux = model.encode_crystal_aux(b.graphs)  # (b, D), (b, K)
+                known = torch.isfinite(b.targets)
+                err.append((aux.float()[known] - b.targets.float()[known]).abs())
+            else:
+                emb = encode_crystals(model, b.graphs)
+            cr.append(emb.float())  # (b, D)
             if b.text_features is not None:
                 tx.append(model.encode_text_features(b.text_features, texts=b.texts).float())
             else:
                 tx.append(model.encode_text(b.texts).float())
     model.train()
-    return retrieval_metrics(torch.cat(tx), torch.cat(cr))
+    out = retrieval_metrics(torch.cat(tx), torch.cat(cr))
+    if err and sum(e.numel() for e in err):
+        out["aux_mae"] = float(torch.cat(err).mean())
+    return out
+
+
+def _has_aux(model: Any, batch: Any) -> bool:
+    """Whether a validation batch can score the aux head (a head, targets, crystal graphs)."""
+    import torch
+
+    return (
+        getattr(model, "aux_head", None) is not None
+        and batch.targets is not None
+        and not isinstance(batch.graphs, torch.Tensor)
+    )
