@@ -139,3 +139,25 @@ def test_head_refit_of_another_shape_starts_fresh_and_loads_back(data_dir: Path,
     assert all(np.array_equal(before[k], after[k]) for k in before if not k.startswith("aux_head."))
     with pytest.raises(ValueError, match="at least 2"):
         main(train_kit.args(data_dir, tmp_path / "bad", *sets[:-1], "model.aux_layers=1"))
+
+
+def test_aux_head_ablation_script_writes_one_line_per_variant(data_dir: Path, tmp_path: Path, train_kit) -> None:
+    import importlib.util
+    import json
+
+    from clac_core.cli import main
+
+    start = tmp_path / "start"
+    assert main(train_kit.args(data_dir, start, *AUX, *FAST)) == 0
+    spec = importlib.util.spec_from_file_location("ablate_aux_head", train_kit.repo / "scripts" / "ablate_aux_head.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = tmp_path / "abl.jsonl"
+    sets = [x for s in (*AUX, "train.epochs=2", "train.batch_size=8") for x in ("--set", s)]
+    args = ["--config", str(train_kit.tiny), "--data", str(data_dir), "--init", str(start / "best"), "--out", str(out)]
+    assert mod.main([*args, *sets, "--variants", "l1_same_head", "mse_wide3"]) == 0
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [x["variant"] for x in lines] == ["start", "l1_same_head", "mse_wide3"]
+    for x in lines:
+        assert set(x["val"]) == {"density"} and x["val"]["density"] >= 0.0
+    assert lines[1]["best_epoch"] in (1, 2)

@@ -1,0 +1,106 @@
+"""Ablation of the stage-4 aux-head refit: error kind x head shape over one frozen tower.
+
+    python scripts/ablate_aux_head.py --config configs/default_stage4.yaml --data data/full3 \
+        --init runs/default_stage3/best --out runs/aux_head_ablation.jsonl
+
+The tower is frozen in every variant, so its pooled features are computed once for the train,
+val and test crystals of the chemical-system split; each variant fits a head on them with
+:func:`clac_core.training.head.fit_head_epochs` (the function ``clac train`` uses), picks its
+epoch by the validation error, and is scored in physical units on val and test (one JSON line
+per variant, plus the start's own head). The test split of this ablation is a development set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+VARIANTS = {  # name -> config overrides on top of --config
+    "mse_same_head": ["loss.aux_loss=mse", "model.aux_hidden=0", "model.aux_layers=2"],
+    "l1_same_head": ["loss.aux_loss=l1", "model.aux_hidden=0", "model.aux_layers=2"],
+    "mse_wide3": ["loss.aux_loss=mse", "model.aux_hidden=512", "model.aux_layers=3"],
+    "l1_wide3": ["loss.aux_loss=l1", "model.aux_hidden=512", "model.aux_layers=3"],
+}
+
+
+def physical_mae(model, head, h, y, names) -> dict[str, float]:
+    """Property -> MAE in physical units of ``head`` on features ``h`` against targets ``y``."""
+    import torch
+
+    from clac_core.data.targets import inverse_aux_transform
+
+    head.eval()
+    with torch.no_grad():
+        z = head(h).numpy()
+    mean, std = model.aux_mean.numpy(), model.aux_std.numpy()
+    p = inverse_aux_transform(z * std + mean, names)
+    t = inverse_aux_transform(y * std + mean, names)
+    return {n: round(float(np.nanmean(np.abs(p[:, k] - t[:, k]))), 4) for k, n in enumerate(names)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    import torch
+
+    from clac_core.config import apply_overrides, load_config
+    from clac_core.data import load_data_dir, select_pairs
+    from clac_core.models import CLaCModel
+    from clac_core.training.distributed import dist_from_env
+    from clac_core.training.head import fit_head_epochs, tower_features, warm_start_tower
+    from clac_core.training.inputs import aux_targets, graph_inputs
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", type=Path, default=REPO / "configs" / "default_stage4.yaml")
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--init", type=Path, required=True, help="the checkpoint whose tower is frozen")
+    p.add_argument("--out", type=Path, required=True, help="JSON lines written here")
+    p.add_argument("--variants", nargs="*", default=list(VARIANTS))
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="more config overrides")
+    a = p.parse_args(argv)
+    base = load_config(a.config, [f"train.init_from={a.init}", *a.set])
+    data = load_data_dir(a.data, split=base.train.split)
+    train_pairs = select_pairs(data.pairs, "train", max_pairs=0, seed=base.train.seed)
+    names = list(base.model.aux_properties)
+    targets, (mean, std) = aux_targets(data, train_pairs, names)
+    model = CLaCModel(base.model, load_text_backbone=False)
+    warm_start_tower(model, a.init)
+    model.aux_mean.copy_(torch.as_tensor(mean))
+    model.aux_std.copy_(torch.as_tensor(std))
+    split = data.crystals["split"].to_numpy()
+    known = np.isfinite(targets).any(axis=1)
+    rows = {s: np.flatnonzero((split == s) & known) for s in ("train", "val", "test")}
+    rows["train"] = np.intersect1d(rows["train"], train_pairs["crystal_index"].to_numpy())
+    graphs = graph_inputs(base, data, dist_from_env())
+    h = {s: tower_features(model, graphs, r) for s, r in rows.items()}
+    y = {s: torch.from_numpy(targets[r]) for s, r in rows.items()}
+    start = CLaCModel.from_checkpoint(a.init)  # the start's own head, scored on the same features
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    with open(a.out, "w") as fh:
+        line = {"variant": "start", **{s: physical_mae(model, start.aux_head, h[s], y[s].numpy(), names) for s in ("val", "test")}}
+        fh.write(json.dumps(line) + "\n")
+        print(json.dumps(line), flush=True)
+        for name in a.variants:
+            cfg = apply_overrides(copy.deepcopy(base), VARIANTS[name])
+            fresh = CLaCModel(cfg.model, load_text_backbone=False)
+            warm_start_tower(fresh, a.init)  # the start's head too where the shape is the same
+            best, epochs = fit_head_epochs(cfg, fresh.aux_head, (h["train"], y["train"]), (h["val"], y["val"]))
+            line = {
+                "variant": name,
+                "overrides": VARIANTS[name],
+                "best_epoch": 1 + int(np.argmin([r["val_aux_mae"] for r in epochs])),
+                **{s: physical_mae(model, best, h[s], y[s].numpy(), names) for s in ("val", "test")},
+            }
+            fh.write(json.dumps(line) + "\n")
+            print(json.dumps(line), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
