@@ -9,7 +9,7 @@ any run: ``OUT/config.yaml``, ``metrics.csv`` (one row per epoch: train_aux, val
 ``last/``. Every stored tensor outside ``aux_head.`` is the ``train.init_from`` tensor
 bit for bit, so the joint space (retrieval, zero-shot, MCQ) is the start's.
 
-The fit is deterministic (seeded, full-batch features) and takes minutes, so ``--resume``
+The fit is deterministic (seeded; the features are computed once) and takes minutes, so ``--resume``
 simply runs it again from the start.
 
 Shape legend: C crystals, H tower width (``crystal.out_dim``), K aux properties.
