@@ -121,6 +121,18 @@ def test_home_deep_link_and_about_page(server, page):
     page.screenshot(path=str(SHOTS / "about.png"), full_page=True)
 
 
+def _first_grid_with(page, column: str, tries: int = 120) -> tuple[list[str], list[list[str]]]:
+    """The first st.dataframe whose header has ``column`` and whose rows are drawn, read every
+    0.5 s for up to ``tries`` rounds (under load a grid's accessible table can follow the run)."""
+    for _ in range(tries):
+        for i in range(page.locator("[data-testid='stDataFrame']").count()):
+            heads, rows = _grid(page, i)
+            if column in heads and rows:
+                return heads, rows
+        page.wait_for_timeout(500)
+    raise AssertionError(f"no table with a {column!r} column was shown")
+
+
 def test_upload_error_beside_good_result(server, page, tmp_path):
     _goto(page, server, "upload")
     good = tmp_path / "nacl.cif"
@@ -134,8 +146,7 @@ def test_upload_error_beside_good_result(server, page, tmp_path):
     assert err.count() == 1 and "broken.cif" in err.first.inner_text()
     assert page.get_by_text("NaCl · Fm-3m (225)", exact=False).count() == 1  # the good file's result
     # the upload's own values come first; its nearest corpus crystals are the first grid with formulas
-    n = page.locator("[data-testid='stDataFrame']").count()
-    heads, rows = next(g for g in (_grid(page, i) for i in range(n)) if "formula" in g[0])
+    heads, rows = _first_grid_with(page, "formula")
     assert "band gap (eV)" in heads and rows and "NaCl" in {r[heads.index("formula")] for r in rows}
     page.screenshot(path=str(SHOTS / "upload.png"), full_page=True)
 
