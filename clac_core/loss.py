@@ -174,7 +174,7 @@ class ClacLoss(nn.Module):
         if cfg.aux_weight > 0:
             if aux_pred is None or aux_target is None:
                 raise ValueError("aux_weight > 0 needs aux_pred and aux_target (model.aux_properties)")
-            out["aux"] = (masked_l1 if cfg.aux_loss == "l1" else masked_mse)(aux_pred, aux_target)
+            out["aux"] = aux_error(aux_pred, aux_target, cfg.aux_loss)
             total = total + cfg.aux_weight * out["aux"]
         if cfg.negation_weight > 0:
             out["negation"] = self._negation(negation, logit_scale)
@@ -189,6 +189,11 @@ class ClacLoss(nn.Module):
         if negation is None:
             raise ValueError("negation_weight > 0 needs negation (statements and their hard negatives)")
         return negation_loss(*negation, logit_scale)
+
+
+def aux_error(pred: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
+    """The aux term (``LossConfig.aux_loss``): :func:`masked_l1` for "l1", else :func:`masked_mse`."""
+    return (masked_l1 if kind == "l1" else masked_mse)(pred, target)
 
 
 def masked_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -53,8 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     from clac_core.data import load_data_dir, select_pairs
     from clac_core.models import CLaCModel
     from clac_core.training.distributed import dist_from_env
-    from clac_core.training.head import fit_head_epochs, tower_features, warm_start_tower
+    from clac_core.training.head import fit_head_epochs, tower_features
     from clac_core.training.inputs import aux_targets, graph_inputs
+    from clac_core.training.warmstart import warm_start
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", type=Path, default=REPO / "configs" / "default_stage4.yaml")
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     names = list(base.model.aux_properties)
     targets, (mean, std) = aux_targets(data, train_pairs, names)
     model = CLaCModel(base.model, load_text_backbone=False)
-    warm_start_tower(model, a.init)
+    warm_start(model, a.init, refit="aux_head.")
     model.aux_mean.copy_(torch.as_tensor(mean))
     model.aux_std.copy_(torch.as_tensor(std))
     split = data.crystals["split"].to_numpy()
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in a.variants:
             cfg = apply_overrides(copy.deepcopy(base), VARIANTS[name])
             fresh = CLaCModel(cfg.model, load_text_backbone=False)
-            warm_start_tower(fresh, a.init)  # the start's head too where the shape is the same
+            warm_start(fresh, a.init, refit="aux_head.")  # the start's head too where the shape is the same
             best, epochs = fit_head_epochs(cfg, fresh.aux_head, (h["train"], y["train"]), (h["val"], y["val"]))
             line = {
                 "variant": name,

@@ -18,7 +18,6 @@ Shape legend: C crystals, H tower width (``crystal.out_dim``), K aux properties.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -63,12 +62,6 @@ def tower_features(model: Any, graphs: Any, rows: np.ndarray, batch_size: int = 
     return torch.cat(out) if out else torch.zeros(0, model.cfg.crystal.out_dim)
 
 
-def _aux_error(pred: Any, target: Any, kind: str) -> Any:
-    from clac_core.loss import masked_l1, masked_mse
-
-    return (masked_l1 if kind == "l1" else masked_mse)(pred, target)
-
-
 def _val_mae(head: Any, h: Any, y: Any) -> float:
     """Mean absolute error (standardized units) over the known entries of ``y`` (Cv, K)."""
     import torch
@@ -87,6 +80,7 @@ def fit_head_epochs(cfg: ExperimentConfig, head: Any, train: tuple[Any, Any], va
     head by validation aux error, the metrics rows). AdamW, linear warmup then cosine decay."""
     import torch
 
+    from clac_core.loss import aux_error
     from clac_core.training.optim import lr_factor
 
     tc = cfg.train
@@ -103,7 +97,7 @@ def fit_head_epochs(cfg: ExperimentConfig, head: Any, train: tuple[Any, Any], va
         perm = torch.from_numpy(np.random.default_rng(tc.seed + epoch).permutation(len(h_tr)))
         for lo in range(0, len(h_tr), tc.batch_size):
             b = perm[lo : lo + tc.batch_size]
-            loss = _aux_error(head(h_tr[b]), y_tr[b], cfg.loss.aux_loss)
+            loss = aux_error(head(h_tr[b]), y_tr[b], cfg.loss.aux_loss)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(head.parameters(), tc.grad_clip)
@@ -122,25 +116,6 @@ def fit_head_epochs(cfg: ExperimentConfig, head: Any, train: tuple[Any, Any], va
     return best_head, rows
 
 
-def warm_start_tower(model: Any, path: str | Path) -> bool:
-    """Lay checkpoint ``path`` over ``model``; the aux head too when its shapes fit (else the
-    head starts fresh: a head of another width or depth). Returns whether the head was loaded.
-
-    Raises:
-        CheckpointError: a tensor outside the head does not fit (another tower or text side).
-    """
-    from clac_core.models.checkpoint import read_checkpoint
-
-    ckpt = read_checkpoint(path, with_text=False)
-    own = model.aux_head.state_dict()
-    stored = {k[len("aux_head."):]: v for k, v in ckpt.state.items() if k.startswith("aux_head.")}
-    fits = stored.keys() == own.keys() and all(tuple(stored[k].shape) == tuple(own[k].shape) for k in own)
-    if not fits:
-        ckpt = dataclasses.replace(ckpt, state={k: v for k, v in ckpt.state.items() if not k.startswith("aux_head.")})
-    model.load_stored(ckpt, allow_missing=() if fits else ("aux_head.",))
-    return fits
-
-
 def fit_head(cfg: ExperimentConfig, data_dir: str | Path, out_dir: str | Path) -> Path:
     """Refit the aux head of ``train.init_from`` (see the module docstring); returns OUT/best."""
     import torch
@@ -151,6 +126,7 @@ def fit_head(cfg: ExperimentConfig, data_dir: str | Path, out_dir: str | Path) -
     from clac_core.training.inputs import aux_targets, graph_inputs
     from clac_core.training.logger import MetricsLog, hardware, metrics_columns, write_train_info
     from clac_core.training.state import save_model_only
+    from clac_core.training.warmstart import warm_start
 
     t0, tc, dist = time.time(), cfg.train, dist_from_env()
     check_head_run(cfg, dist.world_size)
@@ -163,7 +139,7 @@ def fit_head(cfg: ExperimentConfig, data_dir: str | Path, out_dir: str | Path) -
     names = list(cfg.model.aux_properties)
     targets, (mean, std) = aux_targets(data, train_pairs, names)  # (C, K) standardized
     model = CLaCModel(cfg.model, load_text_backbone=False)
-    loaded = warm_start_tower(model, tc.init_from)
+    loaded = warm_start(model, tc.init_from, refit="aux_head.")  # a head of another shape starts fresh
     log.info("head refit from %s (%s head)", tc.init_from, "its" if loaded else "a fresh")
     model.aux_mean.copy_(torch.as_tensor(mean))
     model.aux_std.copy_(torch.as_tensor(std))

@@ -38,6 +38,7 @@ from clac_core.training.state import (
 )
 from clac_core.training.step import TrainStep
 from clac_core.training.validate import validate
+from clac_core.training.warmstart import warm_start
 
 if TYPE_CHECKING:  # pragma: no cover
     from clac_core.data import PairDataset
@@ -311,32 +312,6 @@ def selection_score(select_by: str, metrics: dict[str, float], row: dict[str, An
             raise ValueError("train.select_by aux_mae needs an aux head and validation targets")
         return -float(metrics["aux_mae"])
     return float(metrics.get("mean_r10", -1.0))
-
-
-def warm_start(model: Any, path: str | Path) -> None:
-    """Lay the weights of checkpoint ``path`` over a freshly built ``model`` (``train.init_from``).
-
-    Every stored tensor must fit the model (same crystal tower, heads, aux properties and text
-    width); the text backbone layers the checkpoint does not store keep the base model's weights,
-    so a ``cached`` run can be continued with ``top_k`` fine-tuning, and a token branch
-    (``text.branch_width``) added to a model trained without one starts at its zero output.
-
-    Raises:
-        FileNotFoundError: ``path`` is not a checkpoint directory.
-        CheckpointError: the stored tensors do not fit the model (message names the first keys).
-    """
-    from clac_core.models.checkpoint import CheckpointError, read_checkpoint
-
-    ckpt = read_checkpoint(path, with_text=model.text is not None)
-    if ckpt.cfg.text.name != model.cfg.text.name:
-        raise CheckpointError(
-            f"train.init_from={path}: trained with text model {ckpt.cfg.text.name!r}, this run uses "
-            f"{model.cfg.text.name!r}; the projection head would read other features"
-        )
-    # a token branch this run adds to a model trained without one starts from its zero output
-    new = ("token_branch.",) if model.token_branch is not None and ckpt.cfg.text.branch_width <= 0 else ()
-    model.load_stored(ckpt, allow_missing=new)
-    log.info("initialized from %s (%d tensors)%s", path, len(ckpt.state), "; new: token branch" if new else "")
 
 
 def fit(cfg: ExperimentConfig, data_dir: str | Path, out_dir: str | Path, *, resume: bool = False) -> Path:

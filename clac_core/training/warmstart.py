@@ -1,0 +1,50 @@
+"""Warm start (``train.init_from``): the weights of a checkpoint laid over a freshly built model."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def warm_start(model: Any, path: str | Path, *, refit: str = "") -> bool:
+    """Lay the weights of checkpoint ``path`` over a freshly built ``model`` (``train.init_from``).
+
+    Every stored tensor must fit the model (same crystal tower, heads, aux properties and text
+    width); the text backbone layers the checkpoint does not store keep the base model's weights,
+    so a ``cached`` run can be continued with ``top_k`` fine-tuning, and a token branch
+    (``text.branch_width``) added to a model trained without one starts at its zero output.
+    ``refit``: a key prefix (e.g. ``"aux_head."``) whose stored tensors are skipped when their
+    shapes are not the model's, so that part starts fresh (a head of another width or depth).
+
+    Returns:
+        whether the ``refit`` part was loaded (True without ``refit``).
+
+    Raises:
+        FileNotFoundError: ``path`` is not a checkpoint directory.
+        CheckpointError: the stored tensors do not fit the model (message names the first keys).
+    """
+    from clac_core.models.checkpoint import CheckpointError, read_checkpoint
+
+    ckpt = read_checkpoint(path, with_text=model.text is not None)
+    if ckpt.cfg.text.name != model.cfg.text.name:
+        raise CheckpointError(
+            f"train.init_from={path}: trained with text model {ckpt.cfg.text.name!r}, this run uses "
+            f"{model.cfg.text.name!r}; the projection head would read other features"
+        )
+    # a token branch this run adds to a model trained without one starts from its zero output
+    new = ("token_branch.",) if model.token_branch is not None and ckpt.cfg.text.branch_width <= 0 else ()
+    loaded = True
+    if refit:
+        own = {k: tuple(v.shape) for k, v in model.state_dict().items() if k.startswith(refit)}
+        stored = {k: tuple(v.shape) for k, v in ckpt.state.items() if k.startswith(refit)}
+        loaded = stored == own
+        if not loaded:
+            ckpt = dataclasses.replace(ckpt, state={k: v for k, v in ckpt.state.items() if not k.startswith(refit)})
+            new = (*new, refit)
+    model.load_stored(ckpt, allow_missing=new)
+    log.info("initialized from %s (%d tensors)%s", path, len(ckpt.state), f"; new: {', '.join(new)}" if new else "")
+    return loaded
