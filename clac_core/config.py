@@ -94,6 +94,13 @@ class ModelConfig:
     # GELU between them). 0 / 2 is the head every model before stage 4 was trained with.
     aux_hidden: int = 0
     aux_layers: int = 2
+    # What the aux head reads beside the tower's pooled features h (crystal.out_dim), each a
+    # fixed function of the crystal (clac_core.models.clip.AUX_INPUTS): "composition", the
+    # atom-fraction-weighted histogram of the packaged element table (group, period, block,
+    # electronegativity, radii, valence electrons, ... in bins); "pretrained", the frozen CHGNet
+    # feature standardized by the tower's own batch-norm statistics (cgcnn+chgnet / chgnet
+    # towers only). [] is the head every model before stage 5 was trained with.
+    aux_inputs: list[str] = field(default_factory=list)
     init_logit_scale: float = math.log(1 / 0.07)
     max_logit_scale: float = math.log(100.0)
 

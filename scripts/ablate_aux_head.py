@@ -28,7 +28,14 @@ VARIANTS = {  # name -> config overrides on top of --config
     "l1_same_head": ["loss.aux_loss=l1", "model.aux_hidden=0", "model.aux_layers=2"],
     "mse_wide3": ["loss.aux_loss=mse", "model.aux_hidden=512", "model.aux_layers=3"],
     "l1_wide3": ["loss.aux_loss=l1", "model.aux_hidden=512", "model.aux_layers=3"],
+    # stage 5: the same head reading fixed functions of the crystal beside the tower (model.aux_inputs)
+    "l1_wide3_comp": ["loss.aux_loss=l1", "model.aux_hidden=512", "model.aux_layers=3", "model.aux_inputs=[composition]"],
+    "l1_wide3_pre": ["loss.aux_loss=l1", "model.aux_hidden=512", "model.aux_layers=3", "model.aux_inputs=[pretrained]"],
+    "l1_wide3_comp_pre": [
+        "loss.aux_loss=l1", "model.aux_hidden=512", "model.aux_layers=3", "model.aux_inputs=[composition,pretrained]",
+    ],
 }
+ALL_INPUTS = ["composition", "pretrained"]  # computed once; a variant reads its own columns
 
 
 def physical_mae(model, head, h, y, names) -> dict[str, float]:
@@ -44,6 +51,27 @@ def physical_mae(model, head, h, y, names) -> dict[str, float]:
     p = inverse_aux_transform(z * std + mean, names)
     t = inverse_aux_transform(y * std + mean, names)
     return {n: round(float(np.nanmean(np.abs(p[:, k] - t[:, k]))), 4) for k, n in enumerate(names)}
+
+
+def columns(h_all, full_cfg, inputs: list[str]):
+    """The aux-head input of a variant reading ``inputs``, cut from features computed with every
+    input the tower gives (``full_cfg.aux_inputs``, in that order): the tower's columns, then
+    each named input's."""
+    import torch
+
+    from clac_core.models.clip import aux_input_width
+
+    widths, lo = {}, full_cfg.crystal.out_dim
+    for name in full_cfg.aux_inputs:
+        one = copy.deepcopy(full_cfg)
+        one.aux_inputs = [name]
+        w = aux_input_width(one) - full_cfg.crystal.out_dim
+        widths[name], lo = (lo, lo + w), lo + w
+    missing = sorted(set(inputs) - set(widths))
+    if missing:
+        raise ValueError(f"this tower gives no aux input {missing}")
+    parts = [h_all[:, : full_cfg.crystal.out_dim]] + [h_all[:, slice(*widths[n])] for n in inputs]
+    return torch.cat(parts, dim=-1)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,7 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     train_pairs = select_pairs(data.pairs, "train", max_pairs=0, seed=base.train.seed)
     names = list(base.model.aux_properties)
     targets, (mean, std) = aux_targets(data, train_pairs, names)
-    model = CLaCModel(base.model, load_text_backbone=False)
+    from clac_core.graph.pretrained import feature_kind
+
+    full = copy.deepcopy(base.model)  # every input this tower can give ("pretrained" needs CHGNet features)
+    full.aux_inputs = [n for n in ALL_INPUTS if n != "pretrained" or feature_kind(full.crystal)]
+    model = CLaCModel(full, load_text_backbone=False)
     warm_start(model, a.init, refit="aux_head.")
     model.aux_mean.copy_(torch.as_tensor(mean))
     model.aux_std.copy_(torch.as_tensor(std))
@@ -79,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = {s: np.flatnonzero((split == s) & known) for s in ("train", "val", "test")}
     rows["train"] = np.intersect1d(rows["train"], train_pairs["crystal_index"].to_numpy())
     graphs = graph_inputs(base, data, dist_from_env())
-    h = {s: tower_features(model, graphs, r) for s, r in rows.items()}
+    h_all = {s: tower_features(model, graphs, r) for s, r in rows.items()}  # [tower, composition, pretrained]
+    h = {s: x[:, : full.crystal.out_dim] for s, x in h_all.items()}  # the start's own input
     y = {s: torch.from_numpy(targets[r]) for s, r in rows.items()}
     start = CLaCModel.from_checkpoint(a.init)  # the start's own head, scored on the same features
     a.out.parent.mkdir(parents=True, exist_ok=True)
@@ -89,14 +122,15 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(line), flush=True)
         for name in a.variants:
             cfg = apply_overrides(copy.deepcopy(base), VARIANTS[name])
+            x = {s: columns(h_all[s], full, cfg.model.aux_inputs) for s in h_all}
             fresh = CLaCModel(cfg.model, load_text_backbone=False)
             warm_start(fresh, a.init, refit="aux_head.")  # the start's head too where the shape is the same
-            best, epochs = fit_head_epochs(cfg, fresh.aux_head, (h["train"], y["train"]), (h["val"], y["val"]))
+            best, epochs = fit_head_epochs(cfg, fresh.aux_head, (x["train"], y["train"]), (x["val"], y["val"]))
             line = {
                 "variant": name,
                 "overrides": VARIANTS[name],
                 "best_epoch": 1 + int(np.argmin([r["val_aux_mae"] for r in epochs])),
-                **{s: physical_mae(model, best, h[s], y[s].numpy(), names) for s in ("val", "test")},
+                **{s: physical_mae(model, best, x[s], y[s].numpy(), names) for s in ("val", "test")},
             }
             fh.write(json.dumps(line) + "\n")
             print(json.dumps(line), flush=True)

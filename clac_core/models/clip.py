@@ -42,6 +42,37 @@ def aux_mlp(in_dim: int, out_dim: int, hidden: int, layers: int = 2) -> nn.Modul
     return nn.Sequential(*mods, nn.GELU(), nn.Linear(hidden, out_dim))
 
 
+AUX_INPUTS = ("composition", "pretrained")  # what ModelConfig.aux_inputs may name
+
+
+def aux_input_width(cfg: ModelConfig) -> int:
+    """Width of the aux head's input: the tower's ``crystal.out_dim`` plus each extra input.
+
+    Raises:
+        ValueError: an unknown input, one named twice, or "pretrained" with a tower that reads
+            no pretrained features.
+    """
+    from clac_core.graph import element_features
+    from clac_core.graph.pretrained import FEATURE_DIMS, feature_kind
+
+    names = list(cfg.aux_inputs)
+    unknown = sorted(set(names) - set(AUX_INPUTS))
+    if unknown or len(set(names)) != len(names):
+        raise ValueError(f"model.aux_inputs {names}: each of {list(AUX_INPUTS)} at most once")
+    width = cfg.crystal.out_dim
+    if "composition" in names:
+        width += int(element_features().shape[1])
+    if "pretrained" in names:
+        kind = feature_kind(cfg.crystal)
+        if kind is None:
+            raise ValueError(
+                f"model.aux_inputs 'pretrained' needs a tower that reads pretrained features "
+                f"(crystal.kind chgnet or cgcnn+chgnet), not {cfg.crystal.kind!r}"
+            )
+        width += FEATURE_DIMS[kind]
+    return width
+
+
 class CLaCModel(nn.Module):
     """Contrastive Language-Crystal model (Park et al. 2025), open_clip-style API.
 
@@ -97,8 +128,13 @@ class CLaCModel(nn.Module):
         # multi-task head: standardized properties from the pooled crystal features (K outputs)
         k = len(cfg.aux_properties)
         self.aux_head: nn.Module | None = (
-            aux_mlp(cfg.crystal.out_dim, k, cfg.aux_hidden or cfg.crystal.out_dim, cfg.aux_layers) if k else None
+            aux_mlp(aux_input_width(cfg), k, cfg.aux_hidden or cfg.crystal.out_dim, cfg.aux_layers) if k else None
         )
+        if k and "composition" in cfg.aux_inputs:
+            from clac_core.graph import element_features
+
+            # non-persistent: the packaged element table, as the tower's ElementEmbedding reads it
+            self.register_buffer("aux_elements", element_features(), persistent=False)  # (119, F)
         if k:  # standardization of the targets (set by the trainer); absent without a head
             self.register_buffer("aux_mean", torch.zeros(k))
             self.register_buffer("aux_std", torch.ones(k))
@@ -138,7 +174,30 @@ class CLaCModel(nn.Module):
             raise RuntimeError("this model has no aux_properties (ModelConfig.aux_properties is empty)")
         h = self.crystal(batch)  # (B, C)
         emb = self.crystal_proj(h)
-        return (F.normalize(emb, dim=-1) if normalize else emb), self.aux_head(h)
+        return (F.normalize(emb, dim=-1) if normalize else emb), self.aux_head(self.aux_input(h, batch))
+
+    def aux_input(self, h: torch.Tensor, batch: Any) -> torch.Tensor:
+        """The aux head's input: tower features ``h`` (B, C) and the ``cfg.aux_inputs`` of the
+        batch's crystals -> (B, C + extras). Fixed functions of the crystal, nothing learned:
+        the composition histogram is the mean over a crystal's atoms of the element table rows
+        (B, F_el); the pretrained feature (B, F) is standardized with the running statistics of
+        the tower's own batch norm over it, in train and eval mode alike."""
+        parts = [h]
+        for name in self.cfg.aux_inputs:
+            if name == "composition":
+                from clac_core.models.crystal import mean_pool
+
+                rows = self.aux_elements[batch.z].to(h.dtype)  # (N, F_el)
+                parts.append(mean_pool(rows, batch.batch, batch.num_graphs))
+            else:  # "pretrained" (aux_input_width checked the name and the tower)
+                from clac_core.models.crystal import pretrained_batch
+
+                norm = self.crystal.features.net[0]  # BatchNorm1d(F) of PretrainedFeatureProjection
+                feats = pretrained_batch(batch, norm.num_features).to(h.dtype)  # (B, F)
+                parts.append(
+                    F.batch_norm(feats, norm.running_mean, norm.running_var, norm.weight, norm.bias, False, 0.0, norm.eps)
+                )
+        return torch.cat(parts, dim=-1) if len(parts) > 1 else h
 
     @torch.no_grad()
     def predict_properties(self, batch: Any) -> torch.Tensor:

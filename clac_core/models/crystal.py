@@ -241,7 +241,7 @@ class SchNetEncoder(nn.Module):
 # feature misses. Both take CGCNN's batches; the model API stays encode_crystal(batch).
 
 
-def _pretrained(batch, width: int) -> torch.Tensor:
+def pretrained_batch(batch, width: int) -> torch.Tensor:
     """(B, F) features of the batch, or a clear error when the graphs were built without them."""
     feats = getattr(batch, "pretrained", None)
     if feats is None or feats.shape[-1] != width:
@@ -262,7 +262,7 @@ class PretrainedFeatureProjection(nn.Module):
         self.net = nn.Sequential(nn.BatchNorm1d(width), nn.Linear(width, hidden_dim), nn.Softplus())
 
     def forward(self, batch, dtype: torch.dtype) -> torch.Tensor:
-        feats = _pretrained(batch, self.width).to(dtype)  # (B, F)
+        feats = pretrained_batch(batch, self.width).to(dtype)  # (B, F)
         norm = self.net[0]
         if self.training and feats.shape[0] == 1:  # batch statistics of one crystal are undefined
             feats = nn.functional.batch_norm(

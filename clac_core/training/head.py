@@ -50,7 +50,8 @@ def check_head_run(cfg: ExperimentConfig, world_size: int) -> None:
 
 
 def tower_features(model: Any, graphs: Any, rows: np.ndarray, batch_size: int = 512) -> Any:
-    """(len(rows), H) pooled crystal-tower features of the crystals ``rows``, eval mode."""
+    """(len(rows), H) input of the aux head for the crystals ``rows``, eval mode: the pooled
+    crystal-tower features, with the fixed ``model.aux_inputs`` beside them when the config names any."""
     import torch
     from tqdm.auto import tqdm
 
@@ -58,8 +59,9 @@ def tower_features(model: Any, graphs: Any, rows: np.ndarray, batch_size: int = 
     out = []
     with torch.no_grad():
         for lo in tqdm(range(0, len(rows), batch_size), desc="tower features", unit="batch", leave=False):
-            out.append(model.crystal(graphs.batch(rows[lo : lo + batch_size].tolist())).float())
-    return torch.cat(out) if out else torch.zeros(0, model.cfg.crystal.out_dim)
+            batch = graphs.batch(rows[lo : lo + batch_size].tolist())
+            out.append(model.aux_input(model.crystal(batch), batch).float())
+    return torch.cat(out) if out else torch.zeros(0, model.aux_head[0].in_features)
 
 
 def _val_mae(head: Any, h: Any, y: Any) -> float:
@@ -103,7 +105,7 @@ def fit_head_epochs(cfg: ExperimentConfig, head: Any, train: tuple[Any, Any], va
             torch.nn.utils.clip_grad_norm_(head.parameters(), tc.grad_clip)
             opt.step()
             sched.step()
-            loss_sum, step = loss_sum + float(loss), step + 1
+            loss_sum, step = loss_sum + float(loss.detach()), step + 1
         err = _val_mae(head, *val)
         rows.append({
             "epoch": epoch + 1, "step": step, "train_loss": loss_sum / steps_per_epoch,

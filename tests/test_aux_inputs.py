@@ -1,0 +1,149 @@
+"""``model.aux_inputs``: what the aux property head reads beside the tower's pooled features
+(the composition histogram of the element table, the standardized frozen CHGNet feature)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+AUX = ("model.aux_properties=[density]", "loss.aux_weight=1.0")
+FAST = ("train.epochs=2", "train.max_pairs=300", "train.max_eval=64")
+
+
+def _structures():
+    from pymatgen.core import Lattice, Structure
+
+    nacl = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    gaas = Structure.from_spacegroup("F-43m", Lattice.cubic(5.65), ["Ga", "As"], [[0, 0, 0], [0.25, 0.25, 0.25]])
+    return nacl, gaas
+
+
+def _model(kind: str, inputs: list[str]):
+    from clac_core.config import ModelConfig
+    from clac_core.models.clip import CLaCModel
+
+    cfg = ModelConfig()
+    cfg.crystal.kind, cfg.crystal.hidden_dim, cfg.crystal.out_dim, cfg.embed_dim = kind, 16, 32, 24
+    cfg.aux_properties, cfg.aux_inputs = ["band_gap", "density"], inputs
+    torch.manual_seed(0)
+    return CLaCModel(cfg, load_text_backbone=False).eval()
+
+
+def test_composition_input_is_the_atom_fraction_histogram_of_the_element_table() -> None:
+    """The extra columns of a crystal are the mean element-table row over its atoms: the same
+    for a supercell, each one-hot block summing to 1 where every atom has that property."""
+    from clac_core.graph import collate, element_features, structure_to_graph
+
+    model = _model("cgcnn", ["composition"])
+    nacl, gaas = _structures()
+    big = nacl.copy()
+    big.make_supercell([2, 1, 1])
+    batch = collate([structure_to_graph(s, model.cfg.graph) for s in (nacl, gaas, big)])
+    with torch.no_grad():
+        h = model.crystal(batch)
+        x = model.aux_input(h, batch)
+    table = element_features()
+    assert x.shape == (3, 32 + table.shape[1]) and model.aux_head[0].in_features == x.shape[1]
+    assert torch.equal(x[:, :32], h)  # the tower's features come first, unchanged
+    comp = x[:, 32:]
+    assert torch.allclose(comp[0], (table[11] + table[17]) / 2)  # Na, Cl
+    assert torch.allclose(comp[0], comp[2])  # a supercell has the same composition
+    assert not torch.allclose(comp[0], comp[1])
+    period = slice(18, 25)  # ELEMENT_FEATURE_BLOCKS: group (18), then period (7)
+    assert torch.allclose(comp[:, period].sum(dim=1), torch.ones(3))
+    preds = model.predict_properties(batch)
+    assert preds.shape == (3, 2) and torch.isfinite(preds).all()
+
+
+def test_pretrained_input_is_standardized_by_the_towers_own_batch_norm() -> None:
+    from clac_core.graph import collate
+    from clac_core.graph.pretrained import structures_to_graphs
+
+    model = _model("cgcnn+chgnet", ["pretrained", "composition"])
+    norm = model.crystal.features.net[0]
+    with torch.no_grad():  # statistics a trained tower would have
+        norm.running_mean.uniform_(-1, 1)
+        norm.running_var.uniform_(0.5, 2.0)
+        norm.weight.uniform_(0.5, 1.5)
+    feats = np.random.default_rng(0).normal(size=(2, 64)).astype(np.float32)
+    graphs = structures_to_graphs(list(_structures()), model.cfg, features=feats)
+    batch = collate(graphs)
+    for mode in (True, False):  # the same in train mode: running statistics, never the batch's
+        model.train(mode)
+        with torch.no_grad():
+            h = model.crystal(batch)  # in train mode this moves the running statistics
+            want = (torch.from_numpy(feats) - norm.running_mean) / torch.sqrt(norm.running_var + norm.eps)
+            want = want * norm.weight + norm.bias
+            x = model.aux_input(h, batch)
+        assert x.shape[1] == 32 + 64 + element_width()
+        assert torch.allclose(x[:, 32:96], want, atol=1e-5)  # in the order the config names them
+
+
+def element_width() -> int:
+    from clac_core.graph import element_features
+
+    return int(element_features().shape[1])
+
+
+def test_unknown_repeated_or_impossible_aux_inputs_are_refused() -> None:
+    with pytest.raises(ValueError, match="aux_inputs"):
+        _model("cgcnn", ["formula"])
+    with pytest.raises(ValueError, match="at most once"):
+        _model("cgcnn", ["composition", "composition"])
+    with pytest.raises(ValueError, match="needs a tower that reads pretrained features"):
+        _model("cgcnn", ["pretrained"])
+
+
+def test_head_refit_with_composition_input_loads_back_and_keeps_the_tower(
+    data_dir: Path, tmp_path: Path, train_kit
+) -> None:
+    """A head refit that adds the composition input starts a fresh head (its input is wider),
+    saves a model that loads with it and predicts, and leaves every other tensor as it was."""
+    from safetensors.numpy import load_file
+
+    from clac_core.cli import main
+    from clac_core.graph import collate, structure_to_graph
+    from clac_core.models import CLaCModel
+
+    start = tmp_path / "start"
+    assert main(train_kit.args(data_dir, start, *AUX, *FAST)) == 0
+    out = tmp_path / "comp"
+    sets = (
+        *AUX, *FAST, f"train.init_from={start / 'best'}", "train.trainable=[aux_head]", "train.select_by=aux_mae",
+        "model.aux_inputs=[composition]", "loss.aux_loss=l1",
+    )  # fmt: skip
+    assert main(train_kit.args(data_dir, out, *sets)) == 0
+    model = CLaCModel.from_checkpoint(out / "best")
+    assert model.cfg.aux_inputs == ["composition"]
+    assert model.aux_head[0].in_features == model.cfg.crystal.out_dim + element_width()
+    before, after = (load_file(str(d / "model.safetensors")) for d in (start / "best", out / "best"))
+    assert "aux_elements" not in after  # the packaged table, not a stored tensor
+    assert all(np.array_equal(before[k], after[k]) for k in before if not k.startswith("aux_head."))
+    batch = collate([structure_to_graph(s, model.cfg.graph) for s in _structures()])
+    pred = model.predict_properties(batch)
+    assert pred.shape == (2, 1) and torch.isfinite(pred).all()
+
+
+def test_ablation_script_fits_a_variant_with_the_composition_input(data_dir: Path, tmp_path: Path, train_kit) -> None:
+    import importlib.util
+    import json
+
+    from clac_core.cli import main
+
+    start = tmp_path / "start"
+    assert main(train_kit.args(data_dir, start, *AUX, *FAST)) == 0
+    spec = importlib.util.spec_from_file_location("ablate_aux_head", train_kit.repo / "scripts" / "ablate_aux_head.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = tmp_path / "abl.jsonl"
+    sets = [x for s in (*AUX, "train.epochs=2", "train.batch_size=8") for x in ("--set", s)]
+    args = ["--config", str(train_kit.tiny), "--data", str(data_dir), "--init", str(start / "best"), "--out", str(out)]
+    assert mod.main([*args, *sets, "--variants", "l1_wide3", "l1_wide3_comp"]) == 0
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [x["variant"] for x in lines] == ["start", "l1_wide3", "l1_wide3_comp"]
+    assert lines[1]["val"] != lines[2]["val"]  # another input, another fit
+    with pytest.raises(ValueError, match="gives no aux input"):  # the tiny tower is CGCNN alone
+        mod.main([*args, *sets, "--variants", "l1_wide3_pre"])
