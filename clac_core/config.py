@@ -101,6 +101,10 @@ class ModelConfig:
     # feature standardized by the tower's own batch-norm statistics (cgcnn+chgnet / chgnet
     # towers only). [] is the head every model before stage 5 was trained with.
     aux_inputs: list[str] = field(default_factory=list)
+    # Independently initialised copies of the aux head (a deep ensemble, Lakshminarayanan et al.
+    # 2017): the prediction is their mean; a head refit fits each copy on its own error. 1 = one head
+    # (the parameter names of every model before it).
+    aux_members: int = 1
     init_logit_scale: float = math.log(1 / 0.07)
     max_logit_scale: float = math.log(100.0)
 

@@ -34,6 +34,20 @@ VARIANTS = {  # name -> config overrides on top of --config
     "l1_wide3_comp_pre": [
         "loss.aux_loss=l1", "model.aux_hidden=512", "model.aux_layers=3", "model.aux_inputs=[composition,pretrained]",
     ],
+    # the same with a longer fit (the 60-epoch fits chose epochs 55-58) and a wider head
+    "l1_wide3_comp_pre_e150": [
+        "loss.aux_loss=l1", "model.aux_hidden=512", "model.aux_layers=3", "model.aux_inputs=[composition,pretrained]",
+        "train.epochs=150",
+    ],
+    "l1_w1024x3_comp_pre_e150": [
+        "loss.aux_loss=l1", "model.aux_hidden=1024", "model.aux_layers=3", "model.aux_inputs=[composition,pretrained]",
+        "train.epochs=150",
+    ],
+    # a deep ensemble of five such heads, each fitted on its own error, their mean the prediction
+    "l1_wide3_comp_pre_x5": [
+        "loss.aux_loss=l1", "model.aux_hidden=512", "model.aux_layers=3", "model.aux_inputs=[composition,pretrained]",
+        "model.aux_members=5",
+    ],
 }
 ALL_INPUTS = ["composition", "pretrained"]  # computed once; a variant reads its own columns
 

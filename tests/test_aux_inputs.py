@@ -97,11 +97,38 @@ def test_unknown_repeated_or_impossible_aux_inputs_are_refused() -> None:
         _model("cgcnn", ["pretrained"])
 
 
+def test_aux_ensemble_predicts_the_mean_of_its_members_and_fits_each_on_its_own_error() -> None:
+    from clac_core.config import ModelConfig
+    from clac_core.models.clip import AuxEnsemble, CLaCModel
+    from clac_core.training.head import _fit_error
+
+    cfg = ModelConfig()
+    cfg.crystal.kind, cfg.crystal.hidden_dim, cfg.crystal.out_dim, cfg.embed_dim = "cgcnn", 16, 32, 24
+    cfg.aux_properties, cfg.aux_members = ["band_gap", "density"], 3
+    torch.manual_seed(0)
+    head = CLaCModel(cfg, load_text_backbone=False).aux_head
+    assert isinstance(head, AuxEnsemble) and len(head.members) == 3
+    x, y = torch.randn(5, 32), torch.randn(5, 2)
+    outs = head.member_outputs(x)
+    assert outs.shape == (3, 5, 2) and not torch.allclose(outs[0], outs[1])  # initialised apart
+    assert torch.allclose(head(x), outs.mean(dim=0))
+    loss = _fit_error(head, x, y, "l1")
+    assert torch.allclose(loss, torch.stack([(o - y).abs().mean() for o in outs]).mean())
+    at_mean = outs.mean(dim=0).detach()  # the mean hits these targets, no member does
+    assert float((head(x) - at_mean).abs().mean()) < 1e-6 < float(_fit_error(head, x, at_mean, "l1"))
+    loss.backward()
+    assert all(m[0].weight.grad is not None and m[0].weight.grad.abs().sum() > 0 for m in head.members)
+    cfg.aux_members = 0
+    with pytest.raises(ValueError, match="aux_members"):
+        CLaCModel(cfg, load_text_backbone=False)
+
+
 def test_head_refit_with_composition_input_loads_back_and_keeps_the_tower(
     data_dir: Path, tmp_path: Path, train_kit
 ) -> None:
-    """A head refit that adds the composition input starts a fresh head (its input is wider),
-    saves a model that loads with it and predicts, and leaves every other tensor as it was."""
+    """A head refit that adds the composition input (an ensemble of two heads) starts a fresh
+    head (its input is wider), saves a model that loads with it and predicts, and leaves every
+    other tensor as it was."""
     from safetensors.numpy import load_file
 
     from clac_core.cli import main
@@ -113,14 +140,15 @@ def test_head_refit_with_composition_input_loads_back_and_keeps_the_tower(
     out = tmp_path / "comp"
     sets = (
         *AUX, *FAST, f"train.init_from={start / 'best'}", "train.trainable=[aux_head]", "train.select_by=aux_mae",
-        "model.aux_inputs=[composition]", "loss.aux_loss=l1",
+        "model.aux_inputs=[composition]", "loss.aux_loss=l1", "model.aux_members=2",
     )  # fmt: skip
     assert main(train_kit.args(data_dir, out, *sets)) == 0
     model = CLaCModel.from_checkpoint(out / "best")
-    assert model.cfg.aux_inputs == ["composition"]
-    assert model.aux_head[0].in_features == model.cfg.crystal.out_dim + element_width()
+    assert model.cfg.aux_inputs == ["composition"] and len(model.aux_head.members) == 2
+    assert model.aux_head.members[1][0].in_features == model.cfg.crystal.out_dim + element_width()
     before, after = (load_file(str(d / "model.safetensors")) for d in (start / "best", out / "best"))
     assert "aux_elements" not in after  # the packaged table, not a stored tensor
+    assert {k.split(".")[2] for k in after if k.startswith("aux_head.")} == {"0", "1"}
     assert all(np.array_equal(before[k], after[k]) for k in before if not k.startswith("aux_head."))
     batch = collate([structure_to_graph(s, model.cfg.graph) for s in _structures()])
     pred = model.predict_properties(batch)

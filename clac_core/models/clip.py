@@ -42,6 +42,33 @@ def aux_mlp(in_dim: int, out_dim: int, hidden: int, layers: int = 2) -> nn.Modul
     return nn.Sequential(*mods, nn.GELU(), nn.Linear(hidden, out_dim))
 
 
+class AuxEnsemble(nn.Module):
+    """``members`` aux heads of one shape, (B, in) -> (B, out) as the mean of their outputs;
+    :meth:`member_outputs` gives each one's, (M, B, out), for a fit that trains them apart."""
+
+    def __init__(self, members: list[nn.Module]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def member_outputs(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([m(x) for m in self.members])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.member_outputs(x).mean(dim=0)
+
+
+def build_aux_head(cfg: ModelConfig) -> nn.Module | None:
+    """The aux head of ``cfg`` (``None`` without aux properties): one :func:`aux_mlp`, or an
+    :class:`AuxEnsemble` of ``cfg.aux_members`` of them."""
+    k = len(cfg.aux_properties)
+    if not k:
+        return None
+    if cfg.aux_members < 1:
+        raise ValueError(f"model.aux_members must be at least 1, got {cfg.aux_members}")
+    heads = [aux_mlp(aux_input_width(cfg), k, cfg.aux_hidden or cfg.crystal.out_dim, cfg.aux_layers) for _ in range(cfg.aux_members)]
+    return heads[0] if len(heads) == 1 else AuxEnsemble(heads)
+
+
 AUX_INPUTS = ("composition", "pretrained")  # what ModelConfig.aux_inputs may name
 
 
@@ -127,9 +154,7 @@ class CLaCModel(nn.Module):
         self.logit_scale = nn.Parameter(torch.tensor(float(cfg.init_logit_scale)))
         # multi-task head: standardized properties from the pooled crystal features (K outputs)
         k = len(cfg.aux_properties)
-        self.aux_head: nn.Module | None = (
-            aux_mlp(aux_input_width(cfg), k, cfg.aux_hidden or cfg.crystal.out_dim, cfg.aux_layers) if k else None
-        )
+        self.aux_head: nn.Module | None = build_aux_head(cfg)
         if k and "composition" in cfg.aux_inputs:
             from clac_core.graph import element_features
 

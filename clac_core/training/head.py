@@ -61,7 +61,11 @@ def tower_features(model: Any, graphs: Any, rows: np.ndarray, batch_size: int = 
         for lo in tqdm(range(0, len(rows), batch_size), desc="tower features", unit="batch", leave=False):
             batch = graphs.batch(rows[lo : lo + batch_size].tolist())
             out.append(model.aux_input(model.crystal(batch), batch).float())
-    return torch.cat(out) if out else torch.zeros(0, model.aux_head[0].in_features)
+    if out:
+        return torch.cat(out)
+    from clac_core.models.clip import aux_input_width
+
+    return torch.zeros(0, aux_input_width(model.cfg))
 
 
 def _val_mae(head: Any, h: Any, y: Any) -> float:
@@ -77,12 +81,23 @@ def _val_mae(head: Any, h: Any, y: Any) -> float:
     return err
 
 
+def _fit_error(head: Any, h: Any, y: Any, kind: str) -> Any:
+    """The refit's loss: the aux error of the head, or with an ensemble
+    (:class:`~clac_core.models.clip.AuxEnsemble`) the mean of its members' own errors, so that
+    each member is fitted on its own and their mean is an ensemble, not one wider head."""
+    from clac_core.loss import aux_error
+
+    if hasattr(head, "member_outputs"):
+        outs = head.member_outputs(h)  # (M, B, K)
+        return sum(aux_error(o, y, kind) for o in outs) / len(outs)
+    return aux_error(head(h), y, kind)
+
+
 def fit_head_epochs(cfg: ExperimentConfig, head: Any, train: tuple[Any, Any], val: tuple[Any, Any]) -> tuple[Any, list[dict]]:
     """Fit ``head`` on (features (Ct, H), standardized targets (Ct, K)); returns (the best
     head by validation aux error, the metrics rows). AdamW, linear warmup then cosine decay."""
     import torch
 
-    from clac_core.loss import aux_error
     from clac_core.training.optim import lr_factor
 
     tc = cfg.train
@@ -99,7 +114,7 @@ def fit_head_epochs(cfg: ExperimentConfig, head: Any, train: tuple[Any, Any], va
         perm = torch.from_numpy(np.random.default_rng(tc.seed + epoch).permutation(len(h_tr)))
         for lo in range(0, len(h_tr), tc.batch_size):
             b = perm[lo : lo + tc.batch_size]
-            loss = aux_error(head(h_tr[b]), y_tr[b], cfg.loss.aux_loss)
+            loss = _fit_error(head, h_tr[b], y_tr[b], cfg.loss.aux_loss)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(head.parameters(), tc.grad_clip)
