@@ -115,7 +115,8 @@ def test_aux_ensemble_predicts_the_mean_of_its_members_and_fits_each_on_its_own_
     loss = _fit_error(head, x, y, "l1")
     assert torch.allclose(loss, torch.stack([(o - y).abs().mean() for o in outs]).mean())
     at_mean = outs.mean(dim=0).detach()  # the mean hits these targets, no member does
-    assert float((head(x) - at_mean).abs().mean()) < 1e-6 < float(_fit_error(head, x, at_mean, "l1"))
+    with torch.no_grad():
+        assert float((head(x) - at_mean).abs().mean()) < 1e-6 < float(_fit_error(head, x, at_mean, "l1"))
     loss.backward()
     assert all(m[0].weight.grad is not None and m[0].weight.grad.abs().sum() > 0 for m in head.members)
     cfg.aux_members = 0
@@ -153,25 +154,3 @@ def test_head_refit_with_composition_input_loads_back_and_keeps_the_tower(
     batch = collate([structure_to_graph(s, model.cfg.graph) for s in _structures()])
     pred = model.predict_properties(batch)
     assert pred.shape == (2, 1) and torch.isfinite(pred).all()
-
-
-def test_ablation_script_fits_a_variant_with_the_composition_input(data_dir: Path, tmp_path: Path, train_kit) -> None:
-    import importlib.util
-    import json
-
-    from clac_core.cli import main
-
-    start = tmp_path / "start"
-    assert main(train_kit.args(data_dir, start, *AUX, *FAST)) == 0
-    spec = importlib.util.spec_from_file_location("ablate_aux_head", train_kit.repo / "scripts" / "ablate_aux_head.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    out = tmp_path / "abl.jsonl"
-    sets = [x for s in (*AUX, "train.epochs=2", "train.batch_size=8") for x in ("--set", s)]
-    args = ["--config", str(train_kit.tiny), "--data", str(data_dir), "--init", str(start / "best"), "--out", str(out)]
-    assert mod.main([*args, *sets, "--variants", "l1_wide3", "l1_wide3_comp"]) == 0
-    lines = [json.loads(x) for x in out.read_text().splitlines()]
-    assert [x["variant"] for x in lines] == ["start", "l1_wide3", "l1_wide3_comp"]
-    assert lines[1]["val"] != lines[2]["val"]  # another input, another fit
-    with pytest.raises(ValueError, match="gives no aux input"):  # the tiny tower is CGCNN alone
-        mod.main([*args, *sets, "--variants", "l1_wide3_pre"])

@@ -155,9 +155,12 @@ def test_aux_head_ablation_script_writes_one_line_per_variant(data_dir: Path, tm
     out = tmp_path / "abl.jsonl"
     sets = [x for s in (*AUX, "train.epochs=2", "train.batch_size=8") for x in ("--set", s)]
     args = ["--config", str(train_kit.tiny), "--data", str(data_dir), "--init", str(start / "best"), "--out", str(out)]
-    assert mod.main([*args, *sets, "--variants", "l1_same_head", "mse_wide3"]) == 0
+    assert mod.main([*args, *sets, "--variants", "l1_same_head", "mse_wide3", "l1_wide3", "l1_wide3_comp"]) == 0
     lines = [json.loads(x) for x in out.read_text().splitlines()]
-    assert [x["variant"] for x in lines] == ["start", "l1_same_head", "mse_wide3"]
+    assert [x["variant"] for x in lines] == ["start", "l1_same_head", "mse_wide3", "l1_wide3", "l1_wide3_comp"]
+    assert lines[3]["val"] != lines[4]["val"]  # the composition input: another input, another fit
+    with pytest.raises(ValueError, match="gives no aux input"):  # the tiny tower is CGCNN alone
+        mod.main([*args, *sets, "--variants", "l1_wide3_pre"])
     for x in lines:
         assert set(x["val"]) == {"density"} and x["val"]["density"] >= 0.0
     assert lines[1]["best_epoch"] in (1, 2)
