@@ -7,7 +7,8 @@
 # (configs/default_stage2.yaml: warm start, every view) -> stage 3 (configs/default_stage3.yaml:
 # warm start from stage 2, hard negatives for the class statements; see its header) -> stage 4
 # (configs/default_stage4.yaml: the aux property head refitted over the frozen stage 3, L1 error;
-# nothing else changes) -> assets (index, map) -> eval -> card.
+# nothing else changes; the head also reads the composition and the CHGNet feature, four heads
+# averaged) -> assets (index, map) -> eval -> card.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED=${1:-../shared/data}
