@@ -52,7 +52,8 @@ def physical_mae(model, head, h, y, names) -> dict[str, float]:
 
     from clac_core.data.targets import inverse_aux_transform
 
-    head.eval()
+    if isinstance(head, torch.nn.Module):
+        head.eval()
     with torch.no_grad():
         z = head(h).numpy()
     mean, std = model.aux_mean.numpy(), model.aux_std.numpy()
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     from clac_core.data import load_data_dir, select_pairs
     from clac_core.models import CLaCModel
     from clac_core.training.distributed import dist_from_env
-    from clac_core.training.head import fit_head_epochs, tower_features
+    from clac_core.training.head import HEAD_PARTS, fit_head_epochs, tower_features
     from clac_core.training.inputs import aux_targets, graph_inputs
     from clac_core.training.warmstart import warm_start
 
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     full = copy.deepcopy(base.model)  # every input this tower can give ("pretrained" needs CHGNet features)
     full.aux_inputs = [n for n in ALL_INPUTS if n != "pretrained" or feature_kind(full.crystal)]
     model = CLaCModel(full, load_text_backbone=False)
-    warm_start(model, a.init, refit="aux_head.")
+    warm_start(model, a.init, refit=HEAD_PARTS)
     model.aux_mean.copy_(torch.as_tensor(mean))
     model.aux_std.copy_(torch.as_tensor(std))
     split = data.crystals["split"].to_numpy()
@@ -125,14 +126,19 @@ def main(argv: list[str] | None = None) -> int:
     start = CLaCModel.from_checkpoint(a.init)  # the start's own head, scored on the same features
     a.out.parent.mkdir(parents=True, exist_ok=True)
     with open(a.out, "w") as fh:
-        line = {"variant": "start", **{s: physical_mae(model, start.aux_head, h[s], y[s].numpy(), names) for s in ("val", "test")}}
-        fh.write(json.dumps(line) + "\n")
-        print(json.dumps(line), flush=True)
+        zero = lambda x: torch.zeros(len(x), len(names))  # noqa: E731 - the training mean, standardized
+        heads = {"mean_predictor": (zero, h)}
+        if list(start.cfg.aux_properties) == names:  # the start's own head, where it predicts these properties
+            heads["start"] = (start.aux_head, h)
+        for label, (head, feats) in heads.items():
+            line = {"variant": label, **{s: physical_mae(model, head, feats[s], y[s].numpy(), names) for s in ("val", "test")}}
+            fh.write(json.dumps(line) + "\n")
+            print(json.dumps(line), flush=True)
         for name in a.variants:
             cfg = apply_overrides(copy.deepcopy(base), VARIANTS[name])
             x = {s: columns(h_all[s], full, cfg.model.aux_inputs) for s in h_all}
             fresh = CLaCModel(cfg.model, load_text_backbone=False)
-            warm_start(fresh, a.init, refit="aux_head.")  # the start's head too where the shape is the same
+            warm_start(fresh, a.init, refit=HEAD_PARTS)  # the start's head too where the shape is the same
             best, epochs = fit_head_epochs(cfg, fresh.aux_head, (x["train"], y["train"]), (x["val"], y["val"]))
             line = {
                 "variant": name,

@@ -142,6 +142,7 @@ def test_head_refit_with_composition_input_loads_back_and_keeps_the_tower(
     sets = (
         *AUX, *FAST, f"train.init_from={start / 'best'}", "train.trainable=[aux_head]", "train.select_by=aux_mae",
         "model.aux_inputs=[composition]", "loss.aux_loss=l1", "model.aux_members=2",
+        "model.aux_properties=[density,bulk_modulus]",  # one more property: new aux statistics too
     )  # fmt: skip
     assert main(train_kit.args(data_dir, out, *sets)) == 0
     model = CLaCModel.from_checkpoint(out / "best")
@@ -150,7 +151,18 @@ def test_head_refit_with_composition_input_loads_back_and_keeps_the_tower(
     before, after = (load_file(str(d / "model.safetensors")) for d in (start / "best", out / "best"))
     assert "aux_elements" not in after  # the packaged table, not a stored tensor
     assert {k.split(".")[2] for k in after if k.startswith("aux_head.")} == {"0", "1"}
-    assert all(np.array_equal(before[k], after[k]) for k in before if not k.startswith("aux_head."))
+    assert before["aux_mean"].shape == (1,) and after["aux_mean"].shape == after["aux_std"].shape == (2,)
+    assert all(np.array_equal(before[k], after[k]) for k in before if not k.startswith(("aux_head.", "aux_mean", "aux_std")))
     batch = collate([structure_to_graph(s, model.cfg.graph) for s in _structures()])
     pred = model.predict_properties(batch)
-    assert pred.shape == (2, 1) and torch.isfinite(pred).all()
+    assert pred.shape == (2, 2) and torch.isfinite(pred).all()
+
+
+def test_elastic_moduli_are_regressed_as_log1p_like_matbench_log_kvrh() -> None:
+    from clac_core.data import inverse_aux_transform
+
+    moduli = np.array([[4.0, 100.0, 401.0]]).T  # GPa, the range of mp_37k's bulk moduli
+    for name in ("bulk_modulus", "shear_modulus"):
+        back = inverse_aux_transform(np.log1p(moduli), [name])
+        assert np.allclose(back, moduli)
+    assert np.allclose(inverse_aux_transform(np.log1p(moduli), ["density"]), np.log1p(moduli))  # untouched

@@ -157,10 +157,17 @@ def test_aux_head_ablation_script_writes_one_line_per_variant(data_dir: Path, tm
     args = ["--config", str(train_kit.tiny), "--data", str(data_dir), "--init", str(start / "best"), "--out", str(out)]
     assert mod.main([*args, *sets, "--variants", "l1_same_head", "mse_wide3", "l1_wide3", "l1_wide3_comp"]) == 0
     lines = [json.loads(x) for x in out.read_text().splitlines()]
-    assert [x["variant"] for x in lines] == ["start", "l1_same_head", "mse_wide3", "l1_wide3", "l1_wide3_comp"]
+    assert [x["variant"] for x in lines] == ["mean_predictor", "start", "l1_same_head", "mse_wide3", "l1_wide3", "l1_wide3_comp"]
+    lines = lines[1:]
     assert lines[3]["val"] != lines[4]["val"]  # the composition input: another input, another fit
     with pytest.raises(ValueError, match="gives no aux input"):  # the tiny tower is CGCNN alone
         mod.main([*args, *sets, "--variants", "l1_wide3_pre"])
+    # other properties than the start's: its head is not scored, the fits start fresh
+    more = [*sets, "--set", "model.aux_properties=[density,band_gap]"]
+    assert mod.main([*args, *more, "--variants", "l1_same_head"]) == 0
+    other = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [x["variant"] for x in other] == ["mean_predictor", "l1_same_head"]
+    assert set(other[1]["val"]) == {"density", "band_gap"}
     for x in lines:
         assert set(x["val"]) == {"density"} and x["val"]["density"] >= 0.0
     assert lines[1]["best_epoch"] in (1, 2)

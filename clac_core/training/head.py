@@ -30,6 +30,11 @@ from clac_core.config import ExperimentConfig, save_config
 log = logging.getLogger(__name__)
 
 
+# what a head refit may replace when its shape differs from the start's: the head, and the aux
+# statistics (one per property) that it recomputes from the training crystals anyway
+HEAD_PARTS = ("aux_head.", "aux_mean", "aux_std")
+
+
 def head_only(cfg: ExperimentConfig) -> bool:
     """Whether a run trains the aux head alone (``train.trainable: [aux_head]``)."""
     return [str(p).rstrip(".") for p in cfg.train.trainable] == ["aux_head"]
@@ -156,7 +161,7 @@ def fit_head(cfg: ExperimentConfig, data_dir: str | Path, out_dir: str | Path) -
     names = list(cfg.model.aux_properties)
     targets, (mean, std) = aux_targets(data, train_pairs, names)  # (C, K) standardized
     model = CLaCModel(cfg.model, load_text_backbone=False)
-    loaded = warm_start(model, tc.init_from, refit="aux_head.")  # a head of another shape starts fresh
+    loaded = warm_start(model, tc.init_from, refit=HEAD_PARTS)  # a head of another shape starts fresh
     log.info("head refit from %s (%s head)", tc.init_from, "its" if loaded else "a fresh")
     model.aux_mean.copy_(torch.as_tensor(mean))
     model.aux_std.copy_(torch.as_tensor(std))

@@ -10,18 +10,19 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
-def warm_start(model: Any, path: str | Path, *, refit: str = "") -> bool:
+def warm_start(model: Any, path: str | Path, *, refit: str | tuple[str, ...] = ()) -> bool:
     """Lay the weights of checkpoint ``path`` over a freshly built ``model`` (``train.init_from``).
 
     Every stored tensor must fit the model (same crystal tower, heads, aux properties and text
     width); the text backbone layers the checkpoint does not store keep the base model's weights,
     so a ``cached`` run can be continued with ``top_k`` fine-tuning, and a token branch
     (``text.branch_width``) added to a model trained without one starts at its zero output.
-    ``refit``: a key prefix (e.g. ``"aux_head."``) whose stored tensors are skipped when their
-    shapes are not the model's, so that part starts fresh (a head of another width or depth).
+    ``refit``: key prefixes (e.g. ``"aux_head."``) whose stored tensors are skipped, prefix by
+    prefix, when their shapes are not the model's, so that part starts fresh (a head of another
+    width or depth, or the aux statistics of other properties).
 
     Returns:
-        whether the ``refit`` part was loaded (True without ``refit``).
+        whether every ``refit`` part was loaded (True without ``refit``).
 
     Raises:
         FileNotFoundError: ``path`` is not a checkpoint directory.
@@ -38,13 +39,13 @@ def warm_start(model: Any, path: str | Path, *, refit: str = "") -> bool:
     # a token branch this run adds to a model trained without one starts from its zero output
     new = ("token_branch.",) if model.token_branch is not None and ckpt.cfg.text.branch_width <= 0 else ()
     loaded = True
-    if refit:
-        own = {k: tuple(v.shape) for k, v in model.state_dict().items() if k.startswith(refit)}
-        stored = {k: tuple(v.shape) for k, v in ckpt.state.items() if k.startswith(refit)}
-        loaded = stored == own
-        if not loaded:
-            ckpt = dataclasses.replace(ckpt, state={k: v for k, v in ckpt.state.items() if not k.startswith(refit)})
-            new = (*new, refit)
+    for prefix in (refit,) if isinstance(refit, str) else refit:
+        own = {k: tuple(v.shape) for k, v in model.state_dict().items() if k.startswith(prefix)}
+        stored = {k: tuple(v.shape) for k, v in ckpt.state.items() if k.startswith(prefix)}
+        if stored != own:
+            loaded = False
+            ckpt = dataclasses.replace(ckpt, state={k: v for k, v in ckpt.state.items() if not k.startswith(prefix)})
+            new = (*new, prefix)
     model.load_stored(ckpt, allow_missing=new)
     log.info("initialized from %s (%d tensors)%s", path, len(ckpt.state), f"; new: {', '.join(new)}" if new else "")
     return loaded
