@@ -53,6 +53,20 @@ def test_rerank_prefers_matching_crystals_and_uses_predictions_where_unknown() -
     assert np.isfinite(fused).tolist() == [True, False, False, False]
 
 
+def test_a_modulus_query_reads_the_predicted_modulus_where_no_dft_value_is_known() -> None:
+    """"hard material with bulk modulus above 250 GPa" on a corpus where only some crystals have
+    DFT moduli (2,950 of mp_37k): the others are ranked by the aux head's predicted modulus."""
+    from clac_core.query import rerank_scores, understand
+
+    model = np.array([0.9, 0.5, 0.4, 0.3])  # the model alone prefers crystal 0
+    cols = {
+        "bulk_modulus": np.array([np.nan, 80.0, np.nan, 300.0]),
+        "predicted_bulk_modulus": np.array([40.0, 290.0, 280.0, 90.0]),  # ignored where DFT is known
+    }
+    fused = rerank_scores(model, understand("hard material with bulk modulus above 250 GPa"), cols)
+    assert set(np.argsort(-fused)[:2]) == {2, 3}  # predicted 280 (no DFT value), DFT 300
+
+
 @pytest.fixture(scope="module")
 def small_index(tmp_path_factory):
     """A 6-crystal index with band gaps (no model needed: random embeddings)."""
@@ -331,3 +345,21 @@ def test_property_columns_are_computed_once_per_loaded_index(small_index, monkey
 
     gc.collect()
     assert key not in search._COLUMNS  # forgotten with its index
+
+
+def test_eval_scores_every_property_the_aux_head_predicts_moduli_included() -> None:
+    """The card's aux-head errors cover each predicted property, the moduli too (where the
+    elastic subset knows them), against the mean predictor over the same crystals."""
+    from pymatgen.core import Lattice, Structure
+
+    from clac_core.evaluation.property_aware import aux_head_errors, dft_columns
+
+    s = Structure(Lattice.cubic(3.0), ["Fe"], [[0, 0, 0]])
+    props = [{"band_gap": 0.0, "bulk_modulus": 100.0}, {"band_gap": 1.0, "bulk_modulus": 200.0}, {"band_gap": 2.0}]
+    dft = dft_columns(props, [s] * 3, ["bulk_modulus", "band_gap"])
+    assert list(dft) == ["band_gap", "formation_energy_per_atom", "total_magnetization", "density", "bulk_modulus"]
+    assert "bulk_modulus" not in dft_columns(props, [s] * 3)
+    pred = {"predicted_band_gap": np.array([0.5, 1.0, 2.0]), "predicted_bulk_modulus": np.array([110.0, 170.0, 5.0])}
+    err = aux_head_errors(pred, dft)
+    assert err["bulk_modulus"] == {"n": 2, "MAE": 20.0, "MAE_mean_predictor": 50.0}  # the third has no modulus
+    assert err["band_gap"]["n"] == 3 and err["band_gap"]["MAE"] == pytest.approx(0.5 / 3)

@@ -22,6 +22,7 @@ Shape legend: N crystals, Q queries, K aux properties.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -41,12 +42,15 @@ def aux_predictions(model: Any, graphs: list[Any], batch_size: int = 256) -> dic
     return {f"{PREDICTED_PREFIX}{n}": pred[:, k] for k, n in enumerate(names)} if pred.shape[1] else {}
 
 
-def dft_columns(properties: list[dict[str, float]], structures: list[Any]) -> dict[str, np.ndarray]:
-    """Property -> (N,) known values (NaN where unknown); density from the structure."""
+def dft_columns(
+    properties: list[dict[str, float]], structures: list[Any], extra: Sequence[str] = ()
+) -> dict[str, np.ndarray]:
+    """Property -> (N,) known values (NaN where unknown); density from the structure. The four
+    searched properties, and ``extra`` ones (e.g. the moduli an aux head also predicts)."""
     from clac_core.evaluation.inverse_design import property_values
 
     names = ("band_gap", "formation_energy_per_atom", "total_magnetization", "density")
-    return {n: property_values(properties, structures, n) for n in names}
+    return {n: property_values(properties, structures, n) for n in (*names, *[e for e in extra if e not in names])}
 
 
 def aux_head_errors(pred: dict[str, np.ndarray], dft: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -146,7 +150,9 @@ def property_aware_section(ctx: EvalContext) -> dict[str, Any]:
     n = len(es)
     dft = dft_columns(es.properties, es.structures)
     pred = aux_predictions(ctx.model, ctx.graphs, ctx.options.batch_size)
-    out: dict[str, Any] = {"aux_head": aux_head_errors(pred, dft)} if pred else {}
+    predicted = [c.removeprefix(PREDICTED_PREFIX) for c in pred]
+    known = dft_columns(es.properties, es.structures, predicted) if pred else dft  # every predicted property
+    out: dict[str, Any] = {"aux_head": aux_head_errors(pred, known)} if pred else {}
     elements = [frozenset(f["elements"]) for f in es.facts]
     systems = np.asarray([f["crystal_system"] for f in es.facts])
     # per-crystal columns the re-rank reads, computed once rather than once per query
