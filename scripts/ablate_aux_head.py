@@ -59,7 +59,8 @@ def physical_mae(model, head, h, y, names) -> dict[str, float]:
     mean, std = model.aux_mean.numpy(), model.aux_std.numpy()
     p = inverse_aux_transform(z * std + mean, names)
     t = inverse_aux_transform(y * std + mean, names)
-    return {n: round(float(np.nanmean(np.abs(p[:, k] - t[:, k]))), 4) for k, n in enumerate(names)}
+    err = np.abs(p - t)  # (C, K), NaN where the target is unknown; None where none is known
+    return {n: round(float(np.nanmean(err[:, k])), 4) if np.isfinite(err[:, k]).any() else None for k, n in enumerate(names)}
 
 
 def columns(h_all, full_cfg, inputs: list[str]):

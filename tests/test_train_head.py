@@ -141,7 +141,7 @@ def test_head_refit_of_another_shape_starts_fresh_and_loads_back(data_dir: Path,
         main(train_kit.args(data_dir, tmp_path / "bad", *sets[:-1], "model.aux_layers=1"))
 
 
-def test_aux_head_ablation_script_writes_one_line_per_variant(data_dir: Path, tmp_path: Path, train_kit) -> None:
+def test_aux_head_ablation_script_writes_one_line_per_variant(data_dir: Path, tmp_path: Path, train_kit, caplog) -> None:
     import importlib.util
     import json
 
@@ -168,6 +168,8 @@ def test_aux_head_ablation_script_writes_one_line_per_variant(data_dir: Path, tm
     other = [json.loads(x) for x in out.read_text().splitlines()]
     assert [x["variant"] for x in other] == ["mean_predictor", "l1_same_head"]
     assert set(other[1]["val"]) == {"density", "band_gap"}
+    assert other[1]["val"]["band_gap"] is None  # the fixture states no gap: no error to report
+    assert "aux property band_gap: no training crystal states it" in caplog.text
     for x in lines:
         assert set(x["val"]) == {"density"} and x["val"]["density"] >= 0.0
     assert lines[1]["best_epoch"] in (1, 2)

@@ -9,6 +9,8 @@ Shape legend: C crystals, K aux properties, T texts, H text hidden.
 
 from __future__ import annotations
 
+import logging
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,8 +70,13 @@ def aux_targets(
 
     raw = crystal_targets(data, names)  # (C, K)
     rows = np.unique(train_pairs["crystal_index"].to_numpy())
-    mean = np.nanmean(raw[rows], axis=0)
-    std = np.nanstd(raw[rows], axis=0)
+    known = np.isfinite(raw[rows]).sum(axis=0)  # (K,)
+    for name in (n for n, c in zip(names, known, strict=True) if c == 0):
+        logging.getLogger(__name__).warning("aux property %s: no training crystal states it; its output stays untrained", name)
+    with warnings.catch_warnings():  # an all-unknown column: mean 0 and std 1 below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(raw[rows], axis=0)
+        std = np.nanstd(raw[rows], axis=0)
     mean = np.where(np.isfinite(mean), mean, 0.0)
     std = np.where(np.isfinite(std) & (std > 1e-8), std, 1.0)
     return ((raw - mean) / std).astype(np.float32), (mean.astype(np.float32), std.astype(np.float32))
