@@ -47,6 +47,10 @@ class CrystalEncoderConfig:
     num_layers: int = 4  # message-passing layers
     out_dim: int = 256  # pooled crystal feature width (before the projection head)
     dropout: float = 0.0
+    # chgnet kinds: also cache CHGNet's site-level outputs (its atom features pooled by max, min
+    # and std, its energy per atom and site magnetic moments) beside the crystal feature, for the
+    # aux head's "sites" input; the tower itself reads the 64-d crystal feature either way
+    pretrained_sites: bool = False
 
 
 @dataclass
@@ -99,7 +103,9 @@ class ModelConfig:
     # atom-fraction-weighted histogram of the packaged element table (group, period, block,
     # electronegativity, radii, valence electrons, ... in bins); "pretrained", the frozen CHGNet
     # feature standardized by the tower's own batch-norm statistics (cgcnn+chgnet / chgnet
-    # towers only). [] is the head every model before stage 5 was trained with.
+    # towers only); "sites", CHGNet's site-level outputs (crystal.pretrained_sites), standardized
+    # by statistics of the training crystals stored with the head. [] is the head every model
+    # before stage 5 was trained with.
     aux_inputs: list[str] = field(default_factory=list)
     # Independently initialised copies of the aux head (a deep ensemble, Lakshminarayanan et al.
     # 2017): the prediction is their mean; a head refit fits each copy on its own error. 1 = one head

@@ -25,6 +25,8 @@ sys.path.insert(0, str(REPO))
 
 L1_WIDE3 = ["loss.aux_loss=l1", "model.aux_hidden=512", "model.aux_layers=3"]
 BOTH = "model.aux_inputs=[composition,pretrained]"
+ALL3 = "model.aux_inputs=[composition,pretrained,sites]"
+W256X3 = ["loss.aux_loss=l1", "model.aux_hidden=256", "model.aux_layers=3"]
 VARIANTS = {  # name -> config overrides on top of --config
     "mse_same_head": ["loss.aux_loss=mse", "model.aux_hidden=0", "model.aux_layers=2"],
     "l1_same_head": ["loss.aux_loss=l1", "model.aux_hidden=0", "model.aux_layers=2"],
@@ -40,10 +42,15 @@ VARIANTS = {  # name -> config overrides on top of --config
     # a deep ensemble of such heads, each fitted on its own error, their mean the prediction;
     # the narrower members keep the shipped assets within their 60 MB (a 512-wide member is 2 MB)
     "l1_wide3_comp_pre_x5": [*L1_WIDE3, BOTH, "model.aux_members=5"],
-    "l1_w256x3_comp_pre_x4": ["loss.aux_loss=l1", "model.aux_hidden=256", "model.aux_layers=3", BOTH, "model.aux_members=4"],
-    "l1_w256x3_comp_pre_x5": ["loss.aux_loss=l1", "model.aux_hidden=256", "model.aux_layers=3", BOTH, "model.aux_members=5"],
+    "l1_w256x3_comp_pre_x4": [*W256X3, BOTH, "model.aux_members=4"],
+    "l1_w256x3_comp_pre_x5": [*W256X3, BOTH, "model.aux_members=5"],
+    # stage 4 sites: the shipped head also reading CHGNet's site-level outputs (needs
+    # --set model.crystal.pretrained_sites=true, i.e. the "chgnet_sites" feature cache)
+    "l1_w256x3_comp_pre_sites_x4": [*W256X3, ALL3, "model.aux_members=4"],
+    "l1_w256x3_comp_pre_sites": [*W256X3, ALL3],
+    "l1_w256x3_comp_pre": [*W256X3, BOTH],
 }
-ALL_INPUTS = ["composition", "pretrained"]  # computed once; a variant reads its own columns
+ALL_INPUTS = ["composition", "pretrained", "sites"]  # computed once; a variant reads its own columns
 
 
 def physical_mae(model, head, h, y, names) -> dict[str, float]:
@@ -92,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     from clac_core.models import CLaCModel
     from clac_core.training.distributed import dist_from_env
     from clac_core.training.head import HEAD_PARTS, fit_head_epochs, tower_features
-    from clac_core.training.inputs import aux_targets, graph_inputs
+    from clac_core.training.inputs import aux_targets, graph_inputs, set_site_stats
     from clac_core.training.warmstart import warm_start
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -111,7 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     from clac_core.graph.pretrained import feature_kind
 
     full = copy.deepcopy(base.model)  # every input this tower can give ("pretrained" needs CHGNet features)
-    full.aux_inputs = [n for n in ALL_INPUTS if n != "pretrained" or feature_kind(full.crystal)]
+    kind = feature_kind(full.crystal)
+    gives = {"composition": True, "pretrained": kind is not None, "sites": kind == "chgnet_sites"}
+    full.aux_inputs = [n for n in ALL_INPUTS if gives[n]]
     model = CLaCModel(full, load_text_backbone=False)
     warm_start(model, a.init, refit=HEAD_PARTS)
     model.aux_mean.copy_(torch.as_tensor(mean))
@@ -121,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = {s: np.flatnonzero((split == s) & known) for s in ("train", "val", "test")}
     rows["train"] = np.intersect1d(rows["train"], train_pairs["crystal_index"].to_numpy())
     graphs = graph_inputs(base, data, dist_from_env())
-    h_all = {s: tower_features(model, graphs, r) for s, r in rows.items()}  # [tower, composition, pretrained]
+    set_site_stats(model, graphs, rows["train"])
+    h_all = {s: tower_features(model, graphs, r) for s, r in rows.items()}  # [tower, composition, pretrained, sites]
     h = {s: x[:, : full.crystal.out_dim] for s, x in h_all.items()}  # the start's own input
     y = {s: torch.from_numpy(targets[r]) for s, r in rows.items()}
     start = CLaCModel.from_checkpoint(a.init)  # the start's own head, scored on the same features

@@ -69,18 +69,18 @@ def build_aux_head(cfg: ModelConfig) -> nn.Module | None:
     return heads[0] if len(heads) == 1 else AuxEnsemble(heads)
 
 
-AUX_INPUTS = ("composition", "pretrained")  # what ModelConfig.aux_inputs may name
+AUX_INPUTS = ("composition", "pretrained", "sites")  # what ModelConfig.aux_inputs may name
 
 
 def aux_input_width(cfg: ModelConfig) -> int:
     """Width of the aux head's input: the tower's ``crystal.out_dim`` plus each extra input.
 
     Raises:
-        ValueError: an unknown input, one named twice, or "pretrained" with a tower that reads
-            no pretrained features.
+        ValueError: an unknown input, one named twice, "pretrained" with a tower that reads
+            no pretrained features, or "sites" without ``crystal.pretrained_sites``.
     """
     from clac_core.graph import element_features
-    from clac_core.graph.pretrained import FEATURE_DIMS, feature_kind
+    from clac_core.graph.pretrained import SITE_DIM, TOWER_DIMS, feature_kind
 
     names = list(cfg.aux_inputs)
     unknown = sorted(set(names) - set(AUX_INPUTS))
@@ -96,7 +96,14 @@ def aux_input_width(cfg: ModelConfig) -> int:
                 f"model.aux_inputs 'pretrained' needs a tower that reads pretrained features "
                 f"(crystal.kind chgnet or cgcnn+chgnet), not {cfg.crystal.kind!r}"
             )
-        width += FEATURE_DIMS[kind]
+        width += TOWER_DIMS[kind]
+    if "sites" in names:
+        if feature_kind(cfg.crystal) != "chgnet_sites":
+            raise ValueError(
+                "model.aux_inputs 'sites' needs CHGNet's site-level features: a cgcnn+chgnet or chgnet "
+                "tower with crystal.pretrained_sites: true"
+            )
+        width += SITE_DIM
     return width
 
 
@@ -163,6 +170,11 @@ class CLaCModel(nn.Module):
         if k:  # standardization of the targets (set by the trainer); absent without a head
             self.register_buffer("aux_mean", torch.zeros(k))
             self.register_buffer("aux_std", torch.ones(k))
+        if k and "sites" in cfg.aux_inputs:  # standardization of the site features (set by the trainer)
+            from clac_core.graph.pretrained import SITE_DIM
+
+            self.register_buffer("aux_sites_mean", torch.zeros(SITE_DIM))
+            self.register_buffer("aux_sites_std", torch.ones(SITE_DIM))
 
     # -- text backbone -------------------------------------------------------------------------
     def attach_text_backbone(self) -> None:
@@ -206,7 +218,8 @@ class CLaCModel(nn.Module):
         batch's crystals -> (B, C + extras). Fixed functions of the crystal, nothing learned:
         the composition histogram is the mean over a crystal's atoms of the element table rows
         (B, F_el); the pretrained feature (B, F) is standardized with the running statistics of
-        the tower's own batch norm over it, in train and eval mode alike."""
+        the tower's own batch norm over it, in train and eval mode alike; the site features
+        (B, SITE_DIM) with ``aux_sites_mean`` / ``aux_sites_std``."""
         parts = [h]
         for name in self.cfg.aux_inputs:
             if name == "composition":
@@ -214,6 +227,12 @@ class CLaCModel(nn.Module):
 
                 rows = self.aux_elements[batch.z].to(h.dtype)  # (N, F_el)
                 parts.append(mean_pool(rows, batch.batch, batch.num_graphs))
+            elif name == "sites":  # (aux_input_width checked the tower's feature kind)
+                from clac_core.graph.pretrained import SITE_DIM, TOWER_DIMS
+                from clac_core.models.crystal import pretrained_batch
+
+                sites = pretrained_batch(batch, SITE_DIM, start=TOWER_DIMS["chgnet_sites"]).to(h.dtype)
+                parts.append((sites - self.aux_sites_mean) / self.aux_sites_std)
             else:  # "pretrained" (aux_input_width checked the name and the tower)
                 from clac_core.models.crystal import pretrained_batch
 

@@ -25,7 +25,7 @@ from torch import nn
 
 from clac_core.config import CrystalEncoderConfig, GraphConfig
 from clac_core.graph import NUM_LATTICE_FEATURES, element_features, gaussian_expand
-from clac_core.graph.pretrained import FEATURE_DIMS, feature_kind
+from clac_core.graph.pretrained import TOWER_DIMS, feature_kind
 from clac_core.symmetry import CRYSTAL_SYSTEMS, crystal_system_from_number
 
 
@@ -241,16 +241,18 @@ class SchNetEncoder(nn.Module):
 # feature misses. Both take CGCNN's batches; the model API stays encode_crystal(batch).
 
 
-def pretrained_batch(batch, width: int) -> torch.Tensor:
-    """(B, F) features of the batch, or a clear error when the graphs were built without them."""
+def pretrained_batch(batch, width: int, start: int = 0) -> torch.Tensor:
+    """(B, width) columns ``start:start + width`` of the batch's frozen features, or a clear error
+    when the graphs were built without them (or with a narrower kind, e.g. "chgnet" where the
+    model also reads the "chgnet_sites" columns)."""
     feats = getattr(batch, "pretrained", None)
-    if feats is None or feats.shape[-1] != width:
+    if feats is None or feats.shape[-1] < start + width:
         raise ValueError(
-            "this crystal encoder reads frozen pretrained crystal features (batch field 'pretrained', "
-            f"width {width}); build graphs with clac_core.graph.pretrained.structures_to_graphs(structures, "
-            "model.cfg) or attach the cached features to the graph cache"
+            "this model reads frozen pretrained crystal features (batch field 'pretrained', "
+            f"columns {start}-{start + width}); build graphs with clac_core.graph.pretrained.structures_to_graphs(structures, "
+            "model.cfg) or attach the cached features of its kind to the graph cache"
         )
-    return feats
+    return feats[:, start : start + width]
 
 
 class PretrainedFeatureProjection(nn.Module):
@@ -279,7 +281,7 @@ class PretrainedEncoder(nn.Module):
         super().__init__()
         self.cfg, self.graph_cfg = cfg, graph_cfg
         h = cfg.hidden_dim
-        self.features = PretrainedFeatureProjection(FEATURE_DIMS[feature_kind(cfg)], h)
+        self.features = PretrainedFeatureProjection(TOWER_DIMS[feature_kind(cfg)], h)
         self.symmetry = SymmetryEmbedding(h) if graph_cfg.symmetry else None
         self.dropout = nn.Dropout(cfg.dropout)
         head_in = 2 * h if graph_cfg.symmetry else h
@@ -299,7 +301,7 @@ class CGCNNPretrainedEncoder(CGCNNEncoder):
     def __init__(self, cfg: CrystalEncoderConfig, graph_cfg: GraphConfig) -> None:
         super().__init__(cfg, graph_cfg)
         h = cfg.hidden_dim
-        self.features = PretrainedFeatureProjection(FEATURE_DIMS[feature_kind(cfg)], h)
+        self.features = PretrainedFeatureProjection(TOWER_DIMS[feature_kind(cfg)], h)
         head_in = (3 if graph_cfg.symmetry else 2) * h
         self.head = nn.Sequential(
             nn.Linear(head_in, cfg.out_dim), nn.Softplus(), nn.Linear(cfg.out_dim, cfg.out_dim)

@@ -31,8 +31,8 @@ log = logging.getLogger(__name__)
 
 
 # what a head refit may replace when its shape differs from the start's: the head, and the aux
-# statistics (one per property) that it recomputes from the training crystals anyway
-HEAD_PARTS = ("aux_head.", "aux_mean", "aux_std")
+# statistics (one per property, one per site feature) that it recomputes from the training crystals anyway
+HEAD_PARTS = ("aux_head.", "aux_mean", "aux_std", "aux_sites_")
 
 
 def head_only(cfg: ExperimentConfig) -> bool:
@@ -145,7 +145,7 @@ def fit_head(cfg: ExperimentConfig, data_dir: str | Path, out_dir: str | Path) -
     from clac_core.data import load_data_dir, select_pairs
     from clac_core.models import CLaCModel
     from clac_core.training.distributed import dist_from_env, resolve_device
-    from clac_core.training.inputs import aux_targets, graph_inputs
+    from clac_core.training.inputs import aux_targets, graph_inputs, set_site_stats
     from clac_core.training.logger import MetricsLog, hardware, metrics_columns, write_train_info
     from clac_core.training.state import save_model_only
     from clac_core.training.warmstart import warm_start
@@ -174,6 +174,7 @@ def fit_head(cfg: ExperimentConfig, data_dir: str | Path, out_dir: str | Path) -
     rows_va = np.flatnonzero((split == "val") & known)
     if len(rows_tr) < 2 or len(rows_va) < 1:
         raise ValueError(f"{data_dir}: a head refit needs labelled train and val crystals ({len(rows_tr)} / {len(rows_va)})")
+    set_site_stats(model, graphs, rows_tr)
     h = tower_features(model, graphs, np.concatenate([rows_tr, rows_va]), tc.eval_batch_size)  # (Ct + Cv, H)
     y = torch.from_numpy(targets)
     train = (h[: len(rows_tr)].to(device), y[rows_tr].to(device))

@@ -82,6 +82,26 @@ def aux_targets(
     return ((raw - mean) / std).astype(np.float32), (mean.astype(np.float32), std.astype(np.float32))
 
 
+def set_site_stats(model: Any, graphs: Any, rows: np.ndarray) -> None:
+    """Set ``model.aux_sites_mean`` / ``aux_sites_std`` (SITE_DIM,) from the site features of
+    the training crystals ``rows`` (a no-op for a head without the "sites" input). A constant
+    column gets std 1."""
+    if "sites" not in model.cfg.aux_inputs or model.aux_head is None:
+        return
+    import torch
+
+    from clac_core.graph.pretrained import TOWER_DIMS
+
+    feats = getattr(graphs, "pretrained", None)
+    if feats is None or len(rows) == 0:
+        raise ValueError("model.aux_inputs 'sites': the graphs carry no CHGNet site features for the training crystals")
+    x = np.asarray(feats, dtype=np.float64)[rows, TOWER_DIMS["chgnet_sites"] :]  # (Ct, SITE_DIM)
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    std = np.where(std > 1e-6, std, 1.0)
+    model.aux_sites_mean.copy_(torch.as_tensor(mean, dtype=model.aux_sites_mean.dtype))
+    model.aux_sites_std.copy_(torch.as_tensor(std, dtype=model.aux_sites_std.dtype))
+
+
 def hard_negatives(
     cfg: ExperimentConfig, data_dir: Path, dist: DistInfo, train_pairs: Any, *, cached: bool
 ) -> tuple[list[str | None] | None, np.ndarray | None]:

@@ -14,7 +14,7 @@ from clac_core.config import ExperimentConfig, save_config
 from clac_core.training import distributed as ddp
 from clac_core.training.distributed import DistInfo, resolve_device
 from clac_core.training.freeze import freeze_crystal_side, frozen_norm_layers, train_only
-from clac_core.training.inputs import load_inputs
+from clac_core.training.inputs import load_inputs, set_site_stats
 from clac_core.training.logger import (  # noqa: F401 - INTRA_TERMS, hardware, write_train_info: kept importable here
     INTRA_TERMS,
     MetricsLog,
@@ -116,6 +116,7 @@ class Trainer(TrainStep, TrainReport):
         if getattr(self, "aux_stats", None) is not None:
             self.model.aux_mean.copy_(torch.from_numpy(self.aux_stats[0]))
             self.model.aux_std.copy_(torch.from_numpy(self.aux_stats[1]))
+            set_site_stats(self.model, self.dataset.graphs, self.train_pairs["crystal_index"].unique())
         if tc.init_from:
             warm_start(self.model, tc.init_from)
         if tc.locked_crystal:
