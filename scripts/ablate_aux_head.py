@@ -139,8 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     with open(a.out, "w") as fh:
         zero = lambda x: torch.zeros(len(x), len(names))  # noqa: E731 - the training mean, standardized
         heads = {"mean_predictor": (zero, h)}
-        if list(start.cfg.aux_properties) == names:  # the start's own head, where it predicts these properties
-            heads["start"] = (start.aux_head, h)
+        if list(start.cfg.aux_properties) == names:  # the start's own head, on its own inputs, where it predicts these properties
+            heads["start"] = (start.aux_head, {s: columns(x, full, list(start.cfg.aux_inputs)) for s, x in h_all.items()})
         for label, (head, feats) in heads.items():
             line = {"variant": label, **{s: physical_mae(model, head, feats[s], y[s].numpy(), names) for s in ("val", "test")}}
             fh.write(json.dumps(line) + "\n")

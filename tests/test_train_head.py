@@ -173,3 +173,11 @@ def test_aux_head_ablation_script_writes_one_line_per_variant(data_dir: Path, tm
     for x in lines:
         assert set(x["val"]) == {"density"} and x["val"]["density"] >= 0.0
     assert lines[1]["best_epoch"] in (1, 2)
+    # a start whose own head reads the composition too is scored on its own input columns
+    comp = tmp_path / "start_comp"
+    assert main(train_kit.args(data_dir, comp, *AUX, *FAST, "model.aux_inputs=[composition]")) == 0
+    args[args.index("--init") + 1] = str(comp / "best")
+    assert mod.main([*args, *sets, "--variants", "l1_same_head"]) == 0
+    scored = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [x["variant"] for x in scored] == ["mean_predictor", "start", "l1_same_head"]
+    assert scored[1]["val"]["density"] >= 0.0 and scored[1]["val"] != scored[0]["val"]
