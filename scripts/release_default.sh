@@ -7,8 +7,8 @@
 # (configs/default_stage2.yaml: warm start, every view) -> stage 3 (configs/default_stage3.yaml:
 # warm start from stage 2, hard negatives for the class statements; see its header) -> stage 4
 # (configs/default_stage4.yaml: the aux property head refitted over the frozen stage 3, L1 error;
-# nothing else changes; the head also reads the composition and the CHGNet feature, four heads
-# averaged) -> assets (index, map) -> eval -> card.
+# nothing else changes; the head also reads the composition, the CHGNet feature and CHGNet's
+# site-level outputs, four heads averaged) -> assets (index, map) -> eval -> card.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED=${1:-../shared/data}
@@ -40,10 +40,11 @@ e = pd.read_csv(f"{shared}/mp_37k/elastic.csv.gz")
 e[~e.material_id.isin(s.material_id)].to_csv(out, index=False)
 PY
 # The app's default corpus: the Materials Project crystals of mp_37k (with their DFT properties and
-# the elastic subset's moduli) plus the prototypes; a 14,000-text description bank (15,000 until
-# the aux head also predicted the two moduli: their columns took the room, assets stay <= 60 MB).
+# the elastic subset's moduli) plus the prototypes; a 13,000-text description bank (15,000 until
+# the aux head also predicted the two moduli, 14,000 until it read CHGNet's site outputs: their
+# columns and weights took the room, assets stay <= 60 MB).
 .venv/bin/python scripts/make_assets.py --checkpoint runs/default_stage4/best --out assets/ \
-  --data-dir $DATA --data-sources mp_37k prototype --elastic "$SHARED/mp_37k/elastic.csv.gz" --max-descriptions 14000
+  --data-dir $DATA --data-sources mp_37k prototype --elastic "$SHARED/mp_37k/elastic.csv.gz" --max-descriptions 13000
 .venv/bin/$EVAL_CMD
 .venv/bin/python scripts/model_card.py --run runs/default_stage4 --data $DATA --eval assets/eval/results.json \
   --data-command "$DATA_CMD" --train-command "$TRAIN1_CMD && $TRAIN2_CMD && $TRAIN3_CMD && $TRAIN4_CMD" --eval-command "$EVAL_CMD"
