@@ -132,13 +132,12 @@ def main(argv: list[str] | None = None) -> int:
     graphs = graph_inputs(base, data, dist_from_env())
     set_site_stats(model, graphs, rows["train"])
     h_all = {s: tower_features(model, graphs, r) for s, r in rows.items()}  # [tower, composition, pretrained, sites]
-    h = {s: x[:, : full.crystal.out_dim] for s, x in h_all.items()}  # the start's own input
     y = {s: torch.from_numpy(targets[r]) for s, r in rows.items()}
     start = CLaCModel.from_checkpoint(a.init)  # the start's own head, scored on the same features
     a.out.parent.mkdir(parents=True, exist_ok=True)
     with open(a.out, "w") as fh:
         zero = lambda x: torch.zeros(len(x), len(names))  # noqa: E731 - the training mean, standardized
-        heads = {"mean_predictor": (zero, h)}
+        heads = {"mean_predictor": (zero, h_all)}
         if list(start.cfg.aux_properties) == names:  # the start's own head, on its own inputs, where it predicts these properties
             heads["start"] = (start.aux_head, {s: columns(x, full, list(start.cfg.aux_inputs)) for s, x in h_all.items()})
         for label, (head, feats) in heads.items():

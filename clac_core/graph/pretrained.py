@@ -39,9 +39,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-SITE_DIM = 3 * 64 + 4  # pooled atom features (max, min, std), energy per atom, |magmom| mean/max/sum
-FEATURE_DIMS = {"chgnet": 64, "chgnet_sites": 64 + SITE_DIM}  # pretrained feature kind -> width F
-TOWER_DIMS = {"chgnet": 64, "chgnet_sites": 64}  # the leading columns the crystal tower reads
+CHGNET_DIM = 64  # CHGNet's crystal feature and atom feature width
+SITE_DIM = 3 * CHGNET_DIM + 4  # pooled atom features (max, min, std), energy per atom, |magmom| mean/max/sum
+FEATURE_DIMS = {"chgnet": CHGNET_DIM, "chgnet_sites": CHGNET_DIM + SITE_DIM}  # pretrained feature kind -> width F
+TOWER_DIMS = dict.fromkeys(FEATURE_DIMS, CHGNET_DIM)  # the leading columns the crystal tower reads
 ENCODER_FEATURES = {"chgnet": "chgnet", "cgcnn+chgnet": "chgnet"}  # encoder kind -> feature kind
 CHGNET_MODEL = "0.3.0"  # the packaged weights used (part of the feature cache key)
 
@@ -50,7 +51,7 @@ def feature_kind(crystal_cfg: CrystalEncoderConfig) -> str | None:
     """The pretrained feature kind an encoder reads ("chgnet", or "chgnet_sites" with
     ``pretrained_sites``), or None (a plain graph encoder)."""
     kind = ENCODER_FEATURES.get(crystal_cfg.kind)
-    return "chgnet_sites" if kind and getattr(crystal_cfg, "pretrained_sites", False) else kind
+    return "chgnet_sites" if kind and crystal_cfg.pretrained_sites else kind
 
 
 def feature_version(kind: str) -> str:
@@ -84,7 +85,7 @@ def _chgnet() -> Any:
 
 def site_row(prediction: dict[str, Any]) -> np.ndarray:
     """(SITE_DIM,) site-level columns of one CHGNet prediction (``atom_fea`` (n, 64), ``e``, ``m`` (n,))."""
-    atoms = np.asarray(prediction["atom_fea"], dtype=np.float64).reshape(-1, 64)  # (n, 64)
+    atoms = np.asarray(prediction["atom_fea"], dtype=np.float64).reshape(-1, CHGNET_DIM)  # (n, 64)
     moments = np.abs(np.asarray(prediction["m"], dtype=np.float64).ravel())  # (n,)
     energy = float(np.ravel(prediction["e"])[0])
     extras = [energy, moments.mean(), moments.max(), moments.sum()]
