@@ -99,7 +99,7 @@ class ModelConfig:
     aux_hidden: int = 0
     aux_layers: int = 2
     # What the aux head reads beside the tower's pooled features h (crystal.out_dim), each a
-    # fixed function of the crystal (clac_core.models.clip.AUX_INPUTS): "composition", the
+    # fixed function of the crystal (clac_core.models.extras.EXTRA_INPUTS): "composition", the
     # atom-fraction-weighted histogram of the packaged element table (group, period, block,
     # electronegativity, radii, valence electrons, ... in bins); "pretrained", the frozen CHGNet
     # feature standardized by the tower's own batch-norm statistics (cgcnn+chgnet / chgnet
@@ -111,6 +111,11 @@ class ModelConfig:
     # 2017): the prediction is their mean; a head refit fits each copy on its own error. 1 = one head
     # (the parameter names of every model before it).
     aux_members: int = 1
+    # A learned residual on the crystal side of the joint space (clac_core.models.extras.
+    # CrystalBranch): a 2-layer MLP over these fixed inputs (names as in aux_inputs) whose output
+    # is added to the projected tower features before normalization. It starts at zero, so a
+    # warm start from a model without it begins exactly at that model. [] = no branch.
+    crystal_branch: list[str] = field(default_factory=list)
     init_logit_scale: float = math.log(1 / 0.07)
     max_logit_scale: float = math.log(100.0)
 

@@ -69,42 +69,12 @@ def build_aux_head(cfg: ModelConfig) -> nn.Module | None:
     return heads[0] if len(heads) == 1 else AuxEnsemble(heads)
 
 
-AUX_INPUTS = ("composition", "pretrained", "sites")  # what ModelConfig.aux_inputs may name
-
-
 def aux_input_width(cfg: ModelConfig) -> int:
-    """Width of the aux head's input: the tower's ``crystal.out_dim`` plus each extra input.
+    """Width of the aux head's input: the tower's ``crystal.out_dim`` plus each extra input
+    (:func:`clac_core.models.extras.extra_width`; raises ``ValueError`` on a bad name)."""
+    from clac_core.models.extras import extra_width
 
-    Raises:
-        ValueError: an unknown input, one named twice, "pretrained" with a tower that reads
-            no pretrained features, or "sites" without ``crystal.pretrained_sites``.
-    """
-    from clac_core.graph import element_features
-    from clac_core.graph.pretrained import SITE_DIM, TOWER_DIMS, feature_kind
-
-    names = list(cfg.aux_inputs)
-    unknown = sorted(set(names) - set(AUX_INPUTS))
-    if unknown or len(set(names)) != len(names):
-        raise ValueError(f"model.aux_inputs {names}: each of {list(AUX_INPUTS)} at most once")
-    width = cfg.crystal.out_dim
-    if "composition" in names:
-        width += int(element_features().shape[1])
-    if "pretrained" in names:
-        kind = feature_kind(cfg.crystal)
-        if kind is None:
-            raise ValueError(
-                f"model.aux_inputs 'pretrained' needs a tower that reads pretrained features "
-                f"(crystal.kind chgnet or cgcnn+chgnet), not {cfg.crystal.kind!r}"
-            )
-        width += TOWER_DIMS[kind]
-    if "sites" in names:
-        if feature_kind(cfg.crystal) != "chgnet_sites":
-            raise ValueError(
-                "model.aux_inputs 'sites' needs CHGNet's site-level features: a cgcnn+chgnet or chgnet "
-                "tower with crystal.pretrained_sites: true"
-            )
-        width += SITE_DIM
-    return width
+    return cfg.crystal.out_dim + extra_width(cfg, cfg.aux_inputs, "model.aux_inputs")
 
 
 class CLaCModel(nn.Module):
@@ -112,7 +82,8 @@ class CLaCModel(nn.Module):
 
     Submodules (their names are the checkpoint key prefixes): ``crystal`` (graph encoder),
     ``text`` (:class:`~clac_core.models.text.HFTextEncoder`, or ``None`` when built with
-    ``load_text_backbone=False``), ``crystal_proj``, ``text_proj``, ``token_branch``
+    ``load_text_backbone=False``), ``crystal_proj``, ``crystal_branch``
+    (:class:`~clac_core.models.extras.CrystalBranch`, only with ``cfg.crystal_branch``), ``text_proj``, ``token_branch``
     (:class:`~clac_core.models.token_branch.TokenBranch`, only with ``cfg.text.branch_width``
     > 0: it reads the texts themselves, so every text entry point takes them) and the scalar parameter
     ``logit_scale`` (log of the softmax temperature's inverse; started at
@@ -148,6 +119,13 @@ class CLaCModel(nn.Module):
             text_dim = text_feature_size(cfg.text, text_hidden_size(cfg.text.name))
         self.text_hidden_size = int(text_dim)  # F: pooled width (+ quantity features)
         self.crystal_proj = projection_head(cfg.crystal.out_dim, cfg.embed_dim, cfg.proj_hidden)
+        # the learned residual over fixed crystal inputs (cfg.crystal_branch), zero at the start
+        self.crystal_branch: nn.Module | None = None
+        if cfg.crystal_branch:
+            from clac_core.models.extras import CrystalBranch, extra_width
+
+            width = extra_width(cfg, cfg.crystal_branch, "model.crystal_branch")
+            self.crystal_branch = CrystalBranch(width, cfg.proj_hidden or cfg.embed_dim, cfg.embed_dim)
         self.text_proj = projection_head(self.text_hidden_size, cfg.embed_dim, cfg.proj_hidden)
         # the learned token branch beside the frozen text features (cfg.text.branch_width > 0)
         self.token_branch: nn.Module | None = None
@@ -162,7 +140,8 @@ class CLaCModel(nn.Module):
         # multi-task head: standardized properties from the pooled crystal features (K outputs)
         k = len(cfg.aux_properties)
         self.aux_head: nn.Module | None = build_aux_head(cfg)
-        if k and "composition" in cfg.aux_inputs:
+        extras = set(cfg.crystal_branch) | (set(cfg.aux_inputs) if k else set())
+        if "composition" in extras:
             from clac_core.graph import element_features
 
             # non-persistent: the packaged element table, as the tower's ElementEmbedding reads it
@@ -170,7 +149,7 @@ class CLaCModel(nn.Module):
         if k:  # standardization of the targets (set by the trainer); absent without a head
             self.register_buffer("aux_mean", torch.zeros(k))
             self.register_buffer("aux_std", torch.ones(k))
-        if k and "sites" in cfg.aux_inputs:  # standardization of the site features (set by the trainer)
+        if "sites" in extras:  # standardization of the site features (set by the trainer)
             from clac_core.graph.pretrained import SITE_DIM
 
             self.register_buffer("aux_sites_mean", torch.zeros(SITE_DIM))
@@ -202,46 +181,36 @@ class CLaCModel(nn.Module):
 
     def encode_crystal(self, batch: Any, normalize: bool = True) -> torch.Tensor:
         """Batch of B crystal graphs (:func:`clac_core.graph.collate`) -> (B, D)."""
-        emb = self.crystal_proj(self.crystal(batch))  # (B, D)
+        emb = self.crystal_embedding(self.crystal(batch), batch)  # (B, D)
         return F.normalize(emb, dim=-1) if normalize else emb
+
+    def crystal_embedding(self, h: torch.Tensor, batch: Any) -> torch.Tensor:
+        """Tower features ``h`` (B, C) -> unnormalized embedding (B, D): the projection, plus the
+        crystal branch over the batch's ``cfg.crystal_branch`` inputs when there is one."""
+        emb = self.crystal_proj(h)
+        if self.crystal_branch is not None:
+            from clac_core.models.extras import extra_features
+
+            x = torch.cat(extra_features(self, self.cfg.crystal_branch, batch, h.dtype), dim=-1)
+            emb = emb + self.crystal_branch(x).to(emb.dtype)
+        return emb
 
     def encode_crystal_aux(self, batch: Any, normalize: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """Crystal embeddings (B, D) and standardized aux-property predictions (B, K)."""
         if self.aux_head is None:
             raise RuntimeError("this model has no aux_properties (ModelConfig.aux_properties is empty)")
         h = self.crystal(batch)  # (B, C)
-        emb = self.crystal_proj(h)
+        emb = self.crystal_embedding(h, batch)
         return (F.normalize(emb, dim=-1) if normalize else emb), self.aux_head(self.aux_input(h, batch))
 
     def aux_input(self, h: torch.Tensor, batch: Any) -> torch.Tensor:
         """The aux head's input: tower features ``h`` (B, C) and the ``cfg.aux_inputs`` of the
-        batch's crystals -> (B, C + extras). Fixed functions of the crystal, nothing learned:
-        the composition histogram is the mean over a crystal's atoms of the element table rows
-        (B, F_el); the pretrained feature (B, F) is standardized with the running statistics of
-        the tower's own batch norm over it, in train and eval mode alike; the site features
-        (B, SITE_DIM) with ``aux_sites_mean`` / ``aux_sites_std``."""
-        parts = [h]
-        for name in self.cfg.aux_inputs:
-            if name == "composition":
-                from clac_core.models.crystal import mean_pool
+        batch's crystals (:func:`clac_core.models.extras.extra_features`) -> (B, C + extras)."""
+        if not self.cfg.aux_inputs:
+            return h
+        from clac_core.models.extras import extra_features
 
-                rows = self.aux_elements[batch.z].to(h.dtype)  # (N, F_el)
-                parts.append(mean_pool(rows, batch.batch, batch.num_graphs))
-            elif name == "sites":  # (aux_input_width checked the tower's feature kind)
-                from clac_core.graph.pretrained import SITE_DIM, TOWER_DIMS
-                from clac_core.models.crystal import pretrained_batch
-
-                sites = pretrained_batch(batch, SITE_DIM, start=TOWER_DIMS["chgnet_sites"]).to(h.dtype)
-                parts.append((sites - self.aux_sites_mean) / self.aux_sites_std)
-            else:  # "pretrained" (aux_input_width checked the name and the tower)
-                from clac_core.models.crystal import pretrained_batch
-
-                norm = self.crystal.features.net[0]  # BatchNorm1d(F) of PretrainedFeatureProjection
-                feats = pretrained_batch(batch, norm.num_features).to(h.dtype)  # (B, F)
-                parts.append(
-                    F.batch_norm(feats, norm.running_mean, norm.running_var, norm.weight, norm.bias, False, 0.0, norm.eps)
-                )
-        return torch.cat(parts, dim=-1) if len(parts) > 1 else h
+        return torch.cat([h, *extra_features(self, self.cfg.aux_inputs, batch, h.dtype)], dim=-1)
 
     @torch.no_grad()
     def predict_properties(self, batch: Any) -> torch.Tensor:

@@ -84,9 +84,9 @@ def aux_targets(
 
 def set_site_stats(model: Any, graphs: Any, rows: np.ndarray) -> None:
     """Set ``model.aux_sites_mean`` / ``aux_sites_std`` (SITE_DIM,) from the site features of
-    the training crystals ``rows`` (a no-op for a head without the "sites" input). A constant
-    column gets std 1."""
-    if "sites" not in model.cfg.aux_inputs or model.aux_head is None:
+    the training crystals ``rows`` (a no-op for a model that reads no "sites" input, in its aux
+    head or its crystal branch). A constant column gets std 1."""
+    if not hasattr(model, "aux_sites_mean"):
         return
     import torch
 
@@ -94,7 +94,7 @@ def set_site_stats(model: Any, graphs: Any, rows: np.ndarray) -> None:
 
     feats = getattr(graphs, "pretrained", None)
     if feats is None or len(rows) == 0:
-        raise ValueError("model.aux_inputs 'sites': the graphs carry no CHGNet site features for the training crystals")
+        raise ValueError("model input 'sites': the graphs carry no CHGNet site features for the training crystals")
     x = np.asarray(feats, dtype=np.float64)[rows, TOWER_DIMS["chgnet_sites"] :]  # (Ct, SITE_DIM)
     mean, std = x.mean(axis=0), x.std(axis=0)
     std = np.where(std > 1e-6, std, 1.0)

@@ -116,7 +116,7 @@ class Trainer(TrainStep, TrainReport):
         if getattr(self, "aux_stats", None) is not None:
             self.model.aux_mean.copy_(torch.from_numpy(self.aux_stats[0]))
             self.model.aux_std.copy_(torch.from_numpy(self.aux_stats[1]))
-            set_site_stats(self.model, self.dataset.graphs, self.train_pairs["crystal_index"].unique())
+        set_site_stats(self.model, self.dataset.graphs, self.train_pairs["crystal_index"].unique())
         if tc.init_from:
             warm_start(self.model, tc.init_from)
         if tc.locked_crystal:

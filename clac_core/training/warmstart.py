@@ -16,7 +16,8 @@ def warm_start(model: Any, path: str | Path, *, refit: str | tuple[str, ...] = (
     Every stored tensor must fit the model (same crystal tower, heads, aux properties and text
     width); the text backbone layers the checkpoint does not store keep the base model's weights,
     so a ``cached`` run can be continued with ``top_k`` fine-tuning, and a token branch
-    (``text.branch_width``) added to a model trained without one starts at its zero output.
+    (``text.branch_width``) added to a model trained without one starts at its zero output, as
+    does a crystal branch (``model.crystal_branch``).
     ``refit``: key prefixes (e.g. ``"aux_head."``) whose stored tensors are skipped, prefix by
     prefix, when their shapes are not the model's, so that part starts fresh (a head of another
     width or depth, or the aux statistics of other properties).
@@ -38,6 +39,9 @@ def warm_start(model: Any, path: str | Path, *, refit: str | tuple[str, ...] = (
         )
     # a token branch this run adds to a model trained without one starts from its zero output
     new = ("token_branch.",) if model.token_branch is not None and ckpt.cfg.text.branch_width <= 0 else ()
+    # so does a crystal branch (model.crystal_branch), and the site statistics it may bring
+    if model.crystal_branch is not None and not ckpt.cfg.crystal_branch:
+        new = (*new, "crystal_branch.", "aux_sites_")
     loaded = True
     for prefix in (refit,) if isinstance(refit, str) else refit:
         own = {k: tuple(v.shape) for k, v in model.state_dict().items() if k.startswith(prefix)}

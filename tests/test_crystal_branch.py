@@ -1,0 +1,98 @@
+"""The crystal branch (``model.crystal_branch``): a learned residual on the crystal side of the
+joint space over fixed inputs (composition, CHGNet site outputs). It starts at zero, so a warm
+start from a model without it begins exactly at that model, and only it trains when
+``train.trainable: [crystal_branch]``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+
+def _cfg(branch: list[str]):
+    from clac_core.config import ModelConfig
+
+    cfg = ModelConfig()
+    cfg.crystal.kind, cfg.crystal.hidden_dim, cfg.crystal.out_dim, cfg.embed_dim = "cgcnn+chgnet", 16, 32, 24
+    cfg.proj_hidden = 20
+    cfg.crystal.pretrained_sites = True
+    cfg.crystal_branch = branch
+    return cfg
+
+
+def _batch(cfg, feats: np.ndarray):
+    from pymatgen.core import Lattice, Structure
+
+    from clac_core.graph import collate
+    from clac_core.graph.pretrained import structures_to_graphs
+
+    nacl = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    fe = Structure(Lattice.cubic(2.87), ["Fe", "Fe"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    return collate(structures_to_graphs([nacl, fe], cfg, features=feats))
+
+
+def test_a_new_branch_starts_at_zero_and_then_reads_its_inputs(tmp_path: Path) -> None:
+    from clac_core.graph import element_features
+    from clac_core.graph.pretrained import SITE_DIM
+    from clac_core.models import save_checkpoint
+    from clac_core.models.clip import CLaCModel
+    from clac_core.training.warmstart import warm_start
+
+    torch.manual_seed(0)
+    plain = CLaCModel(_cfg([]), load_text_backbone=False).eval()
+    assert plain.crystal_branch is None
+    save_checkpoint(plain, tmp_path / "plain", step=0)
+    torch.manual_seed(1)
+    model = CLaCModel(_cfg(["composition", "sites"]), load_text_backbone=False).eval()
+    assert model.crystal_branch.net[0].in_features == int(element_features().shape[1]) + SITE_DIM
+    warm_start(model, tmp_path / "plain")  # the branch and the site statistics are new: allowed
+    feats = np.random.default_rng(0).normal(size=(2, 260)).astype(np.float32)
+    batch = _batch(model.cfg, feats)
+    with torch.no_grad():
+        assert torch.allclose(model.encode_crystal(batch), plain.encode_crystal(batch), atol=1e-6)
+        torch.nn.init.normal_(model.crystal_branch.net[2].weight)  # a trained branch moves the embedding
+        moved = model.encode_crystal(batch)
+        assert not torch.allclose(moved, plain.encode_crystal(batch), atol=1e-3)
+        other = feats.copy()
+        other[:, 64:] += 1.0  # other site outputs, same tower input: another embedding
+        assert not torch.allclose(model.encode_crystal(_batch(model.cfg, other)), moved, atol=1e-3)
+        assert torch.allclose(model.crystal(_batch(model.cfg, other)), model.crystal(batch))
+
+
+def test_branch_inputs_are_checked_with_the_setting_named() -> None:
+    from clac_core.models.clip import CLaCModel
+
+    with pytest.raises(ValueError, match="model.crystal_branch"):
+        CLaCModel(_cfg(["spin"]), load_text_backbone=False)
+    cfg = _cfg(["sites"])
+    cfg.crystal.pretrained_sites = False
+    with pytest.raises(ValueError, match="model.crystal_branch 'sites'.*pretrained_sites"):
+        CLaCModel(cfg, load_text_backbone=False)
+
+
+def test_a_branch_only_run_changes_nothing_but_the_branch(data_dir: Path, tmp_path: Path, train_kit) -> None:
+    """Warm start from a model without a branch, train only the branch: every other stored
+    tensor is the start's bit for bit, the branch learned something, and the site statistics
+    are the training crystals'."""
+    from safetensors.torch import load_file
+
+    from clac_core.cli import main
+
+    common = ("model.crystal.kind=cgcnn+chgnet", "model.crystal.pretrained_sites=true", "train.max_pairs=200")
+    start = tmp_path / "start"
+    assert main(train_kit.args(data_dir, start, *common, "train.epochs=1")) == 0
+    out = tmp_path / "branch"
+    sets = (*common, "model.crystal_branch=[composition,sites]", "train.trainable=[crystal_branch]",
+            f"train.init_from={start / 'best'}", "train.epochs=1")  # fmt: skip
+    assert main(train_kit.args(data_dir, out, *sets)) == 0
+    before = load_file(str(start / "best" / "model.safetensors"))
+    after = load_file(str(out / "best" / "model.safetensors"))
+    new = {k for k in after if k.startswith(("crystal_branch.", "aux_sites_"))}
+    assert set(after) - set(before) == new and new
+    for k, v in before.items():
+        assert torch.equal(v, after[k]), k
+    assert after["crystal_branch.net.2.weight"].abs().sum() > 0
+    assert after["aux_sites_std"].min() > 0 and not torch.all(after["aux_sites_mean"] == 0)
