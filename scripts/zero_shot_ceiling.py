@@ -81,13 +81,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--split-kind", default="chemsys")
     a = p.parse_args(argv)
 
-    import torch
-
+    from clac_core.embed import predict_graphs
     from clac_core.evaluation.context import EvalOptions
     from clac_core.evaluation.pipeline import load_context
     from clac_core.evaluation.prompts import ZERO_SHOT_PROMPTS
     from clac_core.evaluation.zero_shot import class_embeddings, zero_shot_labels
-    from clac_core.graph import collate
 
     ctx = load_context(a.checkpoint, a.data, EvalOptions(split=a.split, split_kind=a.split_kind, progress=False))
     labels = zero_shot_labels(ctx.es)
@@ -98,11 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         positive = np.array([labels[task][i] == first for i in idx])
         out[task] = task_report(ctx.emb.crystal[idx], class_embeddings(ctx.emb.embed_text, ZERO_SHOT_PROMPTS[task]), positive)
         if task == "metal_vs_insulator" and "band_gap" in ctx.model.cfg.aux_properties:
-            with torch.no_grad():
-                pred = np.concatenate(
-                    [ctx.model.predict_properties(collate(ctx.graphs[i : i + 256])).numpy() for i in range(0, len(ctx.graphs), 256)]
-                )
-            gap = pred[:, ctx.model.cfg.aux_properties.index("band_gap")]
+            gap = predict_graphs(ctx.model, ctx.graphs)[:, ctx.model.cfg.aux_properties.index("band_gap")]
             out[task]["aux_gap"] = aux_gap_report(gap[idx], positive)
     print(json.dumps(out, indent=1))
     return 0

@@ -96,3 +96,14 @@ def test_a_branch_only_run_changes_nothing_but_the_branch(data_dir: Path, tmp_pa
         assert torch.equal(v, after[k]), k
     assert after["crystal_branch.net.2.weight"].abs().sum() > 0
     assert after["aux_sites_std"].min() > 0 and not torch.all(after["aux_sites_mean"] == 0)
+    # a head refit over the branch model (on other training pairs) keeps the site statistics the
+    # branch was trained with, so the embedding stays the start's: only the head is new
+    refit = tmp_path / "refit"
+    sets = ("model.crystal.kind=cgcnn+chgnet", "model.crystal.pretrained_sites=true", "train.max_pairs=300",
+            "model.crystal_branch=[composition,sites]", "model.aux_properties=[density]", "model.aux_inputs=[sites]",
+            "loss.aux_weight=1.0", "train.trainable=[aux_head]", f"train.init_from={out / 'best'}", "train.epochs=2")  # fmt: skip
+    assert main(train_kit.args(data_dir, refit, *sets)) == 0
+    head = load_file(str(refit / "best" / "model.safetensors"))
+    assert {k for k in head if k not in after} == {k for k in head if k.startswith(("aux_head.", "aux_mean", "aux_std"))}
+    for k, v in after.items():
+        assert torch.equal(v, head[k]), k

@@ -30,8 +30,10 @@ from clac_core.config import ExperimentConfig, save_config
 log = logging.getLogger(__name__)
 
 
-# what a head refit may replace when its shape differs from the start's: the head, and the aux
-# statistics (one per property, one per site feature) that it recomputes from the training crystals anyway
+# what a head refit may replace when its shape differs from the start's: the head, the aux
+# statistics (one per property) that it recomputes from the training crystals anyway, and the site
+# statistics (one per site feature), computed from those crystals where the start stores none
+# (a crystal branch reads them too, so a refit must not move them under it)
 HEAD_PARTS = ("aux_head.", "aux_mean", "aux_std", "aux_sites_")
 
 
@@ -160,11 +162,6 @@ def fit_head(cfg: ExperimentConfig, data_dir: str | Path, out_dir: str | Path) -
     train_pairs = select_pairs(data.pairs, "train", max_pairs=tc.max_pairs, seed=tc.seed, exclude_views=tc.exclude_views)
     names = list(cfg.model.aux_properties)
     targets, (mean, std) = aux_targets(data, train_pairs, names)  # (C, K) standardized
-    model = CLaCModel(cfg.model, load_text_backbone=False)
-    loaded = warm_start(model, tc.init_from, refit=HEAD_PARTS)  # a head of another shape starts fresh
-    log.info("head refit from %s (%s head)", tc.init_from, "its" if loaded else "a fresh")
-    model.aux_mean.copy_(torch.as_tensor(mean))
-    model.aux_std.copy_(torch.as_tensor(std))
     device = resolve_device(tc.device)
     graphs = graph_inputs(cfg, data, dist)
     split = data.crystals["split"].to_numpy()
@@ -174,7 +171,12 @@ def fit_head(cfg: ExperimentConfig, data_dir: str | Path, out_dir: str | Path) -
     rows_va = np.flatnonzero((split == "val") & known)
     if len(rows_tr) < 2 or len(rows_va) < 1:
         raise ValueError(f"{data_dir}: a head refit needs labelled train and val crystals ({len(rows_tr)} / {len(rows_va)})")
-    set_site_stats(model, graphs, rows_tr)
+    model = CLaCModel(cfg.model, load_text_backbone=False)
+    set_site_stats(model, graphs, rows_tr)  # as in the full loop: the start's stored ones win (see HEAD_PARTS)
+    loaded = warm_start(model, tc.init_from, refit=HEAD_PARTS)  # a head of another shape starts fresh
+    log.info("head refit from %s (%s head)", tc.init_from, "its" if loaded else "a fresh")
+    model.aux_mean.copy_(torch.as_tensor(mean))
+    model.aux_std.copy_(torch.as_tensor(std))
     h = tower_features(model, graphs, np.concatenate([rows_tr, rows_va]), tc.eval_batch_size)  # (Ct + Cv, H)
     y = torch.from_numpy(targets)
     train = (h[: len(rows_tr)].to(device), y[rows_tr].to(device))
