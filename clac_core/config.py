@@ -161,6 +161,10 @@ class TrainConfig:
     log_every: int = 20  # steps
     exclude_views: list[str] = field(default_factory=list)  # text views left out of training (e.g. [statements])
     sampling: Literal["crystals", "pairs"] = "crystals"  # per epoch: each crystal once (one text) or each pair once
+    # concept replay: this many more pairs per epoch, as a fraction of the epoch's pairs, drawn
+    # balanced over the concepts of clac_core.vocab.concepts (each wording of the word tables that
+    # >= 10 training texts name) and shuffled in (clac_core.data.sampling.concept_weights); 0 = off
+    concept_replay: float = 0.0
     save_every_steps: int = 0  # also checkpoint OUT/last/ every N optimizer steps (0 = only per epoch)
     text_cache_batch: int = 64  # texts per backbone forward when building the cached text features
     eval_batch_size: int = 512  # crystals/texts per forward in per-epoch validation

@@ -410,12 +410,13 @@ def test_precomputed_facts_give_same_texts_and_stay_unchanged() -> None:
 
 def test_search_view_states_true_structure_and_application_facts(real_records: list[CrystalRecord]) -> None:
     from clac_core.properties import band_gap_of
+    from clac_core.query.words import arity_in
     from clac_core.text.search_views import STRUCTURE_WORDS
     from clac_core.vocab.applications import applications
     from clac_core.vocab.structure_types import STRUCTURE_TYPE_NAMES, structure_type_of
 
     dim_of = {w: d for d, ws in STRUCTURE_WORDS.items() for w in ws}
-    seen_dims, types_seen = set(), set()
+    seen_dims, types_seen, arities = set(), set(), set()
     for rec in real_records:
         f = analyze(rec.structure)
         apps = {a.phrase for a in applications(f.elements, f.anion_class, band_gap_of(rec.properties))}
@@ -430,11 +431,17 @@ def test_search_view_states_true_structure_and_application_facts(real_records: l
                            "Li-ion cathode candidate", "Na-ion cathode candidate"):
                 assert (phrase in text) <= (phrase in apps), (text, apps)
             assert rec.formula not in text
-            assert f.crystal_system in text or not any(cs in text for cs in ("cubic", "hexagonal", "tetragonal"))
+            # "cubic coordination" is a polyhedron (8 neighbours at a cube's corners), not the crystal system
+            systems = [cs for cs in ("cubic", "hexagonal", "tetragonal") if re.search(rf"\b{cs}\b(?! coordination)", text)]
+            assert systems in ([], [f.crystal_system]), (text, f.crystal_system)
             named = [t for t in STRUCTURE_TYPE_NAMES if re.search(rf"(?<![\w-]){re.escape(t)}", text)]
             assert named in ([], [structure_type_of(f.spacegroup_number, f.anions, f.sites)]), (text, named)
             types_seen.update(named)
+            n = arity_in(text)  # "ternary", "four-element": read back as the search reads it
+            assert n in (None, len(f.elements)), (text, f.elements)
+            arities.add(n)
     assert len(seen_dims) >= 2
+    assert len(arities - {None}) >= 2  # several element counts are named
     assert types_seen  # the real records include typed crystals (rock salt, perovskite, ...)
 
 

@@ -23,7 +23,8 @@ Modules, one job each (the public names below are importable from ``clac_core.da
 - :mod:`~clac_core.data.targets`: aux regression targets (``crystal_targets``,
   ``inverse_aux_transform``, ``crystal_density``).
 - :mod:`~clac_core.data.caches`: the graph cache and the text-feature cache under ``DIR/cache/``.
-- :mod:`~clac_core.data.sampling`: ``EpochSampler``, ``select_pairs``, ``eval_pool``.
+- :mod:`~clac_core.data.sampling`: ``EpochSampler``, ``concept_weights`` (concept-balanced
+  replay), ``select_pairs``, ``eval_pool``.
 - :mod:`~clac_core.data.pairs`: ``PairDataset`` and ``PairBatch``.
 - :mod:`~clac_core.data.locked`: ``LockedCrystals``, ``locked_crystals``: a corpus index's stored
   crystal embeddings in place of the graph cache, for text-side runs against a locked crystal
@@ -38,7 +39,13 @@ from clac_core.data.caches import graph_cache_path, load_graph_cache, text_cache
 from clac_core.data.datadir import CRYSTAL_COLUMNS, PAIR_COLUMNS, DataDir, load_data_dir, read_crystals
 from clac_core.data.locked import LockedCrystals, locked_crystals
 from clac_core.data.pairs import PairBatch, PairDataset
-from clac_core.data.sampling import EVAL_EXCLUDED_VIEWS, EpochSampler, eval_pool, select_pairs
+from clac_core.data.sampling import (
+    EVAL_EXCLUDED_VIEWS,
+    EpochSampler,
+    concept_weights,
+    eval_pool,
+    select_pairs,
+)
 from clac_core.data.targets import AUX_TRANSFORMS, crystal_density, crystal_targets, inverse_aux_transform
 
 __all__ = [
@@ -51,6 +58,7 @@ __all__ = [
     "PAIR_COLUMNS",
     "PairBatch",
     "PairDataset",
+    "concept_weights",
     "crystal_density",
     "crystal_targets",
     "eval_pool",

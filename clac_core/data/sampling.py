@@ -27,6 +27,11 @@ class EpochSampler:
       uniformly (different draws per epoch).
     * ``"pairs"``: every pair once per epoch.
 
+    Concept replay (``replay`` > 0): ``replay`` more pairs per epoch, drawn with probabilities
+    ``replay_weights`` (:func:`concept_weights`) from their own seeded stream and shuffled in
+    among the epoch's pairs, so the rare wordings the uniform draw seldom visits ("van der
+    Waals", "carbonate", "quaternary") are seen more often without taking any pair away.
+
     Under DDP the epoch order is padded (wrapping around) to a multiple of ``world_size``
     and rank r takes positions r, r + W, ... (like ``DistributedSampler``), so every rank
     runs the same number of steps.
@@ -36,6 +41,8 @@ class EpochSampler:
         mode: "crystals" or "pairs".
         seed: base seed.
         rank, world_size: DDP position.
+        replay_weights: (P,) probabilities summing to 1 (needed when ``replay`` > 0).
+        replay: extra pairs per epoch (0 = none; the epoch order is then as without replay).
     """
 
     def __init__(
@@ -46,9 +53,15 @@ class EpochSampler:
         seed: int = 0,
         rank: int = 0,
         world_size: int = 1,
+        replay_weights: np.ndarray | None = None,
+        replay: int = 0,
     ) -> None:
         if mode not in ("crystals", "pairs"):
             raise ValueError(f"train.sampling must be 'crystals' or 'pairs', not {mode!r}")
+        if replay and (replay_weights is None or len(replay_weights) != len(crystal_index)):
+            raise ValueError("concept replay needs one weight per training pair")
+        self.replay = int(replay)
+        self.replay_weights = None if replay_weights is None else np.asarray(replay_weights, dtype=np.float64)
         self.crystal_index = np.asarray(crystal_index, dtype=np.int64)
         self.mode = mode
         self.seed = int(seed)
@@ -71,12 +84,19 @@ class EpochSampler:
         """All positions (into ``crystal_index``) visited in ``epoch``, before sharding."""
         rng = np.random.default_rng([self.seed, int(epoch)])
         if self.mode == "pairs":
-            return rng.permutation(self.crystal_index.size)
-        pick = self._group_start + (rng.random(self.num_crystals) * self._group_size).astype(np.int64)
-        return self._group_order[pick][rng.permutation(self.num_crystals)]
+            order = rng.permutation(self.crystal_index.size)
+        else:
+            pick = self._group_start + (rng.random(self.num_crystals) * self._group_size).astype(np.int64)
+            order = self._group_order[pick][rng.permutation(self.num_crystals)]
+        if not self.replay:
+            return order
+        extra_rng = np.random.default_rng([self.seed, int(epoch), 1])
+        extra = extra_rng.choice(self.crystal_index.size, size=self.replay, p=self.replay_weights)
+        both = np.concatenate([order, extra])
+        return both[extra_rng.permutation(both.size)]
 
     def __len__(self) -> int:
-        n = self.crystal_index.size if self.mode == "pairs" else self.num_crystals
+        n = (self.crystal_index.size if self.mode == "pairs" else self.num_crystals) + self.replay
         return -(-n // self.world_size)
 
     def shard(self, epoch: int) -> np.ndarray:
@@ -105,6 +125,41 @@ class EpochSampler:
         n = len(self)
         full, rest = divmod(n, batch_size)
         return full + (1 if rest >= 2 else 0)
+
+
+def concept_weights(texts: Sequence[str], *, min_count: int = 10) -> tuple[np.ndarray, dict[str, int]]:
+    """Concept-balanced replay probabilities of training pairs.
+
+    A concept (:data:`clac_core.vocab.concepts.CONCEPTS`: a dimensionality or polyhedron phrase,
+    a structure type, a class or application word, an anion class, an arity, a crystal system)
+    is drawn uniformly among those that at least ``min_count`` texts name, then one of its texts
+    uniformly: class-balanced sampling over concepts, so a wording 300 texts use is replayed as
+    often as one 30,000 texts use. A text naming several concepts adds their shares.
+
+    Args:
+        texts: (P,) training texts.
+        min_count: concepts named by fewer texts are left out (a handful of texts would be
+            repeated many times per epoch).
+
+    Returns:
+        (P,) float64 probabilities summing to 1 (all zero when no concept qualifies), and the
+        number of texts naming each concept that qualified.
+    """
+    import pandas as pd
+
+    from clac_core.vocab.concepts import CONCEPTS
+
+    series = pd.Series(list(texts), dtype=object)
+    weights = np.zeros(len(series), dtype=np.float64)
+    counts: dict[str, int] = {}
+    for name, pattern in CONCEPTS:
+        hit = series.str.contains(pattern, case=False, regex=True).to_numpy(dtype=bool)
+        n = int(hit.sum())
+        if n >= max(1, min_count):
+            counts[name] = n
+            weights[hit] += 1.0 / n
+    total = weights.sum()
+    return (weights / total if total > 0 else weights), counts
 
 
 def select_pairs(

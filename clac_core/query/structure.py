@@ -7,7 +7,8 @@ materials usage: "layered", "2D", "van der Waals", "lamellar" and "exfoliable" n
 two-dimensional bonded network (layers held by weaker forces); "chain"/"1D" one dimension;
 "framework"/"3D" a network bonded in all three; "molecular"/"0D" isolated units. Polyhedra are
 read as the cation's coordination ("octahedral", "corner-sharing octahedra", "tetrahedrally
-coordinated"), as the text writers name them. Plain Python; no model.
+coordinated"), as the text writers name them. The phrase tables live in
+:mod:`clac_core.vocab.structure_words`. Plain Python; no model.
 """
 
 from __future__ import annotations
@@ -17,28 +18,13 @@ from typing import Any
 
 import numpy as np
 
-# (pattern, dimensionality, the word shown on the "Understood" line)
-_DIMENSION_WORDS: list[tuple[str, int, str]] = [
-    (r"\blayer(?:ed|s)?\b|\b2\s?-?d\b|\btwo[\s-]dimensional\b|\bvan\s+der\s+waals\b|\bvdw\b|\blamellar\b"
-     r"|\bexfoliat|\bsheets?\b|\bmonolayers?\b", 2, "layered (2D bonded network)"),
-    (r"\bchains?\b|\b1\s?-?d\b|\bone[\s-]dimensional\b|\bwire[\s-]?like\b", 1, "chains (1D bonded network)"),
-    (r"\bframeworks?\b|\b3\s?-?d\b(?![\s-]*(?:view|viewer|print))|\bthree[\s-]dimensional\b",
-     3, "framework (3D bonded network)"),
-    (r"\bmolecular\b|\b0\s?-?d\b|\bzero[\s-]dimensional\b|\bisolated\s+(?:molecules|clusters)\b",
-     0, "molecular (0D units)"),
+from clac_core.vocab.structure_words import DIMENSION_PHRASES, POLYHEDRON_WORDS
+
+_DIMENSION_RE = [
+    (re.compile("|".join(phrases), re.IGNORECASE), d, label) for d, (phrases, label) in DIMENSION_PHRASES.items()
 ]
-_DIMENSION_RE = [(re.compile(p, re.IGNORECASE), d, w) for p, d, w in _DIMENSION_WORDS]
-# (pattern, polyhedron name as clac_core.text.geometry.polyhedron_name writes it)
-_POLYHEDRON_WORDS: list[tuple[str, str]] = [
-    (r"\boctahedr(?:al|a|on|ally)\b", "octahedral"),
-    (r"\btetrahedr(?:al|a|on|ally)\b", "tetrahedral"),
-    (r"\bsquare[\s-]planar\b", "square planar"),
-    (r"\btrigonal[\s-]prism(?:atic|s)?\b", "trigonal prismatic"),
-    (r"\btrigonal[\s-]planar\b", "trigonal planar"),
-    (r"\blinear(?:ly)?[\s-]coordinated\b|\blinear\s+coordination\b", "linear"),
-]
-_POLYHEDRON_RE = [(re.compile(p, re.IGNORECASE), name) for p, name in _POLYHEDRON_WORDS]
-DIMENSION_LABELS = {d: w for _, d, w in _DIMENSION_WORDS}
+_POLYHEDRON_RE = [(re.compile(p, re.IGNORECASE), name) for p, name in POLYHEDRON_WORDS]
+DIMENSION_LABELS = {d: label for d, (_, label) in DIMENSION_PHRASES.items()}
 # The known van der Waals crystals, as the "2D materials library" of Geim & Grigorieva
 # (Nature 499, 419 (2013), fig. 1) lists the layered parents of the 2D crystals (graphite's
 # graphene, h-BN, the transition-metal dichalcogenides, the layered III-VI and V-VI

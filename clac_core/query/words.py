@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
 from clac_core.vocab.elements import (
+    ARITY_WORDS,
     ATOMIC_NUMBER,
     CHALCOGENIDE_ANIONS,
     NOBLE_METALS,
@@ -48,7 +49,6 @@ _FAMILY_WORDS: list[tuple[str, str, tuple[str, ...]]] = [
 ]
 _FAMILY_RE = [(re.compile(p, re.IGNORECASE), label, members) for p, label, members in _FAMILY_WORDS]
 
-_ARITY_WORDS = {"elemental": 1, "unary": 1, "binary": 2, "ternary": 3, "quaternary": 4, "quinary": 5}
 _NUMBER_WORDS = {"one": 1, "single": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
 _ARITY_RE = re.compile(
     r"\b(elemental|unary|binary|ternary|quaternary|quinary)\b"
@@ -127,7 +127,7 @@ def arity_in(query: str) -> int | None:
     if not m:
         return None
     if m.group(1):
-        return _ARITY_WORDS[m.group(1).lower()]
+        return ARITY_WORDS[m.group(1).lower()]
     if m.group(2):
         word = m.group(2).lower()
         return int(word) if word.isdigit() else _NUMBER_WORDS[word]

@@ -2,7 +2,8 @@
 
 "I need a layered selenide", "find me tetragonal tin compounds", "Li-ion cathode candidate with
 octahedral coordination", "spinel oxide": one to three facts of the crystal, each computed
-(dimensionality, coordination polyhedra, crystal system, the structure type by the rules of
+(dimensionality, coordination polyhedra, crystal system, the number of elements ("ternary",
+"four-element"; :func:`clac_core.vocab.elements.arity_words`), the structure type by the rules of
 :mod:`clac_core.vocab.structure_types`, an element's name, the anion class, an application
 word of :mod:`clac_core.vocab.applications`), in a request frame. Formula-free. Every phrase is
 true of its crystal (``tests/test_text.py`` reads them back against the facts).
@@ -16,6 +17,7 @@ from clac_core.properties import band_gap_of
 from clac_core.text import templates as T
 from clac_core.text.templates import Picker
 from clac_core.vocab.applications import applications
+from clac_core.vocab.elements import arity_words
 from clac_core.vocab.structure_types import structure_type_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -43,6 +45,9 @@ def _phrases(record: CrystalRecord, f: CrystalFacts, p: Picker) -> list[tuple[st
     if polys and f.anions:
         out.append(("with", f"{p.choice('poly', polys)} coordination"))
     out.append(("adj", f.crystal_system))
+    arity = arity_words(len(f.elements))  # "ternary oxide", "four-element selenide"
+    if arity:
+        out.append(("adj", p.choice("arity", arity)))
     kind = structure_type_of(f.spacegroup_number, f.anions, f.sites)
     if kind:  # "rock salt compound", "spinel oxide", "CsCl-type intermetallic"
         out.append(("type", kind))

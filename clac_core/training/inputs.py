@@ -167,6 +167,25 @@ def graph_inputs(cfg: ExperimentConfig, data: DataDir, dist: DistInfo) -> Any:
     return graphs
 
 
+def replay_settings(tc: Any, train_pairs: Any) -> dict[str, Any]:
+    """``EpochSampler`` keyword arguments for ``train.concept_replay`` (none when it is 0)."""
+    if tc.concept_replay <= 0:
+        return {}
+    from clac_core.data import concept_weights
+
+    log = logging.getLogger(__name__)
+    weights, counts = concept_weights(list(train_pairs["text"]))
+    if not counts:
+        log.warning("train.concept_replay: no concept is named by enough training texts; no replay")
+        return {}
+    base = len(train_pairs) if tc.sampling == "pairs" else int(train_pairs["crystal_index"].nunique())
+    replay = int(round(tc.concept_replay * base))
+    rare = sorted(counts.items(), key=lambda kv: kv[1])[:5]
+    log.info("concept replay: %d more pairs per epoch over %d concepts (rarest: %s)", replay, len(counts),
+             ", ".join(f"{k} ({v})" for k, v in rare))
+    return {"replay_weights": weights, "replay": replay}
+
+
 def load_inputs(cfg: ExperimentConfig, data_dir: Path, dist: DistInfo, *, cached: bool) -> TrainInputs:
     """Read ``data_dir`` and build everything a run iterates over (see :class:`TrainInputs`).
 
@@ -219,6 +238,7 @@ def load_inputs(cfg: ExperimentConfig, data_dir: Path, dist: DistInfo, *, cached
         graphs, pool["crystal_index"].to_numpy(), list(pool["text"]), pool_feats, targets=targets
     )
     sampler = EpochSampler(
-        dataset.crystal_index, tc.sampling, seed=tc.seed, rank=dist.rank, world_size=dist.world_size
+        dataset.crystal_index, tc.sampling, seed=tc.seed, rank=dist.rank, world_size=dist.world_size,
+        **replay_settings(tc, train_pairs),
     )
     return TrainInputs(data, train_pairs, pool, dataset, pool_dataset, sampler, aux_stats)

@@ -2,8 +2,11 @@
 
 One home for the words the text writers write and the query reader reads:
 :mod:`~clac_core.vocab.elements` (symbols, names, families, metal / non-metal, anion and
-oxoanion names) and :mod:`~clac_core.vocab.classes` (class word -> property interval). Base
-layer: plain Python, no pymatgen.
+oxoanion names, composition arity words), :mod:`~clac_core.vocab.classes` (class word ->
+property interval), :mod:`~clac_core.vocab.structure_words` (dimensionality and polyhedron
+phrases), :mod:`~clac_core.vocab.structure_types`, :mod:`~clac_core.vocab.applications`, and
+:mod:`~clac_core.vocab.concepts`, which counts every phrase of those tables as one concept for
+concept-balanced training. Base layer: plain Python, no pymatgen.
 """
 
 from __future__ import annotations

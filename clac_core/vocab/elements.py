@@ -205,3 +205,22 @@ def composition_anions(elements: list[str] | tuple[str, ...]) -> list[str]:
             anions.append(e)
     anions.sort(key=lambda e: -x[e])
     return anions
+
+
+# --------------------------------------------------------------------------------------
+# composition arity: the number of distinct elements, as materials papers name it ("binary
+# compound", "ternary oxide", "quaternary chalcogenide"); the query reader reads these words
+# and the search-box requests of the training texts write them
+
+ARITY_WORDS: dict[str, int] = {"elemental": 1, "unary": 1, "binary": 2, "ternary": 3, "quaternary": 4, "quinary": 5}
+# number of distinct elements -> (the -ary adjective, the counted adjective)
+ARITY_ADJECTIVES: dict[int, tuple[str, str]] = {
+    2: ("binary", "two-element"), 3: ("ternary", "three-element"),
+    4: ("quaternary", "four-element"), 5: ("quinary", "five-element"),
+}
+
+
+def arity_words(n_elements: int) -> tuple[str, ...]:
+    """Adjectives for a compound of ``n_elements`` distinct elements ("ternary", "three-element");
+    empty outside 2-5 (one element is "elemental", which the writers say otherwise)."""
+    return ARITY_ADJECTIVES.get(n_elements, ())
