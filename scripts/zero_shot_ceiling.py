@@ -12,6 +12,12 @@ evaluated split it prints JSON with:
 - for metal vs non-metal, with an aux head that predicts band gaps: ``aux_gap`` (accuracy of
   "predicted gap <= t" for a few t, the accuracy at the best t (an oracle), and the AUC).
 
+It also measures whether the crystal embedding carries the number of elements, which the
+arity words ("binary", "ternary", "four-element") ask for (``arity``): a 5-fold logistic-regression
+probe of the element count (1-5) beside the majority rate, and for "<word> compound" of each
+word of ``vocab.elements.ARITY_ADJECTIVES`` the share of its top 50 crystals with that count,
+beside that count's share of all crystals.
+
 A diagnostic, not a model-selection tool: its oracles read the labels they score.
 
     python scripts/zero_shot_ceiling.py --checkpoint assets/model --data data/full3
@@ -73,6 +79,24 @@ def aux_gap_report(gap: np.ndarray, metal: np.ndarray) -> dict[str, float]:
     return out
 
 
+def arity_report(crystal: np.ndarray, n_elements: np.ndarray, queries: dict[str, tuple[int, np.ndarray]], k: int = 50) -> dict:
+    """Element count (N,) of crystals (N, D) against a probe and the queries {text: (count, (D,) embedding)}."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+
+    counts, freq = np.unique(n_elements, return_counts=True)
+    out: dict = {
+        "n": int(len(n_elements)),
+        "share_by_count": {int(c): round(float(f / len(n_elements)), 4) for c, f in zip(counts, freq, strict=True)},
+        "majority": float(freq.max() / len(n_elements)),
+        "linear_probe_cv5": float(cross_val_score(LogisticRegression(max_iter=3000), crystal, n_elements, cv=5).mean()),
+    }
+    for text, (count, emb) in queries.items():
+        top = np.argsort(-(crystal @ emb), kind="stable")[:k]
+        out[f"top{k}_share: {text}"] = float((n_elements[top] == count).mean())
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", required=True)
@@ -98,6 +122,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if task == "metal_vs_insulator" and "band_gap" in ctx.model.cfg.aux_properties:
             gap = predict_graphs(ctx.model, ctx.graphs)[:, ctx.model.cfg.aux_properties.index("band_gap")]
             out[task]["aux_gap"] = aux_gap_report(gap[idx], positive)
+    from clac_core.vocab.elements import ARITY_ADJECTIVES
+
+    n_el = np.array([len(f["elements"]) for f in ctx.es.facts])
+    keep = (n_el >= 1) & (n_el <= 5)
+    texts = {f"{w} compound": n for n, words in ARITY_ADJECTIVES.items() for w in words}
+    emb = ctx.emb.embed_text(list(texts))
+    queries = {t: (n, emb[j]) for j, (t, n) in enumerate(texts.items())}
+    out["arity"] = arity_report(ctx.emb.crystal[keep], n_el[keep], queries)
     print(json.dumps(out, indent=1))
     return 0
 

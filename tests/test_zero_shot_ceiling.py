@@ -50,3 +50,18 @@ def test_threshold_oracle_and_aux_gap_report(mod) -> None:
     assert r["acc_gap<=0.05"] == pytest.approx(0.8) and r["acc_gap<=0.1"] == pytest.approx(1.0)
     assert r["acc_gap<=0.3"] == pytest.approx(0.8) and r["auc"] == pytest.approx(1.0)
     assert r["oracle_threshold_acc"] == pytest.approx(1.0)
+
+
+def test_arity_report_reads_the_count_from_probe_and_queries(mod) -> None:
+    rng = np.random.default_rng(1)
+    n_el = rng.integers(2, 5, size=300)  # 2, 3 or 4 elements
+    x = np.zeros((300, 5))
+    x[np.arange(300), n_el] = 1.0  # the count has its own axis
+    x += 0.05 * rng.normal(size=x.shape)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    good, wrong = np.eye(5)[3], np.eye(5)[0]  # "ternary" on the 3 axis; a query on no count's axis
+    r = mod.arity_report(x, n_el, {"ternary compound": (3, good), "stray": (3, wrong)}, k=20)
+    assert r["linear_probe_cv5"] > 0.95 and r["majority"] < 0.5
+    assert sum(r["share_by_count"].values()) == pytest.approx(1.0, abs=1e-3)  # rounded to 4 places
+    assert r["top20_share: ternary compound"] == 1.0
+    assert r["top20_share: stray"] < 0.8
