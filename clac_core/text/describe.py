@@ -98,6 +98,7 @@ def describe(
             phrasing key (``search``, ``search#1``, ...); duplicates are dropped. More than one
             gives the short structure and application words ("layered", "van der Waals",
             "chain-like", "cathode") more training pairs: one request names only 1-3 facts.
+            The extra requests may also name the number of elements ("ternary oxide").
 
     Returns:
         Descriptions in view order: composition, structure, [properties], caption,
@@ -124,7 +125,10 @@ def describe(
         from clac_core.text.search_views import search_text
 
         out += [Description(v, t) for v, t in query_texts(record, facts, seed)]
-        searches = [search_text(record, facts, picker("search" if k == 0 else f"search#{k}")) for k in range(max(1, search_texts))]
+        searches = [
+            search_text(record, facts, picker("search" if k == 0 else f"search#{k}"), arity=k > 0)
+            for k in range(max(1, search_texts))
+        ]
         out += [Description("search", t) for t in dict.fromkeys(searches)]
         from clac_core.text.chemistry import oxide_type_of
         from clac_core.text.statement_views import statements_text

@@ -2,8 +2,9 @@
 
 "I need a layered selenide", "find me tetragonal tin compounds", "Li-ion cathode candidate with
 octahedral coordination", "spinel oxide": one to three facts of the crystal, each computed
-(dimensionality, coordination polyhedra, crystal system, the number of elements ("ternary",
-"four-element"; :func:`clac_core.vocab.elements.arity_words`), the structure type by the rules of
+(dimensionality, coordination polyhedra, crystal system, in the extra requests of
+``--search-texts N`` also the number of elements ("ternary", "four-element";
+:func:`clac_core.vocab.elements.arity_words`), the structure type by the rules of
 :mod:`clac_core.vocab.structure_types`, an element's name, the anion class, an application
 word of :mod:`clac_core.vocab.applications`), in a request frame. Formula-free. Every phrase is
 true of its crystal (``tests/test_text.py`` reads them back against the facts).
@@ -35,8 +36,8 @@ STRUCTURE_WORDS: dict[int, tuple[str, ...]] = {
 FRAMES = ("{x}", "{x}", "{a}", "I need {a}", "find me {a}", "show me {a}", "looking for {a}", "search: {x}")
 
 
-def _phrases(record: CrystalRecord, f: CrystalFacts, p: Picker) -> list[tuple[str, str]]:
-    """(kind, phrase) facts this crystal can be searched by."""
+def _phrases(record: CrystalRecord, f: CrystalFacts, p: Picker, arity: bool) -> list[tuple[str, str]]:
+    """(kind, phrase) facts this crystal can be searched by (the element count with ``arity``)."""
     out: list[tuple[str, str]] = []
     if f.dimensionality is not None:
         kind = "with" if f.dimensionality == 3 else "adj"
@@ -45,9 +46,9 @@ def _phrases(record: CrystalRecord, f: CrystalFacts, p: Picker) -> list[tuple[st
     if polys and f.anions:
         out.append(("with", f"{p.choice('poly', polys)} coordination"))
     out.append(("adj", f.crystal_system))
-    arity = arity_words(len(f.elements))  # "ternary oxide", "four-element selenide"
-    if arity:
-        out.append(("adj", p.choice("arity", arity)))
+    words = arity_words(len(f.elements)) if arity else ()  # "ternary oxide", "four-element selenide"
+    if words:
+        out.append(("adj", p.choice("arity", words)))
     kind = structure_type_of(f.spacegroup_number, f.anions, f.sites)
     if kind:  # "rock salt compound", "spinel oxide", "CsCl-type intermetallic"
         out.append(("type", kind))
@@ -71,9 +72,11 @@ def _noun(f: CrystalFacts, p: Picker) -> str:
     return p.choice("noun", opts)
 
 
-def search_text(record: CrystalRecord, f: CrystalFacts, p: Picker) -> str:
-    """One search-box request of 1-3 facts (see the module docstring)."""
-    facts = p.shuffled("facts", _phrases(record, f, p))[: 1 + p.index("n", 3)]
+def search_text(record: CrystalRecord, f: CrystalFacts, p: Picker, *, arity: bool = False) -> str:
+    """One search-box request of 1-3 facts (see the module docstring). ``arity``: the element
+    count is among the facts it may name; off for the one request a default build writes, which
+    keeps the texts the shipped model was trained on as they were."""
+    facts = p.shuffled("facts", _phrases(record, f, p, arity))[: 1 + p.index("n", 3)]
     nouns = [x for k, x in facts if k == "noun"]
     noun = nouns[0] if nouns else _noun(f, p)
     adj = " ".join([x for k, x in facts if k == "adj"] + [x for k, x in facts if k == "type"])  # "cubic spinel"
