@@ -416,7 +416,7 @@ def test_search_view_states_true_structure_and_application_facts(real_records: l
     from clac_core.vocab.structure_types import STRUCTURE_TYPE_NAMES, structure_type_of
 
     dim_of = {w: d for d, ws in STRUCTURE_WORDS.items() for w in ws}
-    seen_dims, types_seen, arities = set(), set(), set()
+    seen_dims, types_seen = set(), set()
     for rec in real_records:
         f = analyze(rec.structure)
         apps = {a.phrase for a in applications(f.elements, f.anion_class, band_gap_of(rec.properties))}
