@@ -29,6 +29,7 @@ structure), :mod:`~clac_core.text.property_views` (properties), :mod:`~clac_core
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -73,6 +74,15 @@ def robocrys_text(structure) -> str:
 
 # --------------------------------------------------------------------------------------
 # entry point
+
+
+def _search_requests(record: CrystalRecord, facts: CrystalFacts, picker: Callable[[str], Picker], n: int) -> list[str]:
+    """The ``n`` search-box requests, each from its own phrasing key, duplicates dropped; only the
+    extra ones may name the number of elements (the first is what a default build writes)."""
+    from clac_core.text.search_views import search_text
+
+    keys = ["search" if k == 0 else f"search#{k}" for k in range(max(1, n))]
+    return list(dict.fromkeys(search_text(record, facts, picker(key), arity=k > 0) for k, key in enumerate(keys)))
 
 
 def describe(
@@ -122,14 +132,9 @@ def describe(
     out.append(Description("caption", caption_text(record, facts, picker("caption"))))
     if query_views:
         from clac_core.text.query_views import query_texts
-        from clac_core.text.search_views import search_text
 
         out += [Description(v, t) for v, t in query_texts(record, facts, seed)]
-        searches = [
-            search_text(record, facts, picker("search" if k == 0 else f"search#{k}"), arity=k > 0)
-            for k in range(max(1, search_texts))
-        ]
-        out += [Description("search", t) for t in dict.fromkeys(searches)]
+        out += [Description("search", t) for t in _search_requests(record, facts, picker, search_texts)]
         from clac_core.text.chemistry import oxide_type_of
         from clac_core.text.statement_views import statements_text
 
