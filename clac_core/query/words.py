@@ -51,7 +51,7 @@ _FAMILY_RE = [(re.compile(p, re.IGNORECASE), label, members) for p, label, membe
 
 _NUMBER_WORDS = {"one": 1, "single": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
 _ARITY_RE = re.compile(
-    r"\b(elemental|unary|binary|ternary|quaternary|quinary)\b"
+    rf"\b({'|'.join(ARITY_WORDS)})\b"
     r"|\b(one|single|two|three|four|five|six|[1-6])[\s-](?:different\s+)?(?:elements?|components?)\b"
     r"|\b(allotropes?)\b",
     re.IGNORECASE,

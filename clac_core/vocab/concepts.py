@@ -21,7 +21,7 @@ from functools import lru_cache
 from clac_core.symmetry import CRYSTAL_SYSTEMS
 from clac_core.vocab.applications import SEARCH_APPLICATIONS
 from clac_core.vocab.classes import CLASS_WORDS
-from clac_core.vocab.elements import ANION_CLASS_ELEMENTS, ARITY_ADJECTIVES
+from clac_core.vocab.elements import ANION_CLASS_ELEMENTS, ARITY_ADJECTIVES, COUNT_WORDS
 from clac_core.vocab.structure_types import STRUCTURE_TYPES
 from clac_core.vocab.structure_words import DIMENSION_PHRASES, POLYHEDRON_WORDS
 
@@ -36,10 +36,7 @@ def _table() -> tuple[tuple[str, str], ...]:
     out += [(f"class: {name}", w.pattern) for name, w in CLASS_WORDS.items() if w.pattern]
     out += [(f"application: {a.name}", a.pattern) for a in SEARCH_APPLICATIONS]
     out += [(f"anion class: {name}", rf"\b{re.escape(name)}s?\b") for name in ANION_CLASS_ELEMENTS]
-    out += [
-        (f"arity: {n}", rf"\b{ary}\b|\b{counted.split('-')[0]}[\s-]elements?\b")
-        for n, (ary, counted) in ARITY_ADJECTIVES.items()
-    ]
+    out += [(f"arity: {n}", rf"\b{ary}\b|\b{COUNT_WORDS[n]}[\s-]elements?\b") for n, (ary, _) in ARITY_ADJECTIVES.items()]
     out += [(f"crystal system: {s}", rf"\b{s}\b") for s in CRYSTAL_SYSTEMS]
     return tuple(out)
 

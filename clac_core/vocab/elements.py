@@ -213,10 +213,10 @@ def composition_anions(elements: list[str] | tuple[str, ...]) -> list[str]:
 # and the search-box requests of the training texts write them
 
 ARITY_WORDS: dict[str, int] = {"elemental": 1, "unary": 1, "binary": 2, "ternary": 3, "quaternary": 4, "quinary": 5}
-# number of distinct elements -> (the -ary adjective, the counted adjective)
+COUNT_WORDS: dict[int, str] = {2: "two", 3: "three", 4: "four", 5: "five"}
+# number of distinct elements (2-5) -> (the -ary adjective, the counted adjective)
 ARITY_ADJECTIVES: dict[int, tuple[str, str]] = {
-    2: ("binary", "two-element"), 3: ("ternary", "three-element"),
-    4: ("quaternary", "four-element"), 5: ("quinary", "five-element"),
+    n: (ary, f"{COUNT_WORDS[n]}-element") for ary, n in ARITY_WORDS.items() if n in COUNT_WORDS
 }
 
 
