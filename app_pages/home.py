@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app_pages.ui.browser_warm import warm_map_library
 from app_pages.ui.display import corpus_credit, md_escape
 from app_pages.ui.handoff import EXAMPLE_QUERIES, hand_over_files, start_search
 from app_pages.ui.loaders import get_info
@@ -62,3 +63,4 @@ st.caption(
     + (corpus_credit(info["by_source"]) or "")
 )
 st.caption("The model, its training data and its test scores: **About the model** in the sidebar.")
+warm_map_library()  # the map's plotting library loads in the browser while the user reads Home

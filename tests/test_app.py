@@ -87,6 +87,23 @@ def test_home_is_a_start_page(app_env):
     assert not at.metric and not at.dataframe  # the tables moved to About the model
 
 
+def test_home_warms_the_map_library(app_env, monkeypatch):
+    """Home carries the script that imports the installed frontend's plotly chunk when the browser
+    is idle (it runs in tests/test_browser.py); CLAC_WARM_MAP=0 leaves it out."""
+    import streamlit
+
+    from app_pages.ui.browser_warm import plotly_chunk, warm_script
+
+    chunk = plotly_chunk()
+    assert chunk and (Path(streamlit.__file__).parent / "static/static/js" / chunk).is_file()
+    script = warm_script()
+    assert f'"./{chunk}"' in script and "import(url)" in script
+    assert any(chunk in getattr(e.proto, "body", "") for e in _app().get("html"))
+    monkeypatch.setenv("CLAC_WARM_MAP", "0")
+    assert warm_script() is None
+    assert not any(chunk in getattr(e.proto, "body", "") for e in _app().get("html"))
+
+
 def test_home_example_runs_on_search(app_env):
     at = _app()
     at.button(key="home_example_1").click().run()

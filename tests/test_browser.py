@@ -174,6 +174,19 @@ def test_viewer_canvas_draws(server, page):
     page.screenshot(path=str(SHOTS / "viewer.png"), full_page=True)
 
 
+def test_home_loads_the_map_library_once_before_the_map_opens(server, page):
+    """Home imports the frontend's plotly chunk while the browser is idle (app_pages/ui/
+    browser_warm.py); the map opened afterwards draws with that same module: one fetch, no second."""
+    _goto(page, server, "")
+    page.wait_for_function("window.__clacMapLibrary === 'ready'", timeout=60_000)
+    fetched = "performance.getEntriesByType('resource').filter(e => e.name.includes('/PlotlyChart.')).length"
+    assert page.evaluate(fetched) == 1  # loaded on Home, before any chart
+    assert page.locator(".js-plotly-plot").count() == 0
+    _nav(page, "Embedding map")
+    page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+    assert page.evaluate(fetched) == 1  # the map reused it
+
+
 def test_map_query_and_upload_markers(server, page, tmp_path):
     _goto(page, server, "map")
     page.wait_for_selector(".js-plotly-plot", timeout=60_000)

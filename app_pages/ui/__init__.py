@@ -13,6 +13,7 @@ One job per module:
 - :mod:`~app_pages.ui.lookup`: find corpus crystals by id or formula (the viewer's search box).
 - :mod:`~app_pages.ui.display`: escaping, property formatting, hiding machine paths (no streamlit).
 - :mod:`~app_pages.ui.viewer3d`: the one wrapper around 3Dmol.js's HTML (no streamlit).
+- :mod:`~app_pages.ui.browser_warm`: Home loads the map's plotting library in the browser while idle.
 
 All model and index logic lives in ``clac_core.inference``; these modules only render.
 """
