@@ -23,7 +23,7 @@ import streamlit as st
 
 # Measured (benchmarks/bench_browser.py, 2 cores, Chromium beside the server): importing at the
 # first idle moment took the CPU from a Search page opened at once (first Search 2.7-3.1 s, against
-# 1.6-2.0 s without); four seconds later it does not (1.4-1.5 s), and the map still finds it done.
+# 1.6-2.0 s without); four seconds later it does not (1.4-1.8 s), and the map still finds it done.
 DELAY_MS = 4000
 
 # The page's own entry module (``./static/js/index.<hash>.js``) gives the folder the frontend's
@@ -63,7 +63,7 @@ def warm_script() -> str | None:
 
 
 def warm_map_library() -> None:
-    """Add the warm-up script to this page (it runs once per browser tab; no space taken)."""
+    """Add the warm-up script to this page (it imports the chunk once per browser tab)."""
     script = warm_script()
     if script is not None:
         st.html(script, unsafe_allow_javascript=True)
