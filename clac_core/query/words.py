@@ -25,6 +25,7 @@ from clac_core.vocab.elements import (
     ARITY_WORDS,
     ATOMIC_NUMBER,
     CHALCOGENIDE_ANIONS,
+    COUNT_WORDS,
     NOBLE_METALS,
     PNICTIDE_ANIONS,
     RARE_EARTHS,
@@ -49,10 +50,10 @@ _FAMILY_WORDS: list[tuple[str, str, tuple[str, ...]]] = [
 ]
 _FAMILY_RE = [(re.compile(p, re.IGNORECASE), label, members) for p, label, members in _FAMILY_WORDS]
 
-_NUMBER_WORDS = {"one": 1, "single": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+_NUMBER_WORDS = {"one": 1, "single": 1, **{w: n for n, w in COUNT_WORDS.items()}, "six": 6}
 _ARITY_RE = re.compile(
     rf"\b({'|'.join(ARITY_WORDS)})\b"
-    r"|\b(one|single|two|three|four|five|six|[1-6])[\s-](?:different\s+)?(?:elements?|components?)\b"
+    rf"|\b({'|'.join(_NUMBER_WORDS)}|[1-6])[\s-](?:different\s+)?(?:elements?|components?)\b"
     r"|\b(allotropes?)\b",
     re.IGNORECASE,
 )
