@@ -116,6 +116,10 @@ class ModelConfig:
     # is added to the projected tower features before normalization. It starts at zero, so a
     # warm start from a model without it begins exactly at that model. [] = no branch.
     crystal_branch: list[str] = field(default_factory=list)
+    # Gaussian noise (standardized units) added in training to the aux predictions the crystal
+    # branch reads ("predicted" in crystal_branch): the head fits its training crystals better
+    # than new ones (clac_core.models.extras.predicted_input). 0 = none; inference never adds it.
+    predicted_noise: float = 0.0
     init_logit_scale: float = math.log(1 / 0.07)
     max_logit_scale: float = math.log(100.0)
 

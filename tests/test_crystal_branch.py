@@ -1,5 +1,6 @@
 """The crystal branch (``model.crystal_branch``): a learned residual on the crystal side of the
-joint space over fixed inputs (composition, CHGNet site outputs). It starts at zero, so a warm
+joint space over fixed inputs (composition, CHGNet site outputs) or the model's own aux-head
+predictions with their number code ("predicted"). It starts at zero, so a warm
 start from a model without it begins exactly at that model, and only it trains when
 ``train.trainable: [crystal_branch]``."""
 
@@ -107,3 +108,87 @@ def test_a_branch_only_run_changes_nothing_but_the_branch(data_dir: Path, tmp_pa
     assert {k for k in head if k not in after} == {k for k in head if k.startswith(("aux_head.", "aux_mean", "aux_std"))}
     for k, v in after.items():
         assert torch.equal(v, head[k]), k
+
+
+def test_the_predicted_code_is_the_code_of_a_text_stating_that_value() -> None:
+    """A crystal predicted at 1.5 eV and 5.2 g/cm³ carries the number code the text tower gives
+    "band gap of 1.5 eV, density 5.2 g/cm3"; a property the head does not predict is all zero."""
+    from clac_core.models.extras import predicted_code
+    from clac_core.query.numbers import FEATURE_DIM, GRIDS, quantity_features
+
+    text = quantity_features(["band gap of 1.5 eV, density 5.2 g/cm3"])[0]  # (Q,)
+    code = predicted_code(torch.tensor([[5.2, 1.5]], dtype=torch.float64), ["density", "band_gap"])[0].numpy()
+    assert code.shape == (FEATURE_DIM,)
+    np.testing.assert_allclose(code, text, atol=1e-6)
+    offsets = np.cumsum([0] + [1 + g.n for g in GRIDS.values()])
+    mag = list(GRIDS).index("total_magnetization")
+    assert not code[offsets[mag] : offsets[mag + 1]].any()
+    far = predicted_code(torch.tensor([[40.0, -1.0]]), ["density", "band_gap"])[0].numpy()  # off both grids
+    dens = list(GRIDS).index("density")
+    assert far[offsets[dens + 1] - 1] == pytest.approx(1.0) and far[offsets[0] + 1] == pytest.approx(1.0)
+
+
+def _predicted_model(noise: float = 0.0):
+    from clac_core.models.clip import CLaCModel
+
+    cfg = _cfg(["predicted"])
+    cfg.aux_properties = ["band_gap", "density"]
+    cfg.predicted_noise = noise
+    torch.manual_seed(0)
+    return CLaCModel(cfg, load_text_backbone=False)
+
+
+def test_a_predicted_branch_reads_the_models_own_predictions() -> None:
+    from clac_core.models.extras import predicted_input
+
+    model = _predicted_model().eval()
+    assert model.crystal_branch.net[0].in_features == 2 + 110
+    batch = _batch(model.cfg, np.random.default_rng(0).normal(size=(2, 260)).astype(np.float32))
+    with torch.no_grad():
+        torch.nn.init.normal_(model.crystal_branch.net[2].weight)
+        emb, aux = model.encode_crystal_aux(batch)
+        assert torch.equal(model.encode_crystal(batch), emb)  # one path, with or without the head's output
+        model.aux_head[-1].bias.add_(3.0)  # other predictions, same tower: another embedding
+        moved, aux2 = model.encode_crystal_aux(batch)
+        assert not torch.allclose(aux2, aux) and not torch.allclose(moved, emb, atol=1e-3)
+    z = torch.zeros(2, 2)
+    noisy = _predicted_model(noise=0.5)
+    noisy.train()
+    assert not torch.equal(predicted_input(noisy, z), predicted_input(noisy, z))  # training: noise
+    noisy.eval()
+    assert torch.equal(predicted_input(noisy, z), predicted_input(noisy, z))  # inference: none
+    assert torch.equal(predicted_input(noisy, z)[:, :2], z)
+
+
+def test_predicted_is_a_branch_input_only_and_needs_a_head() -> None:
+    from clac_core.models.clip import CLaCModel
+
+    with pytest.raises(ValueError, match="model.crystal_branch 'predicted' needs an aux head"):
+        CLaCModel(_cfg(["predicted"]), load_text_backbone=False)
+    cfg = _cfg([])
+    cfg.aux_properties, cfg.aux_inputs = ["band_gap"], ["predicted"]
+    with pytest.raises(ValueError, match="model.aux_inputs"):
+        CLaCModel(cfg, load_text_backbone=False)
+
+
+def test_a_predicted_branch_run_trains_only_the_branch_over_a_head(data_dir: Path, tmp_path: Path, train_kit) -> None:
+    """Stage 8's recipe in small: a run with an aux head, then a branch over its predictions
+    trained alone. Only the branch is new and learned; the head and everything else are the
+    start's, so the predictions the branch reads are the start's."""
+    from safetensors.torch import load_file
+
+    from clac_core.cli import main
+
+    head = ("model.aux_properties=[band_gap,density]", "loss.aux_weight=1.0", "train.max_pairs=200")
+    start = tmp_path / "start"
+    assert main(train_kit.args(data_dir, start, *head, "train.epochs=1")) == 0
+    out = tmp_path / "predicted"
+    sets = (*head, "model.crystal_branch=[predicted]", "model.predicted_noise=0.14", "loss.aux_weight=0.0",
+            "train.trainable=[crystal_branch]", f"train.init_from={start / 'best'}", "train.epochs=1")  # fmt: skip
+    assert main(train_kit.args(data_dir, out, *sets)) == 0
+    before = load_file(str(start / "best" / "model.safetensors"))
+    after = load_file(str(out / "best" / "model.safetensors"))
+    assert {k for k in after if k not in before} == {k for k in after if k.startswith("crystal_branch.")}
+    for k, v in before.items():
+        assert torch.equal(v, after[k]), k
+    assert after["crystal_branch.net.2.weight"].abs().sum() > 0

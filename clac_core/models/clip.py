@@ -184,14 +184,18 @@ class CLaCModel(nn.Module):
         emb = self.crystal_embedding(self.crystal(batch), batch)  # (B, D)
         return F.normalize(emb, dim=-1) if normalize else emb
 
-    def crystal_embedding(self, h: torch.Tensor, batch: Any) -> torch.Tensor:
+    def crystal_embedding(self, h: torch.Tensor, batch: Any, aux: torch.Tensor | None = None) -> torch.Tensor:
         """Tower features ``h`` (B, C) -> unnormalized embedding (B, D): the projection, plus the
-        crystal branch over the batch's ``cfg.crystal_branch`` inputs when there is one."""
+        crystal branch over the batch's ``cfg.crystal_branch`` inputs when there is one. ``aux``:
+        the standardized aux predictions (B, K) if already computed (the branch may read them)."""
         emb = self.crystal_proj(h)
         if self.crystal_branch is not None:
             from clac_core.models.extras import extra_features
 
-            x = torch.cat(extra_features(self, self.cfg.crystal_branch, batch, h.dtype), dim=-1)
+            names = self.cfg.crystal_branch
+            if "predicted" in names and aux is None:
+                aux = self.aux_head(self.aux_input(h, batch))
+            x = torch.cat(extra_features(self, names, batch, h.dtype, predicted=aux), dim=-1)
             emb = emb + self.crystal_branch(x).to(emb.dtype)
         return emb
 
@@ -200,8 +204,9 @@ class CLaCModel(nn.Module):
         if self.aux_head is None:
             raise RuntimeError("this model has no aux_properties (ModelConfig.aux_properties is empty)")
         h = self.crystal(batch)  # (B, C)
-        emb = self.crystal_embedding(h, batch)
-        return (F.normalize(emb, dim=-1) if normalize else emb), self.aux_head(self.aux_input(h, batch))
+        aux = self.aux_head(self.aux_input(h, batch))  # (B, K)
+        emb = self.crystal_embedding(h, batch, aux)
+        return (F.normalize(emb, dim=-1) if normalize else emb), aux
 
     def aux_input(self, h: torch.Tensor, batch: Any) -> torch.Tensor:
         """The aux head's input: tower features ``h`` (B, C) and the ``cfg.aux_inputs`` of the
