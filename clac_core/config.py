@@ -120,6 +120,10 @@ class ModelConfig:
     # branch reads ("predicted" in crystal_branch): the head fits its training crystals better
     # than new ones (clac_core.models.extras.predicted_input). 0 = none; inference never adds it.
     predicted_noise: float = 0.0
+    # hidden width of the crystal branch (0 = proj_hidden, or embed_dim without one). A branch
+    # ensemble (clac_core.models.ensemble.merge_branches) stores its members side by side as one
+    # branch of their summed width.
+    branch_hidden: int = 0
     init_logit_scale: float = math.log(1 / 0.07)
     max_logit_scale: float = math.log(100.0)
 

@@ -192,3 +192,41 @@ def test_a_predicted_branch_run_trains_only_the_branch_over_a_head(data_dir: Pat
     for k, v in before.items():
         assert torch.equal(v, after[k]), k
     assert after["crystal_branch.net.2.weight"].abs().sum() > 0
+
+
+def test_a_branch_ensemble_is_the_mean_of_its_members(tmp_path: Path) -> None:
+    """Two branch runs of one start merge into one model whose embedding (before normalization)
+    is the start's projection plus the mean of the two branches' outputs; runs that differ
+    outside the branch are refused."""
+    from clac_core.models import save_checkpoint
+    from clac_core.models.checkpoint import CheckpointError
+    from clac_core.models.clip import CLaCModel
+    from clac_core.models.ensemble import merge_branches
+
+    torch.manual_seed(0)
+    base = CLaCModel(_cfg(["composition", "sites"]), load_text_backbone=False).eval()
+    members = []
+    for seed in (1, 2):
+        m = CLaCModel(_cfg(["composition", "sites"]), load_text_backbone=False).eval()
+        m.load_state_dict(base.state_dict())
+        torch.manual_seed(seed)
+        for p in m.crystal_branch.parameters():
+            torch.nn.init.normal_(p)
+        save_checkpoint(m, tmp_path / f"m{seed}", step=0)
+        members.append(m)
+    merged_path = merge_branches([tmp_path / "m1", tmp_path / "m2"], tmp_path / "ens")
+    merged = CLaCModel.from_checkpoint(merged_path, load_text_backbone=False).eval()
+    assert merged.cfg.branch_hidden == 2 * 20 and merged.crystal_branch.net[0].out_features == 40
+    batch = _batch(base.cfg, np.random.default_rng(0).normal(size=(2, 260)).astype(np.float32))
+    with torch.no_grad():
+        h = base.crystal(batch)
+        want = (members[0].crystal_embedding(h, batch) + members[1].crystal_embedding(h, batch)) / 2
+        assert torch.allclose(merged.crystal_embedding(merged.crystal(batch), batch), want, atol=1e-5)
+        assert not torch.allclose(members[0].crystal_embedding(h, batch), want, atol=1e-3)
+    with torch.no_grad():
+        members[1].crystal_proj[0].weight.add_(1.0)  # another start: refused
+    save_checkpoint(members[1], tmp_path / "other", step=0)
+    with pytest.raises(CheckpointError, match="differs from .* outside the crystal branch"):
+        merge_branches([tmp_path / "m1", tmp_path / "other"], tmp_path / "bad")
+    with pytest.raises(CheckpointError, match="at least two"):
+        merge_branches([tmp_path / "m1"], tmp_path / "bad")

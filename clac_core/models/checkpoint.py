@@ -50,6 +50,7 @@ CONFIG_RANGES: dict[tuple[str, str], tuple[type, float | None, float | None]] = 
     ("text", "branch_token_dropout"): (float, 0.0, 0.9),
     ("", "embed_dim"): (int, 1, 8192),
     ("", "proj_hidden"): (int, 0, 16384),
+    ("", "branch_hidden"): (int, 0, 65536),
     ("", "init_logit_scale"): (float, -20.0, 20.0),
     ("", "max_logit_scale"): (float, -20.0, 20.0),
 }

@@ -125,7 +125,7 @@ class CLaCModel(nn.Module):
             from clac_core.models.extras import CrystalBranch, extra_width
 
             width = extra_width(cfg, cfg.crystal_branch, "model.crystal_branch")
-            self.crystal_branch = CrystalBranch(width, cfg.proj_hidden or cfg.embed_dim, cfg.embed_dim)
+            self.crystal_branch = CrystalBranch(width, cfg.branch_hidden or cfg.proj_hidden or cfg.embed_dim, cfg.embed_dim)
         self.text_proj = projection_head(self.text_hidden_size, cfg.embed_dim, cfg.proj_hidden)
         # the learned token branch beside the frozen text features (cfg.text.branch_width > 0)
         self.token_branch: nn.Module | None = None
