@@ -287,3 +287,18 @@ def test_faiss_gpu_takes_unfiltered_searches_and_filters_stay_on_cpu(monkeypatch
     idx_cpu = synthetic_index(3_000)
     idx_cpu.engine_config = EngineConfig(use_gpu=False)
     assert idx_cpu.engine.gpus == 0 and idx_cpu.engine.gpu_ann is None
+
+
+def test_shipped_index_was_made_by_the_shipped_model_and_carries_its_umap(shipped):
+    """The map of the shipped index is the stored UMAP, found under the key of the shipped
+    checkpoint and corpus. (From 36581f9 to the stage-8 ship the checkpoint's config.json changed,
+    the manifest took the new hash, the stored UMAP kept the old key, and the map fell back to a
+    PCA computed on every first visit.)"""
+    from clac_core.index.projection import load_map, umap_cache_path
+    from clac_core.models import checkpoint_hash
+
+    assert shipped.manifest["checkpoint_hash"] == checkpoint_hash(REPO / "assets" / "model")
+    path = umap_cache_path(shipped, SHIPPED)
+    assert path.exists(), f"no UMAP stored under this index's key ({path.name})"
+    assert sorted(p.name for p in SHIPPED.glob("umap_*.npz")) == [path.name]
+    assert load_map(shipped, SHIPPED)["method"] == "UMAP"
