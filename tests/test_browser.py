@@ -292,3 +292,49 @@ def test_nothing_leaves_the_machine_and_log_is_quiet(server, page):
     log = server[1].read_text(errors="replace")
     for noise in ("Inotify", "spglib", "SPGLIB", "Traceback", "Session State API", "Loading weights", "it/s]"):
         assert noise not in log, log[-3000:]
+
+
+def _search(page, query: str) -> str:
+    """Type ``query`` into the Search box, run it, and return the main area's text."""
+    box = page.get_by_label("Describe the crystal you are looking for")
+    box.fill(query)
+    box.press("Enter")
+    _settle(page)
+    page.get_by_text("Understood:", exact=False).first.wait_for()
+    return page.locator("[data-testid='stMain']").inner_text()
+
+
+def _elements(formula: str) -> set[str]:
+    import re
+
+    return set(re.findall(r"[A-Z][a-z]?", formula))
+
+
+def test_search_reads_negated_lists_moduli_structure_words_and_rules(server, page):
+    """Issue 19's reading of what scientists write, in the browser with property-aware search on:
+    a negation governs the whole list after it, moduli are read in GPa, structure and application
+    words name their rule, and a search no crystal meets names the constraint and shows the
+    nearest relaxation's results, never an empty page."""
+    _goto(page, server, "search")
+    _set_switch(page, "Include hypothetical (decorated) crystals", True)
+    for query, excluded in (("oxide containing neither zinc nor sodium", {"Zn", "Na"}),
+                            ("compound free of titanium and strontium", {"Ti", "Sr"})):  # fmt: skip
+        shown = _search(page, query)
+        for element in excluded:
+            assert f"no {element}" in shown, (query, shown[:400])
+        assert "contains Zn" not in shown and "contains Ti" not in shown
+        heads, rows = _grid_until(page, lambda h, rs, ex=excluded: "formula" in h and len(rs) > 0
+                                  and not any(_elements(r[h.index("formula")]) & ex for r in rs))  # fmt: skip
+        assert rows and not any(_elements(r[heads.index("formula")]) & excluded for r in rows)
+    shown = _search(page, "semiconductor without lead or cadmium, gap 1-2 eV")
+    assert "no Pb" in shown and "no Cd" in shown and "contains Pb" not in shown and "contains Cd" not in shown
+    assert "PBE" in shown  # a band-gap constraint says which gaps these are
+    shown = _search(page, "hard material with bulk modulus above 250 GPa")
+    assert "bulk modulus > 250 GPa" in shown and "hard (shear modulus" in shown
+    assert "Nearest relaxation" in shown  # the tiny corpus has no moduli: named, and relaxed
+    heads, rows = _grid_until(page, lambda h, rs: "formula" in h and len(rs) > 0)
+    assert rows  # the relaxation's results, not an empty page
+    assert "layered (2D bonded network)" in _search(page, "layered material")
+    shown = _search(page, "transparent conducting oxide")
+    assert "transparent conducting oxide (rule:" in shown and "In2O3" in shown
+    page.screenshot(path=str(SHOTS / "search_reading.png"), full_page=True)
