@@ -79,3 +79,61 @@ def test_upload_describes_itself_first_and_finds_similar_structures(server, page
     heads, rows = _grid(page, n_grids)
     assert {r[heads.index("formula")] for r in rows} == {"NaCl", "CsCl"}
     page.screenshot(path=str(SHOTS / "upload_similar.png"), full_page=True)
+
+
+
+@pytest.fixture(scope="module")
+def aux_server(tmp_path_factory):
+    """The app on a tiny random-init model *with* an aux head (the shared tiny model has none),
+    so the upload panel shows its estimates beside what the structure fixes."""
+    import torch
+    from browser_kit import serve
+    from helpers import TINY_MODEL, tiny_records
+
+    from clac_core.config import model_config_from_dict
+    from clac_core.index import build
+    from clac_core.models import CLaCModel, save_checkpoint
+
+    out = tmp_path_factory.mktemp("browser_aux_assets")
+    torch.manual_seed(0)
+    cfg = dict(TINY_MODEL, aux_properties=["band_gap", "formation_energy_per_atom", "total_magnetization", "density"])
+    ck = out / "model"
+    save_checkpoint(CLaCModel(model_config_from_dict(cfg)), ck, step=0, extra={"untrained": True})
+    model = CLaCModel.from_checkpoint(ck)
+    with torch.no_grad():  # a head far from the truth: bcc Fe estimated at +3 eV/atom, 50 μB, 1 g/cm³
+        model.aux_head[-1].weight.zero_()
+        model.aux_head[-1].bias.copy_(torch.tensor([0.5, 3.0, 50.0, 1.0]))
+    save_checkpoint(model, ck, step=0, extra={"untrained": True})
+    ix = build(model, tiny_records(), checkpoint=ck, sources=["tiny"], max_descriptions=40).save(out / "index")
+    yield from serve(out, ck, ix)
+
+
+def test_upload_values_respect_what_the_structure_fixes(aux_server, page, tmp_path):  # noqa: F811
+    """Issue 19, part 4, in the browser: for bcc Fe, whatever the model estimates, the formation
+    energy is 0 by definition, the density is the structure's own (the value the description
+    states too: one value per quantity), and the magnetization stays within 7 μB per atom."""
+    from pymatgen.core import Lattice, Structure
+    from pymatgen.io.cif import CifWriter
+
+    fe = Structure(Lattice.cubic(2.87), ["Fe", "Fe"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    cif = tmp_path / "fe_bcc.cif"
+    CifWriter(fe).write_file(str(cif))
+    _goto(page, aux_server, "upload")
+    page.locator("input[type='file']").first.set_input_files([str(cif)])
+    page.get_by_text("Nearest corpus descriptions", exact=False).first.wait_for()
+    _settle(page)
+    page.locator("[data-testid='stDataFrame'] th[role='columnheader']", has_text="quantity").first.wait_for(
+        state="attached"
+    )
+    heads, rows = next(g for g in _grids(page) if "quantity" in g[0])
+    by = {r[heads.index("quantity")].lower(): r for r in rows}
+    value, source = heads.index("value"), heads.index("source")
+    ef = next(r for q, r in by.items() if q.startswith("formation energy"))
+    assert float(ef[value]) == 0.0 and "by definition" in ef[source]
+    rho = next(r for q, r in by.items() if q.startswith("density"))
+    assert float(rho[value]) == pytest.approx(fe.density, abs=0.01) and "computed" in rho[source]
+    mag = next(r for q, r in by.items() if "magnetization" in q)
+    assert float(mag[value]) == pytest.approx(7.0 * len(fe)) and "estimate" in mag[source]  # 50 μB bounded
+    main = page.locator("[data-testid='stMain']").inner_text()
+    assert f"{fe.density:.2f}" in main and f"{1.0:.2f} g/cm" not in main  # one density, the structure's
+    page.screenshot(path=str(SHOTS / "upload_fe_values.png"), full_page=True)
