@@ -338,3 +338,31 @@ def test_search_reads_negated_lists_moduli_structure_words_and_rules(server, pag
     shown = _search(page, "transparent conducting oxide")
     assert "transparent conducting oxide (rule:" in shown and "In2O3" in shown
     page.screenshot(path=str(SHOTS / "search_reading.png"), full_page=True)
+
+
+def _download(page, name_starts: str) -> str:
+    """Click the download button whose label starts with ``name_starts``; the file's text."""
+    import re
+
+    with page.expect_download() as info:
+        page.get_by_role("button", name=re.compile("^" + re.escape(name_starts))).first.click()
+    return Path(info.value.path()).read_text()
+
+
+def test_viewer_downloads_the_cell_shown(server, page):
+    """Issue 19, point 5: the CIF and POSCAR downloads are the chosen cell (diamond Si: 8 atoms in
+    the conventional cell, 2 in the primitive one), not always the conventional one."""
+    from pymatgen.core import Structure
+
+    _goto(page, server, "viewer")
+    box = page.get_by_role("textbox", name="Find a crystal")
+    box.fill("t:Si")
+    box.press("Enter")
+    _settle(page)
+    page.locator("h3", has_text="Si (t:Si)").first.wait_for()
+    conventional = Structure.from_str(_download(page, "Download CIF"), fmt="cif")
+    assert len(conventional) == 8
+    page.get_by_text("Primitive cell", exact=True).click()
+    _settle(page)
+    assert len(Structure.from_str(_download(page, "Download CIF"), fmt="cif")) == 2
+    assert len(Structure.from_str(_download(page, "Download POSCAR"), fmt="poscar")) == 2
