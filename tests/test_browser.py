@@ -366,3 +366,43 @@ def test_viewer_downloads_the_cell_shown(server, page):
     _settle(page)
     assert len(Structure.from_str(_download(page, "Download CIF"), fmt="cif")) == 2
     assert len(Structure.from_str(_download(page, "Download POSCAR"), fmt="poscar")) == 2
+
+
+def _map_traces(page) -> list[dict]:
+    return page.evaluate(
+        "[...document.querySelector('.js-plotly-plot').data].map(t => ({name: t.name, n: (t.hovertext || []).length, "
+        "hover: (t.hovertext || [])[0] || '', cmin: t.marker.cmin, cmax: t.marker.cmax}))"
+    )
+
+
+def test_map_hover_descriptions_colour_scale_and_export(server, page):
+    """Issue 19, points 5 and 6, in the browser: the hover names the crystal system and a key
+    property, description points are hidden until asked for, a property's colour scale is clipped
+    to robust percentiles (said in a caption), and the map downloads as a self-contained HTML page."""
+    _goto(page, server, "map")
+    page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+    _settle(page)
+    traces = _map_traces(page)
+    assert "description (text)" not in {t["name"] for t in traces}  # hidden by default
+    hovers = page.evaluate(
+        "[...document.querySelector('.js-plotly-plot').data].flatMap(t => t.hovertext || [])")
+    nacl = next(h for h in hovers if h.startswith("NaCl"))  # NaCl: cubic, band gap 5 eV in the tiny corpus
+    assert "cubic" in nacl.lower() and "band gap" in nacl.lower(), nacl
+    _set_switch(page, "Show description points", True)
+    page.wait_for_function(
+        "[...document.querySelector('.js-plotly-plot').data].some(t => t.name === 'description (text)')")
+    texts = next(t for t in _map_traces(page) if t["name"] == "description (text)")
+    assert texts["n"] > 0
+    _set_switch(page, "Show description points", False)
+    box = page.get_by_label("Colour by")
+    box.click()
+    page.get_by_role("option", name="band gap", exact=False).first.click()
+    _settle(page)
+    page.get_by_text("Colour scale clipped to percentiles 2–98", exact=False).first.wait_for()
+    scaled = [t for t in _map_traces(page) if t["cmin"] is not None]
+    assert scaled and scaled[0]["cmax"] > scaled[0]["cmin"]
+    html = _download(page, "Download the map (HTML)")
+    import re
+
+    assert re.search(r"<script[^>]*src=[\"']https?://", html) is None  # nothing fetched from the web
+    assert len(html) > 1_000_000 and "Plotly.newPlot" in html  # plotly.js itself is inside: opens offline
