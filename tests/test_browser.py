@@ -75,6 +75,11 @@ def test_home_and_search(server, page):
     formulas = {r[heads.index("formula")] for r in rows}
     assert {"NaCl", "ZnO", "TiO2"} <= formulas
     assert page.locator("iframe").count() == 0  # the 3D view is built only when asked
+    import csv
+    import io
+
+    table = list(csv.DictReader(io.StringIO(_download(page, "Download CSV"))))  # the results table as CSV
+    assert len(table) == 12 and {"NaCl", "ZnO", "TiO2"} <= {r["formula"] for r in table}
     page.get_by_text("Show in 3D", exact=True).click()
     _settle(page)
     assert _canvas_ink(page) > 0.01
@@ -255,6 +260,8 @@ def test_corpus_build_selects_new_index_and_payload_is_text(server, page, tmp_pa
     page.locator("input[type='file']").first.set_input_files([str(csv)])
     page.locator("[data-testid='stFileChip']", has_text="evil_demo.csv").first.wait_for()
     page.locator("[data-testid='stFileChipIconSpinner']").first.wait_for(state="detached")
+    # leaving the page mid-build stops it: the page says so before the build starts
+    assert page.get_by_text("leaving it stops the build and nothing is saved", exact=False).count() >= 1
     page.get_by_role("button", name="Build index").click()
     page.get_by_text("now selected in the sidebar", exact=False).wait_for(timeout=120_000)
     _settle(page)
