@@ -344,6 +344,11 @@ def test_search_reads_negated_lists_moduli_structure_words_and_rules(server, pag
     assert "layered (2D bonded network)" in _search(page, "layered material")
     shown = _search(page, "transparent conducting oxide")
     assert "transparent conducting oxide (rule:" in shown and "In2O3" in shown
+    # a structure type read from the words; the selected crystal's heading names its type (the
+    # tiny corpus's only rock-salt oxide, MgO, comes first)
+    assert "rock salt structure" in _search(page, "a rock salt oxide")
+    page.locator("h3", has_text="MgO").first.wait_for()
+    assert "rock salt" in page.locator("h3", has_text="MgO").first.inner_text()
     page.screenshot(path=str(SHOTS / "search_reading.png"), full_page=True)
 
 
