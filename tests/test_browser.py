@@ -418,3 +418,23 @@ def test_map_hover_descriptions_colour_scale_and_export(server, page):
 
     assert re.search(r"<script[^>]*src=[\"']https?://", html) is None  # nothing fetched from the web
     assert len(html) > 1_000_000 and "Plotly.newPlot" in html  # plotly.js itself is inside: opens offline
+
+
+def test_home_example_query_and_drop_zone(server, page, tmp_path):
+    """Issue 19, point 1, in the browser: an example query on Home runs that search on the Search
+    page, and a file dropped on Home opens the Upload page with it."""
+    _goto(page, server, "home")
+    page.get_by_role("button", name="wide band gap oxide").click()
+    page.wait_for_selector("h1:has-text('Search by text')")
+    _settle(page)
+    assert page.get_by_label("Describe the crystal you are looking for").input_value() == "wide band gap oxide"
+    heads, rows = _grid_until(page, lambda h, rs: "formula" in h and len(rs) > 0)
+    assert rows and all("O" in _elements(r[heads.index("formula")]) for r in rows)  # the query ran: oxides
+    _goto(page, server, "home")
+    cif = tmp_path / "nacl_home.cif"
+    cif.write_text(NACL_CIF)
+    page.locator("input[type='file']").first.set_input_files([str(cif)])
+    page.get_by_text("Nearest corpus descriptions", exact=False).first.wait_for()
+    _settle(page)
+    assert page.get_by_text("nacl_home.cif", exact=False).count() >= 1
+    assert page.get_by_text("This upload", exact=False).count() >= 1  # the Upload page, with the file
