@@ -166,6 +166,14 @@ def _goto(page, server, path: str) -> None:
     _settle(page)
 
 
+def _upload(page, *paths: Path) -> None:
+    """Choose ``paths`` in the page's first file input and wait until the Upload page has drawn
+    its answer for them (the nearest corpus descriptions, its last section)."""
+    page.locator("input[type='file']").first.set_input_files([str(p) for p in paths])
+    page.get_by_text("Nearest corpus descriptions", exact=False).first.wait_for()
+    _settle(page)
+
+
 def _grid(page, n: int = 0) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the n-th st.dataframe, from the grid's accessibility table (what a
     screen reader gets; the visible cells are drawn on a canvas)."""

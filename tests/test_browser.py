@@ -28,6 +28,7 @@ from browser_kit import (  # noqa: E402, F401
     _nav,
     _settle,
     _sidebar_choice,
+    _upload,
     page,
     server,
 )
@@ -433,8 +434,6 @@ def test_home_example_query_and_drop_zone(server, page, tmp_path):
     _goto(page, server, "home")
     cif = tmp_path / "nacl_home.cif"
     cif.write_text(NACL_CIF)
-    page.locator("input[type='file']").first.set_input_files([str(cif)])
-    page.get_by_text("Nearest corpus descriptions", exact=False).first.wait_for()
-    _settle(page)
+    _upload(page, cif)
     assert page.get_by_text("nacl_home.cif", exact=False).count() >= 1
     assert page.get_by_text("This upload", exact=False).count() >= 1  # the Upload page, with the file

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from browser_kit import CHROMIUM, SHOTS, _goto, _grid, _settle, page, server  # noqa: E402, F401
+from browser_kit import CHROMIUM, SHOTS, _goto, _grid, _settle, _upload, page, serve, server  # noqa: E402, F401
 from helpers import NACL_CIF  # noqa: E402
 
 pytestmark = [
@@ -32,9 +32,7 @@ def test_upload_describes_itself_first_and_finds_similar_structures(server, page
     _goto(page, server, "upload")
     cif = tmp_path / "nacl.cif"
     cif.write_text(NACL_CIF)
-    page.locator("input[type='file']").first.set_input_files([str(cif)])
-    page.get_by_text("Nearest corpus descriptions", exact=False).first.wait_for()
-    _settle(page)
+    _upload(page, cif)
 
     own = page.get_by_text("This upload", exact=False).first
     nearest = page.get_by_text("Nearest corpus crystals", exact=False).first
@@ -87,7 +85,6 @@ def aux_server(tmp_path_factory):
     """The app on a tiny random-init model *with* an aux head (the shared tiny model has none),
     so the upload panel shows its estimates beside what the structure fixes."""
     import torch
-    from browser_kit import serve
     from helpers import TINY_MODEL, tiny_records
 
     from clac_core.config import model_config_from_dict
@@ -119,9 +116,7 @@ def test_upload_values_respect_what_the_structure_fixes(aux_server, page, tmp_pa
     cif = tmp_path / "fe_bcc.cif"
     CifWriter(fe).write_file(str(cif))
     _goto(page, aux_server, "upload")
-    page.locator("input[type='file']").first.set_input_files([str(cif)])
-    page.get_by_text("Nearest corpus descriptions", exact=False).first.wait_for()
-    _settle(page)
+    _upload(page, cif)
     page.locator("[data-testid='stDataFrame'] th[role='columnheader']", has_text="quantity").first.wait_for(
         state="attached"
     )
